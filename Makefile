@@ -1,0 +1,78 @@
+# Video-export kit. `make help` lists the targets; the two that set up everything on a fresh machine:
+#   make dev-up   bring up LocalStack (no Docker needed) and deploy the whole stack to it
+#   make test     lint, Terraform checks, unit tests and end-to-end tests against the local stack
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?= local
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- set-up
+.PHONY: system-deps venv
+system-deps: ## Install ffmpeg, a font, a JDK and Node.js from Debian when missing
+	@scripts/bootstrap/system_deps.sh
+
+venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
+	@scripts/bootstrap/venv.sh
+
+# ---------------------------------------------------------------- local stack
+.PHONY: dev-up dev-down dev-status dev-env dev-logs
+dev-up: venv ## Start LocalStack (host mode, no Docker) and deploy terraform/envs/local to it
+	@scripts/local_stack/up.sh
+
+dev-down: ## Destroy the local deployment and stop LocalStack
+	@scripts/local_stack/down.sh
+
+dev-status: ## Show what runs locally
+	@scripts/local_stack/status.sh
+
+dev-env: ## Print EXPORT_API_URL, EXPORT_SIGNING_SECRET, AWS_ENDPOINT_URL for `eval $$(make -s dev-env)`
+	@scripts/local_stack/env.sh
+
+dev-logs: ## Follow LocalStack's log
+	@tail -n 200 -f .localstack/localstack.log
+
+# ---------------------------------------------------------------- build and deploy
+.PHONY: build plan deploy
+build: venv ## Build the Lambda artefacts into build/
+	@$(PY) scripts/build_lambdas.py
+
+plan: venv ## terraform plan for ENV (prod needs AWS credentials)
+	@scripts/deploy.sh plan $(ENV)
+
+deploy: venv ## Build and push the worker image, then terraform apply ENV (prod needs AWS credentials and Docker)
+	@scripts/deploy.sh apply $(ENV)
+
+# ---------------------------------------------------------------- checks
+.PHONY: lint typecheck tf-validate tf-scan unit e2e test bench
+lint: venv ## ruff (lint and format check)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+typecheck: venv ## mypy --strict over the Python packages
+	@$(VENV)/bin/mypy
+
+tf-validate: venv ## terraform fmt -check and validate for every root, offline through the provider mirror
+	@scripts/terraform/validate.sh
+
+tf-scan: venv ## checkov over terraform/ (fails on findings without a justified inline skip)
+	@scripts/terraform/scan.sh
+
+unit: venv ## Unit tests (moto, real ffmpeg)
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; left running)
+	@$(PY) -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
+
+bench: venv ## Render benchmark: timeline render vs plain encode, and the API's cold-start figures
+	@$(PY) scripts/bench_render.py
+	@$(PY) scripts/bench_api.py

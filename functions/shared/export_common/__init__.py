@@ -1,0 +1,1 @@
+"""Facts shared by the API, the worker and the clients: job states, the jobs table, errors, signing."""

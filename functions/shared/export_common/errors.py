@@ -1,0 +1,83 @@
+"""Error codes the service returns to clients, defined once.
+
+API errors travel as ``{"error": {"code", "message"}}``; job failures are stored on the job with the
+same shape. Render failures use the codes of ``render.errors`` and are passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable error codes; the HTTP status for each lives in ``HTTP_STATUS``."""
+
+    # 400
+    INVALID_JSON = "INVALID_JSON"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    INVALID_ASSET_KEY = "INVALID_ASSET_KEY"
+    ASSET_NOT_FOUND = "ASSET_NOT_FOUND"
+    # 401
+    MISSING_SIGNATURE = "MISSING_SIGNATURE"
+    INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
+    TIMESTAMP_OUT_OF_RANGE = "TIMESTAMP_OUT_OF_RANGE"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    REPLAYED_REQUEST = "REPLAYED_REQUEST"
+    # 404 / 405
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # 409
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    # 413 / 415
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # 5xx: never caused by client input
+    QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
+    DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    # job failures decided by the worker (render.errors adds the render-specific ones)
+    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+    INVALID_JOB = "INVALID_JOB"
+
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.INVALID_ASSET_KEY: 400,
+    ErrorCode.ASSET_NOT_FOUND: 400,
+    ErrorCode.MISSING_SIGNATURE: 401,
+    ErrorCode.INVALID_TIMESTAMP: 401,
+    ErrorCode.TIMESTAMP_OUT_OF_RANGE: 401,
+    ErrorCode.INVALID_SIGNATURE: 401,
+    ErrorCode.REPLAYED_REQUEST: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.IDEMPOTENCY_CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.QUEUE_UNAVAILABLE: 503,
+    ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class ServiceError(Exception):
+    """An error with a code and a message that is safe to show to the client (no paths, no secrets)."""
+
+    def __init__(self, code: ErrorCode, message: str, *, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 500)
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body of an error response."""
+        error: dict[str, Any] = {"code": self.code.value, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}

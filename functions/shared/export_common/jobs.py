@@ -1,0 +1,271 @@
+"""Export jobs: their states, their record in the jobs table, and every state transition.
+
+Each transition is one conditional DynamoDB update, so that concurrent or repeated deliveries of the
+same job can never move it backwards or overwrite a newer state. The table layout is described in
+``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+JOB_KEY_PREFIX = "job#"
+OUTPUT_KEY_PREFIX = "exports/"
+DEFAULT_JOB_TTL_DAYS = 30
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class JobError(BaseModel):
+    """Why a job failed, in words a client may show."""
+
+    code: str
+    message: str
+
+
+class JobOutput(BaseModel):
+    """Where the rendered file is and what it is."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    key: str
+    duration_seconds: float = Field(alias="durationSeconds")
+    size_bytes: int = Field(alias="sizeBytes")
+    width: int
+    height: int
+    render_seconds: float = Field(alias="renderSeconds")
+
+
+class Job(BaseModel):
+    """One export job as stored in the jobs table."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    job_id: str = Field(alias="jobId")
+    status: JobStatus
+    created_at: str = Field(alias="createdAt")
+    updated_at: str = Field(alias="updatedAt")
+    expires_at: int = Field(alias="expiresAt")
+    request: str
+    request_hash: str = Field(alias="requestHash")
+    attempt: int = 0
+    lease_until: int | None = Field(default=None, alias="leaseUntil")
+    progress: float | None = None
+    error: JobError | None = None
+    output: JobOutput | None = None
+
+    def request_body(self) -> dict[str, Any]:
+        """The validated ``POST /export`` body this job was created from."""
+        body: dict[str, Any] = json.loads(self.request)
+        return body
+
+
+class JobMessage(BaseModel):
+    """The body of a job-queue message."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    job_id: str = Field(alias="jobId", min_length=1, max_length=64)
+
+
+def job_message_body(job_id: str) -> str:
+    return JobMessage(job_id=job_id).model_dump_json(by_alias=True)
+
+
+def output_key(job_id: str) -> str:
+    """Deterministic output key: a retried render replaces the file instead of adding another."""
+    return f"{OUTPUT_KEY_PREFIX}{job_id}.mp4"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_dynamo(value: Any) -> Any:
+    """DynamoDB's resource API wants Decimal, not float."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class JobRepository:
+    """Reads and conditionally updates job records. Only this class touches the jobs table for jobs."""
+
+    def __init__(self, table: Table, *, ttl_days: int = DEFAULT_JOB_TTL_DAYS):
+        self._table = table
+        self._ttl_seconds = ttl_days * 86400
+
+    # ----------------------------------------------------------------- reads
+    def get(self, job_id: str) -> Job | None:
+        item = self._table.get_item(Key={"pk": JOB_KEY_PREFIX + job_id}, ConsistentRead=True).get("Item")
+        return Job.model_validate(item) if item else None
+
+    # ----------------------------------------------------------------- writes
+    def create(self, job_id: str, request_json: str, request_hash: str) -> Job:
+        """Records a new QUEUED job; fails if the id exists (ids are random UUIDs, so it never should)."""
+        now = utc_now_iso()
+        job = Job(
+            job_id=job_id,
+            status=JobStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            expires_at=int(time.time()) + self._ttl_seconds,
+            request=request_json,
+            request_hash=request_hash,
+        )
+        item = job.model_dump(by_alias=True, exclude_none=True, mode="json")
+        self._table.put_item(
+            Item={"pk": JOB_KEY_PREFIX + job_id, **_to_dynamo(item)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return job
+
+    def claim(self, job_id: str, *, lease_seconds: int, now: float | None = None) -> Job | None:
+        """QUEUED → RUNNING, or takes over a RUNNING job whose lease expired; None if not claimable."""
+        now_s = int(now if now is not None else time.time())
+        try:
+            result = self._table.update_item(
+                Key={"pk": JOB_KEY_PREFIX + job_id},
+                UpdateExpression=(
+                    "SET #s = :running, attempt = if_not_exists(attempt, :zero) + :one, "
+                    "leaseUntil = :lease, progress = :zero, updatedAt = :now"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (#s = :queued OR (#s = :running AND leaseUntil < :now_s))"
+                ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":running": JobStatus.RUNNING.value,
+                    ":queued": JobStatus.QUEUED.value,
+                    ":zero": 0,
+                    ":one": 1,
+                    ":lease": now_s + lease_seconds,
+                    ":now": utc_now_iso(),
+                    ":now_s": now_s,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return Job.model_validate(result["Attributes"])
+
+    def report_progress(self, job_id: str, attempt: int, progress: float) -> bool:
+        """Stores progress of the current attempt; False when the attempt no longer owns the job."""
+        return self._update_owned(
+            job_id,
+            attempt,
+            "SET progress = :p, updatedAt = :now",
+            {":p": Decimal(str(round(min(max(progress, 0.0), 1.0), 3)))},
+        )
+
+    def extend_lease(self, job_id: str, attempt: int, lease_seconds: int) -> bool:
+        return self._update_owned(
+            job_id,
+            attempt,
+            "SET leaseUntil = :lease, updatedAt = :now",
+            {":lease": int(time.time()) + lease_seconds},
+        )
+
+    def mark_succeeded(self, job_id: str, attempt: int, output: JobOutput) -> bool:
+        """RUNNING (this attempt) → SUCCEEDED with the output metadata."""
+        return self._update_owned(
+            job_id,
+            attempt,
+            "SET #s = :done, progress = :one, #o = :output, updatedAt = :now REMOVE leaseUntil",
+            {
+                ":done": JobStatus.SUCCEEDED.value,
+                ":one": 1,
+                ":output": _to_dynamo(output.model_dump(by_alias=True)),
+            },
+            names={"#o": "output"},
+        )
+
+    def release(self, job_id: str, attempt: int) -> bool:
+        """RUNNING (this attempt) → QUEUED, so a later delivery starts afresh."""
+        return self._update_owned(
+            job_id,
+            attempt,
+            "SET #s = :queued, updatedAt = :now REMOVE leaseUntil, progress",
+            {":queued": JobStatus.QUEUED.value},
+        )
+
+    def mark_failed(self, job_id: str, error: JobError, *, attempt: int | None = None) -> bool:
+        """Any unfinished state (or only this attempt's, when given) → FAILED with a readable reason."""
+        condition = "attribute_exists(pk) AND (#s = :queued OR #s = :running)"
+        values: dict[str, Any] = {
+            ":failed": JobStatus.FAILED.value,
+            ":queued": JobStatus.QUEUED.value,
+            ":running": JobStatus.RUNNING.value,
+            ":error": error.model_dump(),
+            ":now": utc_now_iso(),
+        }
+        if attempt is not None:
+            condition = "attribute_exists(pk) AND #s = :running AND attempt = :attempt"
+            values.pop(":queued")
+            values[":attempt"] = attempt
+        try:
+            self._table.update_item(
+                Key={"pk": JOB_KEY_PREFIX + job_id},
+                UpdateExpression="SET #s = :failed, #e = :error, updatedAt = :now REMOVE leaseUntil",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def _update_owned(
+        self,
+        job_id: str,
+        attempt: int,
+        update: str,
+        values: dict[str, Any],
+        *,
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """An update that applies only while this attempt still owns the RUNNING job."""
+        try:
+            self._table.update_item(
+                Key={"pk": JOB_KEY_PREFIX + job_id},
+                UpdateExpression=update,
+                ConditionExpression="#s = :running AND attempt = :attempt",
+                ExpressionAttributeNames={"#s": "status", **(names or {})},
+                ExpressionAttributeValues={
+                    ":running": JobStatus.RUNNING.value,
+                    ":attempt": attempt,
+                    ":now": utc_now_iso(),
+                    **values,
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
