@@ -1,0 +1,96 @@
+"""The internal model every editor format is parsed into (stdlib only, no pydantic).
+
+A composition is what will be rendered: a list of clips with resolved kinds, seconds, pixels
+and normalized colours. Layer 0 is drawn on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ClipKind(StrEnum):
+    VIDEO = "video"
+    AUDIO = "audio"
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class Fit(StrEnum):
+    CONTAIN = "contain"
+    COVER = "cover"
+    FILL = "fill"
+
+
+class Align(StrEnum):
+    LEFT = "left"
+    CENTER = "center"
+    RIGHT = "right"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in output pixels."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    text: str
+    font_size: int
+    color: str  # "#RRGGBBAA"
+    background_color: str | None  # "#RRGGBBAA" or None
+    align: Align
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One action of the timeline, in output seconds.
+
+    `layer` orders visuals: lower numbers are drawn on top. `source_key` is the asset's s3Key.
+    """
+
+    id: str
+    kind: ClipKind
+    layer: int
+    start: float
+    end: float
+    source_key: str | None = None
+    src: str | None = None
+    trim_start: float = 0.0
+    speed: float = 1.0
+    volume: float = 1.0
+    muted: bool = False
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    box: Box | None = None
+    fit: Fit = Fit.CONTAIN
+    opacity: float = 1.0
+    text: TextStyle | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def source_duration(self) -> float:
+        """Seconds of the source consumed (speed > 1 consumes more)."""
+        return self.duration * self.speed
+
+
+@dataclass(frozen=True)
+class Composition:
+    width: int
+    height: int
+    fps: float
+    background_color: str  # "#RRGGBBAA"
+    clips: tuple[Clip, ...] = field(default_factory=tuple)
+
+    @property
+    def duration(self) -> float:
+        return max((c.end for c in self.clips), default=0.0)

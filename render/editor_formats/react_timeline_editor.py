@@ -1,0 +1,303 @@
+# ruff: noqa: N815 - field names are the wire format (camelCase, as the editor writes them)
+"""`editorData` of `@xzdarcy/react-timeline-editor`: rows of actions, times in seconds.
+
+Editor-only fields (selected, flexible, movable, minStart, maxEnd, rowHeight, classNames, ...) are
+ignored. Apps put their own fields either under `data` or directly on the action; both are accepted
+and `data` wins. Rows earlier in the list are drawn on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from render import limits
+from render.colors import parse_color
+from render.composition import Align, Box, Clip, ClipKind, Composition, Fit, TextStyle
+
+KIND_ALIASES: Mapping[str, ClipKind] = {
+    "video": ClipKind.VIDEO,
+    "clip": ClipKind.VIDEO,
+    "movie": ClipKind.VIDEO,
+    "audio": ClipKind.AUDIO,
+    "sound": ClipKind.AUDIO,
+    "music": ClipKind.AUDIO,
+    "image": ClipKind.IMAGE,
+    "img": ClipKind.IMAGE,
+    "picture": ClipKind.IMAGE,
+    "photo": ClipKind.IMAGE,
+    "text": ClipKind.TEXT,
+    "title": ClipKind.TEXT,
+    "caption": ClipKind.TEXT,
+    "subtitle": ClipKind.TEXT,
+}
+_MEDIA_KINDS = (ClipKind.VIDEO, ClipKind.AUDIO, ClipKind.IMAGE)
+
+Seconds = Annotated[float, Field(ge=0, le=limits.MAX_DURATION_SECONDS)]
+Coordinate = Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]
+Extent = Annotated[float, Field(gt=0, le=limits.MAX_COORDINATE)]
+Identifier = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
+class ActionData(BaseModel):
+    """The app-defined part of an action (under `data`, or directly on the action)."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    type: str | None = Field(None, description="video, audio, image or text (aliases accepted)")
+    src: str | None = Field(None, min_length=1, max_length=500, description="name of an entry of `assets`")
+    trimStart: float = Field(
+        0.0, ge=0, le=86_400, description="seconds into the source where the action begins"
+    )
+    speed: float = Field(1.0, ge=limits.MIN_SPEED, le=limits.MAX_SPEED)
+    volume: float = Field(1.0, ge=0, le=limits.MAX_VOLUME)
+    muted: bool = False
+    fadeIn: Seconds = 0.0
+    fadeOut: Seconds = 0.0
+    x: Coordinate | None = Field(None, description="left edge in output pixels (default 0)")
+    y: Coordinate | None = Field(None, description="top edge in output pixels (default 0)")
+    width: Extent | None = Field(None, description="output pixels (default: full frame width)")
+    height: Extent | None = Field(None, description="output pixels (default: full frame height)")
+    fit: Literal["contain", "cover", "fill"] = "contain"
+    opacity: float = Field(1.0, ge=0, le=1)
+    text: str | None = Field(None, max_length=limits.MAX_TEXT_LENGTH)
+    fontSize: float = Field(limits.DEFAULT_FONT_SIZE, ge=limits.MIN_FONT_SIZE, le=limits.MAX_FONT_SIZE)
+    color: str = Field(
+        "#ffffff",
+        max_length=64,
+        validate_default=True,
+        description="#RGB, #RRGGBB, #RRGGBBAA, rgb(), rgba() or a name",
+    )
+    backgroundColor: str | None = Field(None, max_length=64)
+    align: Literal["left", "center", "right"] = "center"
+
+    @field_validator("color", "backgroundColor")
+    @classmethod
+    def _check_color(cls, value: str | None) -> str | None:
+        return None if value is None else parse_color(value)
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in KIND_ALIASES:
+            raise PydanticCustomError(
+                "unknown_action_type",
+                "unknown action type {type!r}: expected one of video, audio, image, text",
+                {"type": value},
+            )
+        return value
+
+
+class EditorAction(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    id: Identifier = Field("", max_length=limits.MAX_ID_LENGTH)
+    start: Seconds
+    end: Seconds
+    effectId: str | None = Field(None, max_length=limits.MAX_ID_LENGTH)
+    disable: bool = False
+    data: ActionData = Field(default_factory=ActionData)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_top_level_fields(cls, value: Any) -> Any:
+        """Fields set directly on the action move under `data` unless `data` sets them."""
+        if not isinstance(value, dict):
+            return value
+        data = value.get("data")
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            return value
+        lifted = {k: v for k, v in value.items() if k in ActionData.model_fields and k not in data}
+        return {**value, "data": {**lifted, **data}}
+
+
+class EditorRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier = Field("", max_length=limits.MAX_ID_LENGTH)
+    actions: list[EditorAction] = Field(default_factory=list)
+
+
+class EditorTimeline(BaseModel):
+    """`timeline` of the export request: `{"editorData": [row, ...]}`; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    editorData: list[EditorRow] = Field(max_length=limits.MAX_ROWS)
+
+
+def _error(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+
+
+def _kind(action: EditorAction, loc: tuple[str | int, ...]) -> ClipKind | InitErrorDetails:
+    if action.data.type is not None:
+        return KIND_ALIASES[action.data.type.strip().lower()]
+    if action.effectId is not None and action.effectId.strip().lower() in KIND_ALIASES:
+        return KIND_ALIASES[action.effectId.strip().lower()]
+    return _error(
+        (*loc, "effectId") if action.effectId is not None else (*loc, "data", "type"),
+        "unknown_action_type",
+        f"action {action.id!r} has an unknown type: set data.type (or effectId) "
+        "to one of video, audio, image, text",
+        action.effectId,
+    )
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def build_composition(
+    timeline: EditorTimeline,
+    assets: Mapping[str, str],
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    background_color: str,
+    loc: tuple[str | int, ...] = ("timeline",),
+) -> tuple[Composition, list[InitErrorDetails]]:
+    """Resolve the timeline against `assets` (src -> s3Key); return the composition and every error.
+
+    The checks need several fields at once (kind and src, start and end, the assets list), so they
+    are collected here with the path of the offending field rather than raised one at a time.
+    """
+    errors: list[InitErrorDetails] = []
+    clips: list[Clip] = []
+    total = sum(len(row.actions) for row in timeline.editorData)
+    if total > limits.MAX_ACTIONS:
+        errors.append(
+            _error(
+                (*loc, "editorData"),
+                "too_many_actions",
+                f"the timeline has {total} actions; at most {limits.MAX_ACTIONS} are allowed",
+                total,
+            )
+        )
+        return Composition(width, height, fps, background_color), errors
+    for r, row in enumerate(timeline.editorData):
+        for a, action in enumerate(row.actions):
+            if action.disable:
+                continue
+            aloc = (*loc, "editorData", r, "actions", a)
+            kind = _kind(action, aloc)
+            if not isinstance(kind, ClipKind):
+                errors.append(kind)
+                continue
+            data = action.data
+            ok = True
+            if action.end <= action.start:
+                errors.append(
+                    _error(
+                        (*aloc, "end"),
+                        "end_not_after_start",
+                        f"end ({action.end}) must be greater than start ({action.start})",
+                        action.end,
+                    )
+                )
+                ok = False
+            if kind in _MEDIA_KINDS:
+                if data.src is None:
+                    errors.append(
+                        _error((*aloc, "data", "src"), "missing", f"a {kind} action needs data.src", None)
+                    )
+                    ok = False
+                elif data.src not in assets:
+                    errors.append(
+                        _error(
+                            (*aloc, "data", "src"),
+                            "unknown_asset",
+                            f"src {data.src!r} is not listed in assets",
+                            data.src,
+                        )
+                    )
+                    ok = False
+            if kind is ClipKind.TEXT and not (data.text or "").strip():
+                errors.append(
+                    _error(
+                        (*aloc, "data", "text"),
+                        "missing",
+                        "a text action needs non-empty data.text",
+                        data.text,
+                    )
+                )
+                ok = False
+            if ok:
+                clips.append(_clip(action, kind, r, assets, width=width, height=height))
+    if not errors and not clips:
+        errors.append(
+            _error(
+                (*loc, "editorData"),
+                "empty_timeline",
+                "the timeline has no enabled actions; nothing to render",
+                [],
+            )
+        )
+    return Composition(width, height, fps, background_color, tuple(clips)), errors
+
+
+def _clip(
+    action: EditorAction, kind: ClipKind, row: int, assets: Mapping[str, str], *, width: int, height: int
+) -> Clip:
+    data = action.data
+    duration = action.end - action.start
+    fade_in = min(data.fadeIn, duration)
+    fade_out = min(data.fadeOut, duration - fade_in)
+    text = None
+    if kind is ClipKind.TEXT:
+        text = TextStyle(
+            text=data.text or "",
+            font_size=round(data.fontSize),
+            color=data.color,
+            background_color=data.backgroundColor,
+            align=Align(data.align),
+        )
+    return Clip(
+        id=action.id,
+        kind=kind,
+        layer=row,
+        start=action.start,
+        end=action.end,
+        source_key=assets[data.src] if data.src is not None and kind in _MEDIA_KINDS else None,
+        src=data.src if kind in _MEDIA_KINDS else None,
+        trim_start=data.trimStart,
+        speed=data.speed,
+        volume=data.volume,
+        muted=data.muted,
+        fade_in=fade_in,
+        fade_out=fade_out,
+        box=_box(data, kind, width, height),
+        fit=Fit(data.fit),
+        opacity=data.opacity,
+        text=text,
+    )
+
+
+def _box(data: ActionData, kind: ClipKind, width: int, height: int) -> Box | None:
+    """Pixels of the output frame; media default to the full frame.
+
+    Text without a height is centred vertically in the frame, or top-aligned at `y` when `y` is set
+    (height 0 marks that); without a width it spans from `x` to the right edge.
+    """
+    if kind is ClipKind.AUDIO:
+        return None
+    x = round(data.x or 0)
+    y = round(data.y or 0)
+    if kind is ClipKind.TEXT:
+        box_w = round(data.width) if data.width is not None else max(2, width - x)
+        box_h = height if data.y is None else 0
+        if data.height is not None:
+            box_h = round(data.height)
+        return Box(x, y, box_w, box_h)
+    return Box(
+        x,
+        y,
+        _even(data.width if data.width is not None else width),
+        _even(data.height if data.height is not None else height),
+    )

@@ -1,0 +1,29 @@
+"""Output encoder settings, shared by the compiler and the benchmark's plain encode."""
+
+from typing import Final
+
+AUDIO_SAMPLE_RATE: Final = 48_000
+AUDIO_CHANNEL_LAYOUT: Final = "stereo"
+
+VIDEO_OUTPUT_OPTIONS: Final[dict[str, str]] = {
+    "c:v": "libx264",
+    "preset": "veryfast",
+    "crf": "23",
+    "pix_fmt": "yuv420p",
+}
+AUDIO_OUTPUT_OPTIONS: Final[dict[str, str]] = {
+    "c:a": "aac",
+    "b:a": "128k",
+    "ar": str(AUDIO_SAMPLE_RATE),
+    "ac": "2",
+}
+CONTAINER_OPTIONS: Final[dict[str, str]] = {"movflags": "+faststart", "f": "mp4"}
+
+
+def output_argv() -> list[str]:
+    """The encoder options as ffmpeg arguments (for the benchmark's plain encode)."""
+    argv: list[str] = []
+    for options in (VIDEO_OUTPUT_OPTIONS, AUDIO_OUTPUT_OPTIONS, CONTAINER_OPTIONS):
+        for key, value in options.items():
+            argv += [f"-{key}", value]
+    return argv

@@ -1,0 +1,33 @@
+"""Limits of one export request, shared by the API (validation) and the renderer.
+
+One place for each number: the API rejects what the worker could not render in time or memory.
+"""
+
+from typing import Final
+
+MAX_DURATION_SECONDS: Final = 600.0
+MAX_ACTIONS: Final = 200
+MAX_ROWS: Final = 100
+MAX_ASSETS: Final = 50
+MAX_TEXT_LENGTH: Final = 500
+MAX_ID_LENGTH: Final = 200
+
+MIN_OUTPUT_SIDE: Final = 16
+MAX_OUTPUT_WIDTH: Final = 3840
+MAX_OUTPUT_HEIGHT: Final = 2160
+MIN_FPS: Final = 1.0
+MAX_FPS: Final = 60.0
+
+DEFAULT_WIDTH: Final = 1280
+DEFAULT_HEIGHT: Final = 720
+DEFAULT_FPS: Final = 30.0
+DEFAULT_BACKGROUND: Final = "#000000"
+
+MIN_SPEED: Final = 0.25
+MAX_SPEED: Final = 4.0
+MAX_VOLUME: Final = 2.0
+MIN_FONT_SIZE: Final = 4
+MAX_FONT_SIZE: Final = 400
+DEFAULT_FONT_SIZE: Final = 48
+# Layout coordinates may place a visual partly outside the frame, but not absurdly far away.
+MAX_COORDINATE: Final = 10 * MAX_OUTPUT_WIDTH

@@ -1,0 +1,113 @@
+# ruff: noqa: N815 - field names are the wire format (camelCase, as the editor writes them)
+"""The `POST /export` body as a pydantic model, shared by the API (validation) and the worker.
+
+Imports only pydantic and the stdlib (plus the pure modules `render.limits`, `render.colors`,
+`render.composition`, `render.editor_formats`): the API Lambda ships it without ffmpeg.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from render import limits
+from render.colors import parse_color
+from render.composition import Composition
+from render.editor_formats.react_timeline_editor import EditorTimeline, build_composition
+
+ASSET_KEY_PATTERN: Final = r"^assets/[A-Za-z0-9][A-Za-z0-9._-]*$"
+_ASSET_KEY = re.compile(ASSET_KEY_PATTERN)
+
+
+class Asset(BaseModel):
+    """An uploaded file: `src` is the name the timeline uses, `s3Key` where it was uploaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    src: str = Field(min_length=1, max_length=500)
+    s3Key: Annotated[str, Field(pattern=ASSET_KEY_PATTERN, max_length=300)]
+
+    @field_validator("s3Key")
+    @classmethod
+    def _no_dot_dot(cls, value: str) -> str:
+        if ".." in value:
+            raise PydanticCustomError("invalid_asset_key", "s3Key must not contain '..'")
+        return value
+
+
+class OutputSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    width: int = Field(limits.DEFAULT_WIDTH, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_WIDTH)
+    height: int = Field(limits.DEFAULT_HEIGHT, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_HEIGHT)
+    fps: float = Field(limits.DEFAULT_FPS, ge=limits.MIN_FPS, le=limits.MAX_FPS)
+    backgroundColor: str = Field(limits.DEFAULT_BACKGROUND, max_length=64, validate_default=True)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise PydanticCustomError("odd_size", "must be even (H.264 in yuv420p needs even sides)")
+        return value
+
+    @field_validator("backgroundColor")
+    @classmethod
+    def _color(cls, value: str) -> str:
+        return parse_color(value)
+
+
+class ExportRequest(BaseModel):
+    """The body of `POST /export`."""
+
+    model_config = ConfigDict(extra="forbid", title="ExportRequest")
+
+    timeline: EditorTimeline
+    assets: list[Asset] = Field(default_factory=list, max_length=limits.MAX_ASSETS)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+
+    @model_validator(mode="after")
+    def _check_timeline(self) -> ExportRequest:
+        """Cross-field checks, raised with the path of each offending field."""
+        errors: list[InitErrorDetails] = []
+        seen: set[str] = set()
+        for i, asset in enumerate(self.assets):
+            if asset.src in seen:
+                errors.append(
+                    InitErrorDetails(
+                        type=PydanticCustomError("duplicate_asset", f"src {asset.src!r} is listed twice"),
+                        loc=("assets", i, "src"),
+                        input=asset.src,
+                    )
+                )
+            seen.add(asset.src)
+        _, timeline_errors = self._build()
+        errors.extend(timeline_errors)
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    def _build(self) -> tuple[Composition, list[InitErrorDetails]]:
+        return build_composition(
+            self.timeline,
+            {a.src: a.s3Key for a in self.assets},
+            width=self.output.width,
+            height=self.output.height,
+            fps=self.output.fps,
+            background_color=self.output.backgroundColor,
+        )
+
+    def to_composition(self) -> Composition:
+        """The internal model the planner works on (the request is valid, so no errors here)."""
+        composition, _ = self._build()
+        return composition
+
+    def used_asset_keys(self) -> list[str]:
+        """s3Keys of the assets the enabled actions use, in first-use order (what the worker downloads)."""
+        keys: dict[str, None] = {}
+        for clip in self.to_composition().clips:
+            if clip.source_key is not None:
+                keys[clip.source_key] = None
+        return list(keys)

@@ -1,0 +1,98 @@
+"""`render_export`: the whole render of one export request (what the worker and the CLI call)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from render.compiler import CompiledCommand, compile_plan
+from render.errors import AssetMissingError, InvalidMediaError, RenderError, RenderFailedError
+from render.executor import run_ffmpeg
+from render.model import ExportRequest
+from render.planner import RenderPlan, plan_render
+from render.probe import MediaInfo, probe
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    duration_seconds: float
+    width: int
+    height: int
+    size_bytes: int
+    render_seconds: float
+
+
+def probe_assets(
+    request: ExportRequest, assets_dir: Path, *, ffprobe: str = "ffprobe"
+) -> dict[str, MediaInfo]:
+    """Probe every asset the timeline uses; ASSET_MISSING / INVALID_MEDIA name the asset by its src."""
+    names = {a.s3Key: a.src for a in request.assets}
+    media: dict[str, MediaInfo] = {}
+    for key in request.used_asset_keys():
+        path = assets_dir / key
+        if not path.is_file():
+            raise AssetMissingError(f"asset {names.get(key, key)!r} was not uploaded")
+        try:
+            media[key] = probe(path, ffprobe=ffprobe)
+        except InvalidMediaError as exc:
+            raise InvalidMediaError(
+                f"asset {names.get(key, key)!r}: {exc.message}", stderr_tail=exc.stderr_tail
+            ) from exc
+    return media
+
+
+def build_plan(request: ExportRequest, assets_dir: Path, *, ffprobe: str = "ffprobe") -> RenderPlan:
+    return plan_render(
+        request.to_composition(), probe_assets(request, assets_dir, ffprobe=ffprobe), assets_dir
+    )
+
+
+def build_command(
+    request: ExportRequest, assets_dir: Path, output_path: Path, workdir: Path, *, ffmpeg: str, ffprobe: str
+) -> tuple[RenderPlan, CompiledCommand]:
+    plan = build_plan(request, assets_dir, ffprobe=ffprobe)
+    return plan, compile_plan(plan, output_path, workdir=workdir, ffmpeg_bin=ffmpeg)
+
+
+def write_files(command: CompiledCommand) -> None:
+    for path, text in command.files.items():
+        path.write_text(text, encoding="utf-8")
+
+
+def render_export(
+    request: ExportRequest,
+    assets_dir: Path,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = 840,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+) -> RenderResult:
+    """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`."""
+    started = time.monotonic()
+    assets_dir = assets_dir.resolve()
+    output_path = output_path.resolve()
+    with tempfile.TemporaryDirectory(prefix="render-") as tmp:
+        plan, command = build_command(
+            request, assets_dir, output_path, Path(tmp), ffmpeg=ffmpeg, ffprobe=ffprobe
+        )
+        write_files(command)
+        remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
+        run_ffmpeg(
+            command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
+        )
+    try:
+        info = probe(output_path, ffprobe=ffprobe)
+    except RenderError as exc:
+        raise RenderFailedError("the rendered file is unreadable", stderr_tail=exc.stderr_tail) from exc
+    return RenderResult(
+        duration_seconds=info.duration or 0.0,
+        width=info.width,
+        height=info.height,
+        size_bytes=output_path.stat().st_size,
+        render_seconds=time.monotonic() - started,
+    )
