@@ -1,0 +1,47 @@
+variable "region" {
+  description = "Region LocalStack emulates."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "video-export-local"
+}
+
+variable "localstack_endpoint" {
+  description = "LocalStack's edge URL as clients reach it; only used to build `api_url`."
+  type        = string
+  default     = "http://127.0.0.1:4566"
+}
+
+variable "api_zip_path" {
+  description = "The API Lambda zip built by `make build`, relative to this directory."
+  type        = string
+  default     = "../../../build/api.zip"
+}
+
+variable "worker_image_uri" {
+  description = "Placeholder image of the worker: the local Lambda executor maps it to functions/worker in this repository (LocalStack's free edition has no ECR)."
+  type        = string
+  default     = "000000000000.dkr.ecr.us-east-1.localhost.localstack.cloud:4566/video-export-worker:local"
+}
+
+variable "worker_timeout" {
+  description = "Timeout of the worker Lambda in seconds."
+  type        = number
+  default     = 300
+}
+
+variable "max_receive_count" {
+  description = "Receives of a job message before it moves to the dead-letter queue."
+  type        = number
+  default     = 3
+}
+
+variable "service_version" {
+  description = "Version string reported by /health."
+  type        = string
+  default     = "local"
+}

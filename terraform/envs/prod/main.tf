@@ -1,0 +1,92 @@
+# AWS production root: the shared module with kept-environment settings, plus the worker's ECR
+# repository (LocalStack's free edition has no ECR, so it lives here and not in the module).
+
+provider "aws" {
+  region              = var.region
+  allowed_account_ids = var.allowed_account_ids
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  tags = merge(var.tags, {
+    Project     = "video-export"
+    Environment = "prod"
+    ManagedBy   = "terraform"
+  })
+}
+
+resource "aws_ecr_repository" "worker" {
+  name                 = "${var.name_prefix}-worker"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = false
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  # KMS with the AWS managed key (aws/ecr).
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "worker" {
+  repository = aws_ecr_repository.worker.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the newest ${var.worker_images_to_keep} images"
+      selection = {
+        tagStatus   = "any"
+        countType   = "imageCountMoreThan"
+        countNumber = var.worker_images_to_keep
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+module "export_service" {
+  source = "../../modules/export_service"
+
+  name_prefix        = var.name_prefix
+  bucket_name_suffix = "-${data.aws_caller_identity.current.account_id}"
+  tags               = local.tags
+
+  # Kept environment: nothing is deleted by accident.
+  force_destroy                           = false
+  dynamodb_deletion_protection_enabled    = true
+  dynamodb_point_in_time_recovery_enabled = true
+  secret_recovery_window_days             = 30
+  log_retention_days                      = var.log_retention_days
+
+  # Explicit lifecycle rules.
+  assets_expiration_days                 = var.assets_expiration_days
+  exports_expiration_days                = var.exports_expiration_days
+  abort_incomplete_multipart_upload_days = 1
+  cors_allowed_origins                   = var.cors_allowed_origins
+
+  api_zip_path     = var.api_zip_path
+  worker_image_uri = "${aws_ecr_repository.worker.repository_url}:${var.worker_image_tag}"
+  service_version  = var.worker_image_tag
+
+  worker_memory_size          = var.worker_memory_size
+  worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
+  worker_timeout              = var.worker_timeout
+  worker_reserved_concurrency = var.worker_reserved_concurrency
+  max_receive_count           = var.max_receive_count
+
+  api_throttling_rate_limit  = var.api_throttling_rate_limit
+  api_throttling_burst_limit = var.api_throttling_burst_limit
+  manage_api_gateway_account = var.manage_api_gateway_account
+  signing_secret_version     = var.signing_secret_version
+}

@@ -1,0 +1,123 @@
+variable "region" {
+  description = "AWS region of the stack."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "allowed_account_ids" {
+  description = "AWS account IDs this root may touch (a guard against deploying with the wrong credentials); null allows any."
+  type        = list(string)
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "video-export-prod"
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (cost centre, owner, ...)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "worker_image_tag" {
+  description = "Tag of the worker image in the ECR repository (scripts/deploy.sh pushes the git commit). Tags are immutable."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.worker_image_tag))
+    error_message = "worker_image_tag must be a valid Docker tag."
+  }
+}
+
+variable "worker_images_to_keep" {
+  description = "Images the ECR lifecycle policy keeps (older ones are expired)."
+  type        = number
+  default     = 20
+}
+
+variable "api_zip_path" {
+  description = "The API Lambda zip built by `make build`, relative to this directory."
+  type        = string
+  default     = "../../../build/api.zip"
+}
+
+variable "cors_allowed_origins" {
+  description = "Browser origins allowed to upload assets and download exports with presigned URLs."
+  type        = list(string)
+  default     = ["*"]
+}
+
+variable "assets_expiration_days" {
+  description = "Days after which uploaded assets are deleted."
+  type        = number
+  default     = 7
+}
+
+variable "exports_expiration_days" {
+  description = "Days after which rendered exports are deleted."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups in days."
+  type        = number
+  default     = 90
+}
+
+variable "worker_memory_size" {
+  description = "Memory of the worker Lambda in MB."
+  type        = number
+  default     = 3008
+}
+
+variable "worker_ephemeral_storage_mb" {
+  description = "Size of the worker's /tmp in MB."
+  type        = number
+  default     = 10240
+}
+
+variable "worker_timeout" {
+  description = "Timeout of the worker Lambda in seconds."
+  type        = number
+  default     = 900
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Most renders that run at once (-1: no reservation)."
+  type        = number
+  default     = 10
+}
+
+variable "max_receive_count" {
+  description = "Receives of a job message before it moves to the dead-letter queue."
+  type        = number
+  default     = 3
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second of the API stage."
+  type        = number
+  default     = 20
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Request burst of the API stage."
+  type        = number
+  default     = 50
+}
+
+variable "manage_api_gateway_account" {
+  description = "Whether this stack sets the account-wide API Gateway CloudWatch role (turn off if another stack owns it)."
+  type        = bool
+  default     = true
+}
+
+variable "signing_secret_version" {
+  description = "Generation of the signing secret; increase to rotate it."
+  type        = number
+  default     = 1
+}

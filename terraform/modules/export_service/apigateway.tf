@@ -1,0 +1,216 @@
+# REST API (v1: LocalStack's free edition has no HTTP APIs) with a Lambda proxy integration per route.
+# Authentication is the HMAC request signature checked by the API function (docs/architecture.md).
+
+locals {
+  # route key => {path part, parent route key (null: the API root), HTTP method or null for a bare resource}
+  api_resources = {
+    health  = { path_part = "health", parent = null }
+    export  = { path_part = "export", parent = null }
+    presign = { path_part = "presign", parent = "export" }
+    job     = { path_part = "{jobId}", parent = "export" }
+  }
+  api_routes = {
+    "GET /health"          = "health"
+    "POST /export"         = "export"
+    "POST /export/presign" = "presign"
+    "GET /export/{jobId}"  = "job"
+  }
+}
+
+resource "aws_api_gateway_rest_api" "this" {
+  name        = "${var.name_prefix}-api"
+  description = "Video-export API"
+  tags        = var.tags
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_api_gateway_resource" "top" {
+  for_each = { for key, r in local.api_resources : key => r if r.parent == null }
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
+  path_part   = each.value.path_part
+}
+
+resource "aws_api_gateway_resource" "nested" {
+  for_each = { for key, r in local.api_resources : key => r if r.parent != null }
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.top[each.value.parent].id
+  path_part   = each.value.path_part
+}
+
+locals {
+  api_resource_ids = merge(
+    { for key, r in aws_api_gateway_resource.top : key => r.id },
+    { for key, r in aws_api_gateway_resource.nested : key => r.id },
+  )
+}
+
+resource "aws_api_gateway_method" "route" {
+  #checkov:skip=CKV_AWS_59:Every request is authenticated by its HMAC signature (x-base44-signature) in the API function; API Gateway has no authorizer type for that scheme.
+  #checkov:skip=CKV2_AWS_53:Bodies are validated by the API function (pydantic) so that every client error is the service's JSON error, not a gateway message.
+  for_each = local.api_routes
+
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  resource_id   = local.api_resource_ids[each.value]
+  http_method   = split(" ", each.key)[0]
+  authorization = "NONE"
+}
+
+resource "aws_api_gateway_integration" "route" {
+  for_each = local.api_routes
+
+  rest_api_id             = aws_api_gateway_rest_api.this.id
+  resource_id             = local.api_resource_ids[each.value]
+  http_method             = aws_api_gateway_method.route[each.key].http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.api.invoke_arn
+}
+
+# Gateway-made errors in the service's error shape `{"error": {"code", "message"}}`.
+resource "aws_api_gateway_gateway_response" "this" {
+  for_each = {
+    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "\"No such route\"" }
+    REQUEST_TOO_LARGE            = { status = "413", code = "PAYLOAD_TOO_LARGE", message = "$context.error.messageString" }
+    DEFAULT_5XX                  = { status = null, code = "INTERNAL_ERROR", message = "$context.error.messageString" }
+  }
+
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  response_type = each.key
+  status_code   = each.value.status
+  response_templates = {
+    "application/json" = "{\"error\":{\"code\":\"${each.value.code}\",\"message\":${each.value.message}}}"
+  }
+}
+
+resource "aws_lambda_permission" "api_gateway" {
+  statement_id  = "AllowApiGatewayInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.api.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*/*"
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+
+  # A new deployment whenever a route, integration or gateway response changes.
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_resource.top,
+      aws_api_gateway_resource.nested,
+      aws_api_gateway_method.route,
+      aws_api_gateway_integration.route,
+      aws_api_gateway_gateway_response.this,
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  #checkov:skip=CKV_AWS_158:Access logs hold request metadata only; the AWS managed encryption of CloudWatch Logs suffices.
+  #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days).
+  count = var.api_access_logs_enabled ? 1 : 0
+
+  name              = "/aws/apigateway/${var.name_prefix}-api/${var.api_stage_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_api_gateway_stage" "this" {
+  #checkov:skip=CKV_AWS_120:Responses are per-job and signed-request specific; caching them would serve stale job states.
+  #checkov:skip=CKV2_AWS_29:A WAF web ACL is an account-level choice with its own cost; throttling and signed requests guard this API.
+  #checkov:skip=CKV2_AWS_51:Clients are browsers and scripts calling a public regional endpoint; mutual TLS client certificates do not apply.
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  deployment_id        = aws_api_gateway_deployment.this.id
+  stage_name           = var.api_stage_name
+  xray_tracing_enabled = var.api_xray_tracing_enabled
+  tags                 = var.tags
+
+  dynamic "access_log_settings" {
+    for_each = aws_cloudwatch_log_group.api_access
+    content {
+      destination_arn = access_log_settings.value.arn
+      format = jsonencode({
+        requestId          = "$context.requestId"
+        extendedRequestId  = "$context.extendedRequestId"
+        ip                 = "$context.identity.sourceIp"
+        requestTime        = "$context.requestTime"
+        httpMethod         = "$context.httpMethod"
+        resourcePath       = "$context.resourcePath"
+        status             = "$context.status"
+        responseLength     = "$context.responseLength"
+        integrationLatency = "$context.integrationLatency"
+        errorMessage       = "$context.error.message"
+      })
+    }
+  }
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  #checkov:skip=CKV_AWS_225:Caching is off on purpose: job states change while clients poll.
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = var.api_execution_logging_level
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.api_throttling_rate_limit
+    throttling_burst_limit = var.api_throttling_burst_limit
+    caching_enabled        = false
+  }
+}
+
+################################################################################
+# Account-wide API Gateway logging role (one per account and region)
+################################################################################
+
+data "aws_iam_policy_document" "api_gateway_assume" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name               = "${var.name_prefix}-apigw-cloudwatch"
+  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume[0].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+}

@@ -1,0 +1,99 @@
+# The API function (zip) and the worker function (container image), with their log groups.
+
+resource "aws_cloudwatch_log_group" "api" {
+  #checkov:skip=CKV_AWS_158:Logs hold no secrets (Powertools logger, no request bodies); the AWS managed encryption of CloudWatch Logs suffices.
+  #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days); a year of debug logs is not worth its cost here.
+  name              = "/aws/lambda/${local.api_function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "worker" {
+  #checkov:skip=CKV_AWS_158:Logs hold no secrets (Powertools logger, no request bodies); the AWS managed encryption of CloudWatch Logs suffices.
+  #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days); a year of debug logs is not worth its cost here.
+  name              = "/aws/lambda/${local.worker_function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "api" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
+  #checkov:skip=CKV_AWS_117:Talks only to public AWS endpoints (S3, SQS, DynamoDB, Secrets Manager); a VPC would add NAT or endpoint cost and cold-start time.
+  #checkov:skip=CKV_AWS_173:The environment holds names and limits, no secrets (the signing secret is read from Secrets Manager).
+  #checkov:skip=CKV_AWS_272:The zip is built and deployed by this repository's pipeline; code signing needs a signing profile outside its scope.
+  function_name    = local.api_function_name
+  description      = "Video-export REST API (presign, create and read export jobs)."
+  role             = aws_iam_role.api.arn
+  runtime          = "python3.12"
+  architectures    = ["x86_64"]
+  handler          = var.api_handler
+  filename         = var.api_zip_path
+  source_code_hash = filebase64sha256(var.api_zip_path)
+  memory_size      = var.api_memory_size
+  timeout          = var.api_timeout
+
+  reserved_concurrent_executions = var.api_reserved_concurrency
+
+  environment {
+    variables = local.api_environment
+  }
+
+  tracing_config {
+    mode = var.lambda_tracing_mode
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.api, aws_iam_role_policy.api]
+}
+
+resource "aws_lambda_function" "worker" {
+  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages go to the job queue's own dead-letter queue.
+  #checkov:skip=CKV_AWS_117:Talks only to public AWS endpoints (S3, DynamoDB, SQS); a VPC would add NAT or endpoint cost for multi-GB media transfers.
+  #checkov:skip=CKV_AWS_173:The environment holds names and limits, no secrets.
+  #checkov:skip=CKV_AWS_272:Container images cannot use Lambda code signing; the image is pushed with an immutable tag to a private ECR repository.
+  function_name = local.worker_function_name
+  description   = "Video-export worker: renders queued export jobs with ffmpeg."
+  role          = aws_iam_role.worker.arn
+  package_type  = "Image"
+  image_uri     = var.worker_image_uri
+  architectures = [var.worker_architecture]
+  memory_size   = var.worker_memory_size
+  timeout       = var.worker_timeout
+
+  reserved_concurrent_executions = var.worker_reserved_concurrency
+
+  image_config {
+    command = var.worker_image_command
+  }
+
+  ephemeral_storage {
+    size = var.worker_ephemeral_storage_mb
+  }
+
+  environment {
+    variables = local.worker_environment
+  }
+
+  tracing_config {
+    mode = var.lambda_tracing_mode
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.worker, aws_iam_role_policy.worker]
+}
+
+resource "aws_lambda_event_source_mapping" "worker_jobs" {
+  event_source_arn        = aws_sqs_queue.jobs.arn
+  function_name           = aws_lambda_function.worker.arn
+  batch_size              = var.worker_batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+
+  dynamic "scaling_config" {
+    for_each = var.worker_maximum_concurrency == null ? [] : [var.worker_maximum_concurrency]
+    content {
+      maximum_concurrency = scaling_config.value
+    }
+  }
+}

@@ -1,0 +1,42 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  api_function_name    = "${var.name_prefix}-api"
+  worker_function_name = "${var.name_prefix}-worker"
+
+  # Object key prefixes fixed by docs/architecture.md.
+  assets_prefix  = "assets/"
+  exports_prefix = "exports/"
+
+  queue_visibility_timeout = var.worker_timeout * var.queue_visibility_timeout_multiplier
+  job_lease_seconds        = var.worker_timeout + var.job_lease_margin_seconds
+
+  # Environment variables named in docs/architecture.md, split by who reads them.
+  common_environment = {
+    JOBS_TABLE_NAME              = aws_dynamodb_table.jobs.name
+    ASSETS_BUCKET_NAME           = aws_s3_bucket.this["assets"].id
+    EXPORTS_BUCKET_NAME          = aws_s3_bucket.this["exports"].id
+    MAX_UPLOAD_BYTES             = tostring(var.max_upload_bytes)
+    JOB_TTL_DAYS                 = tostring(var.job_ttl_days)
+    SERVICE_VERSION              = var.service_version
+    POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
+    POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
+    LOG_LEVEL                    = var.log_level
+  }
+  api_environment = merge(local.common_environment, {
+    JOB_QUEUE_URL               = aws_sqs_queue.jobs.url
+    SIGNING_SECRET_ARN          = aws_secretsmanager_secret.signing.arn
+    UPLOAD_URL_EXPIRY_SECONDS   = tostring(var.upload_url_expiry_seconds)
+    DOWNLOAD_URL_EXPIRY_SECONDS = tostring(var.download_url_expiry_seconds)
+  })
+  worker_environment = merge(local.common_environment, {
+    JOB_LEASE_SECONDS = tostring(local.job_lease_seconds)
+    MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+  })
+}

@@ -1,0 +1,133 @@
+# Two private buckets: browser uploads (`assets/`) and rendered outputs (`exports/`). Clients only
+# ever reach them through presigned URLs made by the API Lambda.
+
+locals {
+  buckets = {
+    assets = {
+      prefix          = local.assets_prefix
+      expiration_days = var.assets_expiration_days
+      # Browsers PUT uploads (presigned PUT) and may HEAD them.
+      cors_methods = ["PUT", "POST", "GET", "HEAD"]
+    }
+    exports = {
+      prefix          = local.exports_prefix
+      expiration_days = var.exports_expiration_days
+      cors_methods    = ["GET", "HEAD"]
+    }
+  }
+}
+
+resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Server access logs would need a third bucket per environment; object access is audited with CloudTrail data events at the account level.
+  #checkov:skip=CKV_AWS_21:Objects are short-lived, written once and expired by lifecycle rules; versioning would only keep deleted renders around.
+  #checkov:skip=CKV_AWS_144:Assets and exports are transient and re-creatable from the request; cross-region replication is not worth its cost.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is used on purpose: a KMS key would add a per-request cost and a kms:Decrypt grant to every presigned-URL client path.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes S3 event notifications; jobs are started by the API through SQS.
+  for_each = local.buckets
+
+  bucket        = "${var.name_prefix}-${each.key}${var.bucket_name_suffix}"
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "bucket_tls_only" {
+  for_each = aws_s3_bucket.this
+
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      each.value.arn,
+      "${each.value.arn}/*",
+    ]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  policy = data.aws_iam_policy_document.bucket_tls_only[each.key].json
+
+  # A bucket policy is refused while the public access block is still being applied.
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_cors_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  cors_rule {
+    allowed_headers = ["*"]
+    allowed_methods = local.buckets[each.key].cors_methods
+    allowed_origins = var.cors_allowed_origins
+    expose_headers  = ["ETag"]
+    max_age_seconds = var.cors_max_age_seconds
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  rule {
+    id     = "expire-${each.key}"
+    status = "Enabled"
+    filter {
+      prefix = local.buckets[each.key].prefix
+    }
+    expiration {
+      days = local.buckets[each.key].expiration_days
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_upload_days
+    }
+  }
+}

@@ -1,0 +1,32 @@
+# Job queue (body `{"jobId": "<uuid>"}`) and its dead-letter queue.
+
+resource "aws_sqs_queue" "jobs_dlq" {
+  name                      = "${var.name_prefix}-jobs-dlq"
+  message_retention_seconds = var.dlq_message_retention_seconds
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "jobs" {
+  name                       = "${var.name_prefix}-jobs"
+  visibility_timeout_seconds = local.queue_visibility_timeout
+  message_retention_seconds  = var.queue_message_retention_seconds
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = true
+  tags                       = var.tags
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.jobs_dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+# Only the job queue may send its failures to the dead-letter queue.
+resource "aws_sqs_queue_redrive_allow_policy" "jobs_dlq" {
+  queue_url = aws_sqs_queue.jobs_dlq.id
+
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.jobs.arn]
+  })
+}

@@ -1,0 +1,512 @@
+################################################################################
+# Naming
+################################################################################
+
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. `video-export-prod`. Lowercase letters, digits and hyphens, 3 to 40 characters (S3 bucket names are derived from it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-40 lowercase letters, digits or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to the bucket names (`<name_prefix>-assets<suffix>`) so that they are globally unique, e.g. `-123456789012`. Empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{0,20}$", var.bucket_name_suffix))
+    error_message = "bucket_name_suffix may hold at most 20 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports them."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Removal behaviour (what differs between a throw-away and a kept environment)
+################################################################################
+
+variable "force_destroy" {
+  description = "Whether `terraform destroy` may delete non-empty S3 buckets. True only for throw-away environments."
+  type        = bool
+  default     = false
+}
+
+variable "dynamodb_deletion_protection_enabled" {
+  description = "Whether the jobs table refuses deletion until the flag is turned off."
+  type        = bool
+  default     = true
+}
+
+variable "dynamodb_point_in_time_recovery_enabled" {
+  description = "Whether point-in-time recovery (35 days of continuous backups) is enabled on the jobs table."
+  type        = bool
+  default     = true
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days Secrets Manager keeps the deleted signing secret before removing it for good. 0 (delete at once) or an integer from 7 to 30."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or between 7 and 30."
+  }
+}
+
+################################################################################
+# S3
+################################################################################
+
+variable "assets_expiration_days" {
+  description = "Days after which uploaded assets (`assets/`) are deleted. An integer from 1 to 3650."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.assets_expiration_days >= 1 && var.assets_expiration_days <= 3650
+    error_message = "assets_expiration_days must be between 1 and 3650."
+  }
+}
+
+variable "exports_expiration_days" {
+  description = "Days after which rendered exports (`exports/`) are deleted. An integer from 1 to 3650."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.exports_expiration_days >= 1 && var.exports_expiration_days <= 3650
+    error_message = "exports_expiration_days must be between 1 and 3650."
+  }
+}
+
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which unfinished multipart uploads are aborted (their parts cost storage). An integer from 1 to 30."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1 && var.abort_incomplete_multipart_upload_days <= 30
+    error_message = "abort_incomplete_multipart_upload_days must be between 1 and 30."
+  }
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed to PUT uploads to the assets bucket and GET exports from a browser (presigned URLs), e.g. [\"https://app.example.com\"]. [\"*\"] allows any origin; the presigned signature still guards access."
+  type        = list(string)
+  default     = ["*"]
+
+  validation {
+    condition     = length(var.cors_allowed_origins) > 0
+    error_message = "cors_allowed_origins must name at least one origin."
+  }
+}
+
+variable "cors_max_age_seconds" {
+  description = "How long browsers may cache the CORS pre-flight answer, in seconds. An integer from 0 to 86400."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.cors_max_age_seconds >= 0 && var.cors_max_age_seconds <= 86400
+    error_message = "cors_max_age_seconds must be between 0 and 86400."
+  }
+}
+
+################################################################################
+# SQS
+################################################################################
+
+variable "max_receive_count" {
+  description = "Receives of one job message before SQS moves it to the dead-letter queue; on the last receive the worker marks a failing job FAILED. An integer from 1 to 1000."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "queue_visibility_timeout_multiplier" {
+  description = "The job queue's visibility timeout is the worker timeout times this factor (AWS recommends at least 6 for a Lambda event source). The product must not exceed 43200 seconds (12 hours)."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.queue_visibility_timeout_multiplier >= 1 && var.queue_visibility_timeout_multiplier * var.worker_timeout <= 43200
+    error_message = "queue_visibility_timeout_multiplier must be at least 1 and queue_visibility_timeout_multiplier * worker_timeout at most 43200."
+  }
+}
+
+variable "queue_message_retention_seconds" {
+  description = "How long the job queue keeps a message, in seconds. An integer from 60 (1 minute) to 1209600 (14 days)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.queue_message_retention_seconds >= 60 && var.queue_message_retention_seconds <= 1209600
+    error_message = "queue_message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long the dead-letter queue keeps a message, in seconds. An integer from 60 (1 minute) to 1209600 (14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+################################################################################
+# Lambda: common
+################################################################################
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API Gateway log groups, in days. One of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts."
+  }
+}
+
+variable "lambda_tracing_mode" {
+  description = "X-Ray tracing mode of both functions: `Active` or `PassThrough`."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.lambda_tracing_mode)
+    error_message = "lambda_tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of both functions (Powertools logger)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "service_version" {
+  description = "SERVICE_VERSION reported by `GET /health`, e.g. the git commit."
+  type        = string
+  default     = "dev"
+}
+
+variable "powertools_service_name" {
+  description = "POWERTOOLS_SERVICE_NAME of both functions."
+  type        = string
+  default     = "video-export"
+}
+
+variable "powertools_metrics_namespace" {
+  description = "POWERTOOLS_METRICS_NAMESPACE of both functions."
+  type        = string
+  default     = "VideoExport"
+}
+
+################################################################################
+# Lambda: API
+################################################################################
+
+variable "api_zip_path" {
+  description = "Path of the API Lambda zip built by `scripts/build_lambdas.py` (`build/api.zip`), relative to the directory Terraform runs in or absolute."
+  type        = string
+}
+
+variable "api_handler" {
+  description = "Handler of the API Lambda."
+  type        = string
+  default     = "export_api.handler.lambda_handler"
+}
+
+variable "api_memory_size" {
+  description = "Memory of the API Lambda in MB. An integer from 128 to 10240."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.api_memory_size >= 128 && var.api_memory_size <= 10240
+    error_message = "api_memory_size must be between 128 and 10240."
+  }
+}
+
+variable "api_timeout" {
+  description = "Timeout of the API Lambda in seconds. An integer from 1 to 29 (API Gateway's integration limit)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.api_timeout >= 1 && var.api_timeout <= 29
+    error_message = "api_timeout must be between 1 and 29."
+  }
+}
+
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the API Lambda: -1 for none (share the account pool), 0 to disable the function, otherwise a cap."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.api_reserved_concurrency >= -1
+    error_message = "api_reserved_concurrency must be -1 or more."
+  }
+}
+
+variable "upload_url_expiry_seconds" {
+  description = "UPLOAD_URL_EXPIRY_SECONDS: lifetime of presigned upload URLs. An integer from 60 to 604800 (7 days)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.upload_url_expiry_seconds >= 60 && var.upload_url_expiry_seconds <= 604800
+    error_message = "upload_url_expiry_seconds must be between 60 and 604800."
+  }
+}
+
+variable "download_url_expiry_seconds" {
+  description = "DOWNLOAD_URL_EXPIRY_SECONDS: lifetime of presigned download URLs. An integer from 60 to 604800 (7 days)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.download_url_expiry_seconds >= 60 && var.download_url_expiry_seconds <= 604800
+    error_message = "download_url_expiry_seconds must be between 60 and 604800."
+  }
+}
+
+variable "max_upload_bytes" {
+  description = "MAX_UPLOAD_BYTES: size limit of one uploaded asset. An integer from 1 to 5368709120 (5 GiB, the single-PUT limit)."
+  type        = number
+  default     = 2147483648
+
+  validation {
+    condition     = var.max_upload_bytes >= 1 && var.max_upload_bytes <= 5368709120
+    error_message = "max_upload_bytes must be between 1 and 5368709120."
+  }
+}
+
+variable "job_ttl_days" {
+  description = "JOB_TTL_DAYS: job records expire (DynamoDB TTL) after this many days. An integer from 1 to 365."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.job_ttl_days >= 1 && var.job_ttl_days <= 365
+    error_message = "job_ttl_days must be between 1 and 365."
+  }
+}
+
+################################################################################
+# Lambda: worker
+################################################################################
+
+variable "worker_image_uri" {
+  description = "Container image of the worker Lambda, `<registry>/<repository>:<tag>` or `...@sha256:<digest>`."
+  type        = string
+}
+
+variable "worker_image_command" {
+  description = "Handler the worker image runs (the image CMD override)."
+  type        = list(string)
+  default     = ["export_worker.handler.lambda_handler"]
+}
+
+variable "worker_architecture" {
+  description = "Instruction set of the worker image: `x86_64` or `arm64`."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.worker_architecture)
+    error_message = "worker_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "worker_memory_size" {
+  description = "Memory of the worker Lambda in MB (also buys CPU: 1769 MB is one vCPU). An integer from 128 to 10240."
+  type        = number
+  default     = 3008
+
+  validation {
+    condition     = var.worker_memory_size >= 128 && var.worker_memory_size <= 10240
+    error_message = "worker_memory_size must be between 128 and 10240."
+  }
+}
+
+variable "worker_ephemeral_storage_mb" {
+  description = "Size of the worker's /tmp in MB (inputs and the rendered output live there). An integer from 512 to 10240."
+  type        = number
+  default     = 10240
+
+  validation {
+    condition     = var.worker_ephemeral_storage_mb >= 512 && var.worker_ephemeral_storage_mb <= 10240
+    error_message = "worker_ephemeral_storage_mb must be between 512 and 10240."
+  }
+}
+
+variable "worker_timeout" {
+  description = "Timeout of the worker Lambda in seconds. An integer from 30 to 900 (15 minutes)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.worker_timeout >= 30 && var.worker_timeout <= 900
+    error_message = "worker_timeout must be between 30 and 900."
+  }
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Reserved concurrency of the worker Lambda: -1 for none, 0 to pause rendering, otherwise the most renders that run at once."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.worker_reserved_concurrency >= -1
+    error_message = "worker_reserved_concurrency must be -1 or more."
+  }
+}
+
+variable "worker_batch_size" {
+  description = "Messages per worker invocation. An integer from 1 to 10; 1 gives every render the whole timeout."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_batch_size >= 1 && var.worker_batch_size <= 10
+    error_message = "worker_batch_size must be between 1 and 10."
+  }
+}
+
+variable "worker_maximum_concurrency" {
+  description = "Most concurrent worker invocations the SQS event source starts (2 to 1000), or null for no limit beyond the reserved concurrency."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.worker_maximum_concurrency == null || (coalesce(var.worker_maximum_concurrency, 2) >= 2 && coalesce(var.worker_maximum_concurrency, 2) <= 1000)
+    error_message = "worker_maximum_concurrency must be null or between 2 and 1000."
+  }
+}
+
+variable "job_lease_margin_seconds" {
+  description = "JOB_LEASE_SECONDS is the worker timeout plus this margin: a RUNNING claim older than that belongs to a dead worker. An integer from 0 to 3600."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.job_lease_margin_seconds >= 0 && var.job_lease_margin_seconds <= 3600
+    error_message = "job_lease_margin_seconds must be between 0 and 3600."
+  }
+}
+
+################################################################################
+# Signing secret
+################################################################################
+
+variable "signing_secret_length" {
+  description = "Length of the generated HMAC signing secret (letters and digits). An integer from 32 to 4096."
+  type        = number
+  default     = 64
+
+  validation {
+    condition     = var.signing_secret_length >= 32 && var.signing_secret_length <= 4096
+    error_message = "signing_secret_length must be between 32 and 4096."
+  }
+}
+
+variable "signing_secret_version" {
+  description = "Generation of the signing secret. The value is generated once per generation and never stored in the Terraform state; increase this number to rotate it (every client then needs the new secret)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.signing_secret_version >= 1 && floor(var.signing_secret_version) == var.signing_secret_version
+    error_message = "signing_secret_version must be a whole number of at least 1."
+  }
+}
+
+################################################################################
+# API Gateway
+################################################################################
+
+variable "api_stage_name" {
+  description = "Stage of the REST API; the invoke URL ends with it."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.api_stage_name))
+    error_message = "api_stage_name must be 1-64 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second the stage accepts before answering 429."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0
+    error_message = "api_throttling_rate_limit must be positive."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst of requests the stage accepts above the rate limit."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1
+    error_message = "api_throttling_burst_limit must be at least 1."
+  }
+}
+
+variable "api_xray_tracing_enabled" {
+  description = "Whether the API stage sends X-Ray traces."
+  type        = bool
+  default     = true
+}
+
+variable "api_access_logs_enabled" {
+  description = "Whether the API stage writes JSON access logs to its own log group. API Gateway needs an account-wide CloudWatch role for this (see `manage_api_gateway_account`)."
+  type        = bool
+  default     = true
+}
+
+variable "api_execution_logging_level" {
+  description = "API Gateway execution logging of every method: `OFF`, `ERROR` or `INFO`. Anything but OFF needs the account-wide CloudWatch role."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.api_execution_logging_level)
+    error_message = "api_execution_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Whether this module creates the IAM role API Gateway uses to write logs and registers it in the (account and region wide) API Gateway settings. Turn it off when something else in the account manages that setting."
+  type        = bool
+  default     = true
+}
