@@ -1,0 +1,80 @@
+"""Media made with ffmpeg's lavfi sources, and checks of a rendered file with ffprobe and frame samples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+WIDTH, HEIGHT, FPS = 320, 180, 15
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def solid_clip_with_tone(path: Path, color: str, frequency: int, seconds: float = 3.0) -> Path:
+    """A clip of one colour with a sine tone: easy to recognise in frames and audio."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"color=c={color}:s=640x360:r=25:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=44100:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        str(path),
+    )  # fmt: skip
+    return path
+
+
+def still_image(path: Path, color: str) -> Path:
+    _ffmpeg("-f", "lavfi", "-i", f"color=c={color}:s=200x200", "-frames:v", "1", str(path))
+    return path
+
+
+def music_track(path: Path, seconds: float = 6.0) -> Path:
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=48000:duration={seconds}",
+        "-c:a", "libmp3lame", "-b:a", "96k", str(path),
+    )  # fmt: skip
+    return path
+
+
+def probe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def pixel(path: Path, at_seconds: float, x: int, y: int) -> tuple[int, int, int]:
+    """The RGB colour of one pixel of the frame shown at a time."""
+    raw = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", f"{at_seconds}", "-i", str(path),
+         "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    stream = next(s for s in probe(path)["streams"] if s["codec_type"] == "video")
+    offset = (y * int(stream["width"]) + x) * 3
+    return raw[offset], raw[offset + 1], raw[offset + 2]
+
+
+def mean_volume_db(path: Path, start: float, duration: float) -> float:
+    """Mean audio level of a window; about -91 dB is digital silence."""
+    err = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-ss", f"{start}", "-t", f"{duration}", "-i", str(path),
+         "-vn", "-af", "volumedetect", "-f", "null", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stderr  # fmt: skip
+    for line in err.splitlines():
+        if "mean_volume:" in line:
+            return float(line.split("mean_volume:")[1].split("dB")[0])
+    raise AssertionError("volumedetect printed no mean volume")
+
+
+def close_to(actual: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 48) -> bool:
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))

@@ -1,0 +1,172 @@
+"""How the end-to-end tests find and talk to the stack that `make dev-up` deployed on LocalStack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from export_common.signing import signed_headers
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_ROOT = REPO_ROOT / "terraform" / "envs" / "local"
+
+
+def _dev_env() -> dict[str, str]:
+    """The variables `make dev-env` prints (EXPORT_API_URL, EXPORT_SIGNING_SECRET, AWS_*)."""
+    out = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "local_stack" / "env.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    ).stdout
+    env: dict[str, str] = {}
+    for word in shlex.split(out, comments=True):
+        if "=" in word:
+            name, value = word.split("=", 1)
+            env[name] = value
+    return env
+
+
+def _terraform_outputs() -> dict[str, Any]:
+    out = subprocess.run(
+        ["terraform", f"-chdir={LOCAL_ROOT}", "output", "-json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {name: value["value"] for name, value in json.loads(out).items()}
+
+
+def _route_of(path: str) -> str:
+    """Groups latencies by route, not by job id."""
+    if path.startswith("/export/") and path != "/export/presign":
+        return "/export/{jobId}"
+    return path
+
+
+@dataclass
+class LatencyLog:
+    """Latency of every signed API call, for the p50/p95 summary printed at the end of the run."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, route: str, seconds: float) -> None:
+        self.samples.setdefault(route, []).append(seconds)
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        for route, values in sorted(self.samples.items()):
+            ordered = sorted(values)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            lines.append(
+                f"{route:<26} n={len(values):<4} p50={statistics.median(values) * 1000:7.1f} ms"
+                f"  p95={p95 * 1000:7.1f} ms"
+            )
+        return lines
+
+
+LATENCIES = LatencyLog()
+TIMINGS: dict[str, str] = {}
+
+
+@dataclass
+class Stack:
+    """The deployed local stack: API base URL, signing secret and boto3 clients aimed at LocalStack."""
+
+    api_url: str
+    secret: str
+    endpoint_url: str
+    outputs: dict[str, Any]
+
+    @classmethod
+    def discover(cls) -> Stack:
+        env = _dev_env()
+        for name, value in env.items():
+            if name.startswith("AWS_"):
+                os.environ[name] = value
+        return cls(
+            api_url=env["EXPORT_API_URL"].rstrip("/"),
+            secret=env["EXPORT_SIGNING_SECRET"],
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            outputs=_terraform_outputs(),
+        )
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1")
+
+    # ------------------------------------------------------------------ HTTP
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        secret: str | None = None,
+        signed_path: str | None = None,
+        signed_method: str | None = None,
+        signed_body: bytes | None = None,
+        now_ms: int | None = None,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+    ) -> requests.Response:
+        """One real HTTP call through API Gateway; the signed_* arguments let a test tamper on purpose."""
+        all_headers = {"content-type": "application/json"} if body else {}
+        if sign:
+            all_headers.update(
+                signed_headers(
+                    secret if secret is not None else self.secret,
+                    signed_method or method,
+                    signed_path or path,
+                    body if signed_body is None else signed_body,
+                    now_ms=now_ms,
+                )
+            )
+        all_headers.update(headers or {})
+        started = time.perf_counter()
+        response = requests.request(method, self.api_url + path, data=body, headers=all_headers, timeout=60)
+        LATENCIES.add(f"{method} {_route_of(path)}", time.perf_counter() - started)
+        return response
+
+    def post_json(self, path: str, payload: Any, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, body=json.dumps(payload).encode(), **kwargs)
+
+    def job_count(self) -> int:
+        """Job records in the table (to prove that a rejected request created none)."""
+        table = self.outputs["jobs_table_name"]
+        paginator = self.client("dynamodb").get_paginator("scan")
+        count = 0
+        for page in paginator.paginate(
+            TableName=table,
+            FilterExpression="begins_with(pk, :job)",
+            ExpressionAttributeValues={":job": {"S": "job#"}},
+            Select="COUNT",
+        ):
+            count += page["Count"]
+        return count
+
+    def wait_for_final(
+        self, job_id: str, *, timeout: float = 300
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Polls GET /export/{jobId} until SUCCEEDED/FAILED; returns the last status and all seen."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.request("GET", f"/export/{job_id}")
+            assert response.status_code == 200, response.text
+            status = response.json()
+            seen.append(status)
+            if status["status"] in ("SUCCEEDED", "FAILED"):
+                return status, seen
+            time.sleep(0.25)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s; last: {seen[-1:]}")
