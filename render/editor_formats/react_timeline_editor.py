@@ -85,8 +85,7 @@ class ActionData(BaseModel):
         if value is not None and value.strip().lower() not in KIND_ALIASES:
             raise PydanticCustomError(
                 "unknown_action_type",
-                "unknown action type {type!r}: expected one of video, audio, image, text",
-                {"type": value},
+                f"unknown action type {value!r}: expected one of video, audio, image, text",
             )
         return value
 
