@@ -1,0 +1,239 @@
+"""LocalStack `RuntimeExecutor` that runs each execution environment as a local Python process.
+
+Runs inside LocalStack (its own venv). Each environment is `runtime.py` started with the project's
+interpreter (`LOCAL_LAMBDA_PYTHON`) in a new process group on a free 127.0.0.1 port; it speaks the same
+executor protocol as LocalStack's Docker runtime-init, so API Gateway proxies, event source mappings and
+`lambda invoke` all go through LocalStack's real invocation path.
+
+Settings (environment of the LocalStack process):
+  LOCAL_LAMBDA_PYTHON         interpreter for the functions (default: the first `python3.12` on PATH)
+  LOCAL_LAMBDA_IMAGE_HANDLERS JSON file mapping container-image functions to code in this repository
+  LOCAL_LAMBDA_LOG_DIR        where each environment's stdout/stderr file goes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import IO, Any
+
+from localstack import config
+from localstack.aws.api.lambda_ import PackageType
+from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint, StatusErrorException
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
+from localstack.utils.net import get_free_tcp_port
+
+LOG = logging.getLogger(__name__)
+
+RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
+LOCAL_HOST = "127.0.0.1"
+# Variables of the LocalStack process passed on to functions: tools (ffmpeg on PATH), locale, temp dir.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# Docker-only paths in LocalStack's environment that make no sense for a local process.
+DROPPED_VARIABLES = ("LAMBDA_RUNTIME_DIR", "LOCALSTACK_CHMOD_PATHS")
+
+
+class ImageHandler:
+    """Where the code of a container-image function lives in this repository."""
+
+    def __init__(self, pythonpath: list[str], handler: str | None, workdir: str | None = None) -> None:
+        self.pythonpath = pythonpath
+        self.handler = handler
+        self.workdir = workdir
+
+
+def image_key_candidates(image_uri: str) -> list[str]:
+    """Keys tried in the image map, most specific first: full URI, `repo:tag`, `repo`."""
+    without_digest = image_uri.split("@", 1)[0]
+    last = without_digest.rsplit("/", 1)[-1]
+    repo = last.split(":", 1)[0]
+    return [image_uri, without_digest, last, repo]
+
+
+def resolve_image_handler(
+    image_uri: str, command: list[str] | None, mapping_file: str | None
+) -> ImageHandler:
+    """Maps an image function to local code; the function's ImageConfig command wins over the map."""
+    if not mapping_file or not Path(mapping_file).is_file():
+        raise LambdaRuntimeException(
+            f"Image function {image_uri!r}: no image map (set LOCAL_LAMBDA_IMAGE_HANDLERS to a JSON file)"
+        )
+    mapping: dict[str, dict[str, Any]] = json.loads(Path(mapping_file).read_text())
+    for key in image_key_candidates(image_uri):
+        if key in mapping:
+            entry = mapping[key]
+            handler = command[0] if command else entry.get("handler")
+            return ImageHandler(list(entry.get("pythonpath", [])), handler, entry.get("workdir"))
+    raise LambdaRuntimeException(
+        f"Image function {image_uri!r} is not in {mapping_file}"
+        f" (keys tried: {image_key_candidates(image_uri)})"
+    )
+
+
+def default_python() -> str:
+    return os.environ.get("LOCAL_LAMBDA_PYTHON") or shutil.which("python3.12") or "python3"
+
+
+class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
+    """One execution environment = one local process (and its children, in one process group)."""
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.executor_endpoint = ExecutorEndpoint(id, container_address=LOCAL_HOST, container_port=None)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._env: dict[str, str] = {}
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        log_dir = Path(os.environ.get("LOCAL_LAMBDA_LOG_DIR") or Path(config.dirs.tmp) / "local-lambda")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self._log_path = log_dir / f"{function_version.id.function_name}-{id}.log"
+        # `make dev-down` kills the process groups listed here should LocalStack die without stopping them.
+        self._pid_path = log_dir / f"{function_version.id.function_name}-{id}.pid"
+
+    # --------------------------------------------------------------- lifecycle
+    def start(self, env_vars: dict[str, str]) -> None:
+        self.executor_endpoint.start()
+        self.executor_endpoint.container_port = get_free_tcp_port()
+        self._env = self._build_environment(env_vars)
+        self._spawn(restarted=False)
+        self.executor_endpoint.wait_for_startup()
+
+    def _build_environment(self, env_vars: dict[str, Any]) -> dict[str, str]:
+        env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+        env.update({key: str(value) for key, value in env_vars.items() if key not in DROPPED_VARIABLES})
+        config_ = self.function_version.config
+        if config_.package_type == PackageType.Image:
+            image = resolve_image_handler(
+                config_.image.image_uri,
+                config_.image_config.command if config_.image_config else None,
+                os.environ.get("LOCAL_LAMBDA_IMAGE_HANDLERS"),
+            )
+            if not image.handler:
+                raise LambdaRuntimeException(f"No handler for image function {config_.image.image_uri!r}")
+            env["_HANDLER"] = image.handler
+            env["LOCAL_LAMBDA_PYTHONPATH"] = os.pathsep.join(image.pythonpath)
+            task_root = image.workdir or (image.pythonpath[0] if image.pythonpath else str(Path.cwd()))
+        else:
+            task_root = str(config_.code.get_unzipped_code_location())
+            env["LOCAL_LAMBDA_PYTHONPATH"] = task_root
+        env["LAMBDA_TASK_ROOT"] = task_root
+        env["LOCAL_LAMBDA_PORT"] = str(self.executor_endpoint.container_port)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
+
+    def _spawn(self, restarted: bool) -> None:
+        env = dict(self._env, LOCAL_LAMBDA_RESTARTED="1" if restarted else "0")
+        log: IO[bytes] = self._log_path.open("ab")
+        try:
+            # -P: keep the runtime's own directory off sys.path; -s: no user site-packages.
+            process = subprocess.Popen(
+                [default_python(), "-P", "-s", str(RUNTIME_SCRIPT)],
+                env=env,
+                cwd=env["LAMBDA_TASK_ROOT"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        with self._lock:
+            self._process = process
+        self._pid_path.write_text(f"{process.pid}\n")
+        LOG.debug("Lambda environment %s: pid %s, port %s", self.id, process.pid, env["LOCAL_LAMBDA_PORT"])
+        threading.Thread(
+            target=self._watch, args=(process,), name=f"lambda-watch-{self.id}", daemon=True
+        ).start()
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        """Turns an unexpected exit into an error for whoever waits, then restarts the runtime."""
+        code = process.wait()
+        _kill_group(process.pid)
+        if self._stopped.is_set():
+            return
+        endpoint = self.executor_endpoint
+        error = json.dumps(
+            {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"Runtime exited with error: exit status {code}",
+            }
+        ).encode()
+        if endpoint.startup_future is not None and not endpoint.startup_future.done():
+            endpoint.startup_future.set_exception(
+                StatusErrorException("Environment startup failed", payload=error)
+            )
+            return
+        invocation: Future[InvocationResult] | None = endpoint.invocation_future
+        if invocation is not None and not invocation.done():
+            invocation.set_result(InvocationResult("", error, is_error=True, logs=endpoint.logs))
+        LOG.debug("Lambda environment %s exited (%s); restarting its runtime", self.id, code)
+        self._spawn(restarted=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            process = self._process
+        if process is not None:
+            _kill_group(process.pid)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                LOG.warning("Lambda environment %s (pid %s) did not exit", self.id, process.pid)
+        self._pid_path.unlink(missing_ok=True)
+        try:
+            self.executor_endpoint.shutdown()
+        except Exception as exc:
+            LOG.debug("Error while shutting down executor endpoint %s: %s", self.id, exc)
+
+    # --------------------------------------------------------------- protocol
+    def get_address(self) -> str:
+        return LOCAL_HOST
+
+    def get_endpoint_from_executor(self) -> str:
+        return LOCAL_HOST
+
+    def get_runtime_endpoint(self) -> str:
+        port = config.GATEWAY_LISTEN[0].port
+        return f"http://{LOCAL_HOST}:{port}{self.executor_endpoint.get_endpoint_prefix()}"
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        return self.executor_endpoint.invoke(payload)
+
+    def get_logs(self) -> str:
+        try:
+            return self._log_path.read_text(errors="replace")[-20000:]
+        except OSError:
+            return "No logs (the environment did not start)"
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        # Zip code is unzipped once per version; image functions need no preparation (no image pull).
+        if function_version.config.code:
+            function_version.config.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        """Nothing to clean: LocalStack removes the unzipped code itself."""
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        python = default_python()
+        if not (shutil.which(python) or Path(python).is_file()):
+            LOG.warning("LOCAL_LAMBDA_PYTHON=%s not found: Lambda functions cannot start", python)
+            return False
+        return True
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,64 @@
+# Shared settings of scripts/local_stack/*.sh (sourced, not run).
+# Everything LocalStack writes stays under .localstack/ in the repository (gitignored).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LS_DIR="${REPO_ROOT}/.localstack"
+LS_VENV="${LS_DIR}/venv"
+LS_PYTHON="${LS_VENV}/bin/python"
+LS_LOG="${LS_DIR}/localstack.log"
+LS_PIDFILE="${LS_DIR}/localstack.pid"
+LS_MODE_FILE="${LS_DIR}/mode"
+LS_STARTED_FILE="${LS_DIR}/started-at"
+LS_DEPLOYED_FILE="${LS_DIR}/deployed-for"
+LS_CACHE="${LS_DIR}/cache"
+# Host mode: LocalStack's whole filesystem hierarchy (var/lib/localstack/lib, tmp, ...) lives here.
+LS_FS_ROOT="${LS_DIR}/fs"
+LS_VAR_LIBS="${LS_FS_ROOT}/var/lib/localstack/lib"
+LS_LAMBDA_LOGS="${LS_DIR}/lambda-logs"
+LS_IMAGE_HANDLERS="${LS_DIR}/image-handlers.json"
+
+LS_HOST="127.0.0.1"
+LS_PORT="${LOCALSTACK_PORT:-4566}"
+LS_ENDPOINT="http://${LS_HOST}:${LS_PORT}"
+TF_DIR="${REPO_ROOT}/terraform/envs/local"
+PROJECT_PY="${REPO_ROOT}/.venv/bin/python"
+
+# LocalStack accepts any credentials; the account id follows from the access key (000000000000).
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+export AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION}}"
+# awslocal / tflocal target this endpoint.
+export AWS_ENDPOINT_URL="${LS_ENDPOINT}"
+export LOCALSTACK_HOST="${LS_HOST}:${LS_PORT}"
+export EDGE_PORT="${LS_PORT}"
+# tflocal: S3 on 127.0.0.1 (path style) rather than s3.localhost.localstack.cloud, which needs DNS.
+export S3_HOSTNAME="${LS_HOST}"
+unset AWS_PROFILE
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# True when LocalStack answers its health endpoint.
+ls_healthy() { curl -fsS --max-time 2 "${LS_ENDPOINT}/_localstack/health" >/dev/null 2>&1; }
+
+# The pid of the host-mode LocalStack we started, if it still runs.
+ls_pid() {
+  [ -f "${LS_PIDFILE}" ] || return 1
+  local pid; pid="$(cat "${LS_PIDFILE}")"
+  kill -0 "${pid}" 2>/dev/null || return 1
+  echo "${pid}"
+}
+
+ls_mode() { cat "${LS_MODE_FILE}" 2>/dev/null || echo host; }
+
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose -f "${REPO_ROOT}/docker-compose.yml" "$@"
+  else docker-compose -f "${REPO_ROOT}/docker-compose.yml" "$@"; fi
+}
+
+tflocal_cmd() { "${REPO_ROOT}/.venv/bin/tflocal" "$@"; }
+
+# A terraform output of terraform/envs/local as raw text (empty when missing).
+tf_output() { tflocal_cmd -chdir="${TF_DIR}" output -raw "$1" 2>/dev/null || true; }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `make dev-up`: LocalStack (host mode by default, no Docker) + terraform/envs/local deployed to it.
+#   LOCALSTACK_MODE=host    (default) LocalStack from PyPI in .localstack/venv, Lambdas as local processes
+#   LOCALSTACK_MODE=docker  the official container from docker-compose.yml (needs a Docker engine)
+#   DEV_UP_SKIP_DEPLOY=1    only start LocalStack
+# Idempotent: a running LocalStack is reused and the apply is a no-op when nothing changed.
+source "$(dirname "$0")/lib.sh"
+
+MODE="${LOCALSTACK_MODE:-$(ls_mode)}"
+
+start_host() {
+  "${REPO_ROOT}/scripts/local_stack/install.sh"
+  if ls_pid >/dev/null; then
+    log "LocalStack already runs (pid $(ls_pid))"
+  elif ls_healthy; then
+    die "something else answers on ${LS_ENDPOINT} (a LocalStack container? then LOCALSTACK_MODE=docker); stop it first"
+  else
+    log "starting LocalStack (host mode) on ${LS_ENDPOINT}; log: ${LS_LOG}"
+    mkdir -p "${LS_FS_ROOT}" "${LS_LAMBDA_LOGS}"
+    rm -f "${LS_LAMBDA_LOGS}"/*.pid
+    : >"${LS_LOG}"
+    # setsid: LocalStack and DynamoDB Local form one process group that dev-down can end as a whole.
+    (
+      cd "${LS_DIR}"
+      export GATEWAY_LISTEN="${LS_HOST}:${LS_PORT}"
+      export DNS_DISABLED=1
+      # This machine may itself be a container: say "host mode" so every directory lands under FILESYSTEM_ROOT.
+      export OVERRIDE_IN_DOCKER=0
+      export FILESYSTEM_ROOT="${LS_FS_ROOT}"
+      export DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_TELEMETRY_DISABLED=1
+      export LAMBDA_RUNTIME_EXECUTOR=local-process
+      export LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT="${LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT:-60}"
+      export LAMBDA_KEEPALIVE_MS="${LAMBDA_KEEPALIVE_MS:-600000}"
+      export LOCAL_LAMBDA_PYTHON="${PROJECT_PY}"
+      export LOCAL_LAMBDA_IMAGE_HANDLERS="${LS_IMAGE_HANDLERS}"
+      export LOCAL_LAMBDA_LOG_DIR="${LS_LAMBDA_LOGS}"
+      unset AWS_ENDPOINT_URL PYTHONPATH VIRTUAL_ENV
+      exec setsid nohup "${LS_PYTHON}" -m localstack.runtime.main >>"${LS_LOG}" 2>&1 </dev/null
+    ) &
+    echo $! >"${LS_PIDFILE}"
+    echo host >"${LS_MODE_FILE}"
+  fi
+}
+
+start_docker() {
+  command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "LOCALSTACK_MODE=docker needs a running Docker engine"
+  log "starting LocalStack (docker compose)"
+  compose up -d
+  echo docker >"${LS_MODE_FILE}"
+}
+
+wait_healthy() {
+  local timeout="${LOCALSTACK_START_TIMEOUT:-120}" started=${SECONDS}
+  until ls_healthy; do
+    if [ "${MODE}" = host ] && ! ls_pid >/dev/null; then
+      tail -n 40 "${LS_LOG}" >&2 || true
+      die "LocalStack exited during start-up (log above, full log: ${LS_LOG})"
+    fi
+    if (( SECONDS - started > timeout )); then
+      tail -n 40 "${LS_LOG}" >&2 || true
+      die "LocalStack not healthy on ${LS_ENDPOINT} after ${timeout} s (log above, full log: ${LS_LOG})"
+    fi
+    sleep 0.5
+  done
+  log "LocalStack healthy after $((SECONDS - started)) s"
+}
+
+# LocalStack keeps no state across restarts (no PERSISTENCE): a state file from an earlier
+# LocalStack session describes resources that no longer exist, so it is dropped before applying.
+session_id() {
+  curl -fsS "${LS_ENDPOINT}/_localstack/info" | "${PROJECT_PY}" -c 'import json,sys; print(json.load(sys.stdin)["session_id"])'
+}
+
+deploy() {
+  [ -d "${TF_DIR}" ] || die "${TF_DIR} does not exist yet"
+  local started=${SECONDS} session
+  session="$(session_id)"
+  if [ "$(cat "${LS_DEPLOYED_FILE}" 2>/dev/null)" != "${session}" ]; then
+    rm -f "${TF_DIR}"/terraform.tfstate "${TF_DIR}"/terraform.tfstate.*
+  fi
+  if [ -f "${REPO_ROOT}/scripts/build_lambdas.py" ]; then
+    log "building Lambda artefacts"
+    "${PROJECT_PY}" "${REPO_ROOT}/scripts/build_lambdas.py"
+  fi
+  # shellcheck source=../terraform/cli-config.sh
+  source "${REPO_ROOT}/scripts/terraform/cli-config.sh"
+  log "deploying ${TF_DIR#"${REPO_ROOT}/"} with tflocal"
+  tflocal_cmd -chdir="${TF_DIR}" init -input=false >/dev/null
+  tflocal_cmd -chdir="${TF_DIR}" apply -auto-approve -input=false
+  echo "${session}" >"${LS_DEPLOYED_FILE}"
+  log "deployed in $((SECONDS - started)) s"
+}
+
+case "${MODE}" in
+  host) start_host ;;
+  docker) start_docker ;;
+  *) die "LOCALSTACK_MODE must be host or docker, not '${MODE}'" ;;
+esac
+wait_healthy
+[ "${DEV_UP_SKIP_DEPLOY:-0}" = 1 ] && exit 0
+deploy
+
+api_url="$(tf_output api_url)"
+secret_arn="$(tf_output export_signing_secret_arn)"
+cat <<MSG
+
+LocalStack:  ${LS_ENDPOINT}  (make dev-status, make dev-logs, make dev-down)
+API URL:     ${api_url:-<no api_url output>}
+Signing secret:
+  .venv/bin/awslocal secretsmanager get-secret-value --secret-id '${secret_arn}' --query SecretString --output text
+Client/test environment:
+  eval "\$(make -s dev-env)"
+MSG
