@@ -26,7 +26,7 @@ module "export_service" {
   # Throw-away environment: everything goes on `make dev-down`.
   force_destroy                           = true
   dynamodb_deletion_protection_enabled    = false
-  dynamodb_point_in_time_recovery_enabled = false
+  dynamodb_point_in_time_recovery_enabled = true # harmless locally; keeps the checkov scan free of exceptions
   secret_recovery_window_days             = 0
   log_retention_days                      = 1
 
