@@ -1,0 +1,1 @@
+"""Worker Lambda: renders queued export jobs (SQS → render → S3 → jobs table)."""

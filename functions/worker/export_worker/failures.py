@@ -1,0 +1,28 @@
+"""Why a record was not finished, as exceptions the batch processor turns into item failures or acks."""
+
+from __future__ import annotations
+
+
+class JobFailedError(Exception):
+    """The job cannot succeed however often it is retried: it ends FAILED with this code and message.
+
+    ``message`` is shown to clients: no local paths, no bucket internals, no ffmpeg output.
+    """
+
+    def __init__(self, code: str, message: str, *, log_detail: str = "") -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.log_detail = log_detail
+
+
+class RetryLaterError(Exception):
+    """Not now, not the job's fault: report the item failed so SQS delivers it again later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PoisonMessageError(Exception):
+    """The message body is not a job message: it can only end in the DLQ."""

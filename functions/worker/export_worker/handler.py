@@ -1,0 +1,162 @@
+"""Lambda entry points: translate SQS events into ``process_message`` calls and results into metrics.
+
+``lambda_handler`` consumes the job queue (partial batch failures); ``dlq_lambda_handler`` consumes
+its DLQ (see ``export_worker.dlq``). Clients and settings are created once per cold start, lazily,
+so importing this module needs no AWS configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from export_common.jobs import JobMessage, JobRepository
+from export_worker.dlq import process_dead_letter
+from export_worker.process import (
+    Delivery,
+    ItemFailedError,
+    Outcome,
+    RecordResult,
+    Renderer,
+    WorkerDeps,
+    process_message,
+)
+from export_worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger()
+metrics = Metrics()
+# the logic modules log through the stdlib; give them the same JSON handler (and appended keys)
+for _name in ("export_worker", "render", "export_common"):
+    logging.getLogger(_name)
+copy_config_to_registered_loggers(source_logger=logger, include={"export_worker", "render", "export_common"})
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+dlq_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_deps: WorkerDeps | None = None
+_invocation_seconds = 0.0
+
+
+def _default_renderer() -> Renderer:
+    # imported late: importing the handler must not need the renderer (tests inject their own)
+    from render.pipeline import render_export  # noqa: PLC0415
+
+    renderer: Renderer = render_export
+    return renderer
+
+
+def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> WorkerDeps:
+    """The real dependencies: boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
+    table: Table = boto3.resource("dynamodb").Table(settings.jobs_table_name)
+    s3: S3Client = boto3.client("s3")
+    return WorkerDeps(
+        settings=settings,
+        repo=JobRepository(table, ttl_days=settings.job_ttl_days),
+        s3=s3,
+        render=renderer or _default_renderer(),
+    )
+
+
+def set_deps(deps: WorkerDeps | None) -> None:
+    """Replaces the cold-start dependencies (tests); None rebuilds them from the environment."""
+    global _deps  # noqa: PLW0603 -- one cache per cold start is the point
+    _deps = deps
+
+
+def get_deps() -> WorkerDeps:
+    global _deps  # noqa: PLW0603
+    if _deps is None:
+        _deps = build_deps(WorkerSettings.from_env())
+    return _deps
+
+
+def _job_id_for_log(body: str) -> str | None:
+    try:
+        return JobMessage.model_validate_json(body).job_id
+    except ValidationError:
+        return None
+
+
+def _record_metrics(result: RecordResult) -> None:
+    if result.outcome is Outcome.SUCCEEDED and result.render is not None:
+        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="RenderSeconds", unit=MetricUnit.Seconds, value=result.render.render_seconds)
+        metrics.add_metric(
+            name="OutputSeconds", unit=MetricUnit.Seconds, value=result.render.duration_seconds
+        )
+    elif result.outcome is Outcome.FAILED and result.error_code:
+        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+        # one extra series per error code (a handful): which failures grow
+        with single_metric(name="JobsFailedByCode", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="ErrorCode", value=result.error_code)
+    elif result.outcome is Outcome.RETRY:
+        metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    """One job message; raising reports the item failed (SQS redelivers it, then moves it to the DLQ)."""
+    logger.append_keys(job_id=_job_id_for_log(record.body), message_id=record.message_id)
+    try:
+        delivery = Delivery(
+            body=record.body,
+            receive_count=int(record.attributes.approximate_receive_count),
+            remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000.0,
+            invocation_seconds=_invocation_seconds,
+        )
+        try:
+            result = process_message(delivery, get_deps())
+        except ItemFailedError as failure:
+            _record_metrics(failure.result)
+            raise
+        _record_metrics(result)
+        logger.info("message done", extra={"outcome": result.outcome.value, "reason": result.reason})
+    finally:
+        logger.remove_keys(["job_id", "message_id"])
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    global _invocation_seconds  # noqa: PLW0603 -- the time a fresh record would have, for the budget
+    _invocation_seconds = context.get_remaining_time_in_millis() / 1000.0
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+
+
+def dlq_record_handler(record: SQSRecord) -> None:
+    logger.append_keys(job_id=_job_id_for_log(record.body), message_id=record.message_id)
+    try:
+        deps = get_deps()
+        try:
+            result = process_dead_letter(
+                record.body, deps.repo, max_receive_count=deps.settings.max_receive_count, clock=deps.clock
+            )
+        except ItemFailedError as failure:
+            logger.info("job still leased; DLQ message comes back", extra={"reason": failure.result.reason})
+            raise
+        _record_metrics(result)
+    finally:
+        logger.remove_keys(["job_id", "message_id"])
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def dlq_lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=dlq_record_handler, processor=dlq_processor, context=context
+    )

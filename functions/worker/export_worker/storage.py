@@ -1,0 +1,124 @@
+"""S3 transfers of one job: assets into the work dir (streamed, capped) and the output back out."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from export_common.errors import ErrorCode
+from export_worker.failures import JobFailedError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024**2
+CHUNK_BYTES = 1 * MIB
+# room left beside the assets for the rendered output and ffmpeg's scratch files
+DISK_HEADROOM_BYTES = 256 * MIB
+MULTIPART_THRESHOLD_BYTES = 64 * MIB
+ASSET_MISSING = "ASSET_MISSING"  # render.errors.AssetMissingError.code, kept importable without ffmpeg
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    src: str  # the name the client used: safe to repeat in messages
+    s3_key: str
+
+
+def _is_missing(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code")) in _MISSING_CODES
+
+
+def _human(size: int) -> str:
+    return f"{size / MIB:.0f} MiB" if size < 1024 * MIB else f"{size / 1024**3:.1f} GiB"
+
+
+def _too_large(ref: AssetRef, max_bytes: int) -> JobFailedError:
+    message = f"asset {ref.src!r} is larger than {_human(max_bytes)}"
+    return JobFailedError(ErrorCode.PAYLOAD_TOO_LARGE.value, message)
+
+
+def local_path(assets_dir: Path, s3_key: str) -> Path:
+    """Where the renderer expects an asset (``assets_dir / s3Key``), refusing keys that escape it."""
+    path = (assets_dir / s3_key).resolve()
+    if not path.is_relative_to(assets_dir.resolve()):
+        raise JobFailedError(ErrorCode.INVALID_JOB.value, "an asset key of this job is not valid")
+    return path
+
+
+def download_assets(
+    s3: S3Client, bucket: str, assets: Iterable[AssetRef], assets_dir: Path, *, max_bytes: int
+) -> int:
+    """Downloads every asset, checking sizes before and while streaming; returns the bytes written."""
+    refs = list(assets)
+    sizes: dict[str, int] = {}
+    for ref in refs:
+        try:
+            head = s3.head_object(Bucket=bucket, Key=ref.s3_key)
+        except ClientError as error:
+            if _is_missing(error):
+                raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
+            raise
+        size = int(head["ContentLength"])
+        if size > max_bytes:
+            raise _too_large(ref, max_bytes)
+        sizes[ref.s3_key] = size
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    needed = sum(sizes.values()) + DISK_HEADROOM_BYTES
+    free = shutil.disk_usage(assets_dir).free
+    if needed > free:
+        raise JobFailedError(
+            ErrorCode.PAYLOAD_TOO_LARGE.value,
+            f"the assets of this job ({_human(sum(sizes.values()))}) do not fit the worker's storage",
+            log_detail=f"needed={needed} free={free}",
+        )
+    total = 0
+    for ref in refs:
+        total += _stream_one(s3, bucket, ref, local_path(assets_dir, ref.s3_key), max_bytes=max_bytes)
+    return total
+
+
+def _stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_bytes: int) -> int:
+    try:
+        response = s3.get_object(Bucket=bucket, Key=ref.s3_key)
+    except ClientError as error:
+        if _is_missing(error):
+            raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
+        raise
+    if int(response.get("ContentLength", 0)) > max_bytes:
+        response["Body"].close()
+        raise _too_large(ref, max_bytes)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    body = response["Body"]
+    try:
+        with target.open("wb") as out:
+            for chunk in body.iter_chunks(CHUNK_BYTES):
+                written += len(chunk)
+                if written > max_bytes:  # the object grew since HEAD: never trust one number
+                    raise _too_large(ref, max_bytes)
+                out.write(chunk)
+    finally:
+        body.close()
+    return written
+
+
+def upload_output(s3: S3Client, source: Path, bucket: str, key: str) -> int:
+    """Uploads the render (multipart above 64 MiB) under its deterministic key; returns its size."""
+    config = TransferConfig(
+        multipart_threshold=MULTIPART_THRESHOLD_BYTES,
+        multipart_chunksize=MULTIPART_THRESHOLD_BYTES,
+        max_concurrency=4,
+    )
+    s3.upload_file(str(source), bucket, key, ExtraArgs={"ContentType": "video/mp4"}, Config=config)
+    return source.stat().st_size
