@@ -1,0 +1,148 @@
+"""HMAC authentication of ``/export*``: the secrets (cached, current and previous) and the replay guard.
+
+The signing rule itself lives in ``export_common.signing``; this module supplies what the rule needs at
+run time and records each accepted signature so that it cannot be used twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from export_common.errors import ErrorCode, ServiceError
+from export_common.signing import MAX_CLOCK_SKEW_MS, VerifiedSignature, verify
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+logger = Logger(child=True)
+
+SIGNATURE_KEY_PREFIX = "sig#"
+REPLAY_WINDOW_SECONDS = 600
+"""A signature is remembered for 10 minutes: longer than the +-5 minute window in which it verifies."""
+REFRESH_ON_MISMATCH_AFTER_SECONDS = 5.0
+"""A mismatch with a cached secret older than this is retried once with freshly fetched secrets (rotation)."""
+
+
+class SecretProvider:
+    """The accepted signing secrets (``AWSCURRENT`` then ``AWSPREVIOUS``), cached for ``ttl_seconds``."""
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        secret_id: str,
+        *,
+        ttl_seconds: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._client = client
+        self._secret_id = secret_id
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._secrets: tuple[str, ...] = ()
+        self._fetched_at = float("-inf")
+
+    def secrets(self) -> tuple[str, ...]:
+        if self._clock() - self._fetched_at >= self._ttl or not self._secrets:
+            self._fetch()
+        return self._secrets
+
+    def age(self) -> float:
+        return self._clock() - self._fetched_at
+
+    def refresh(self) -> tuple[str, ...]:
+        self._fetch()
+        return self._secrets
+
+    def _fetch(self) -> None:
+        current = self._get("AWSCURRENT")
+        if current is None:
+            raise ServiceError(ErrorCode.DEPENDENCY_UNAVAILABLE, "The signing secret is not available.")
+        previous = self._get("AWSPREVIOUS")
+        self._secrets = tuple(s for s in (current, previous) if s)
+        self._fetched_at = self._clock()
+
+    def _get(self, stage: str) -> str | None:
+        try:
+            value = self._client.get_secret_value(SecretId=self._secret_id, VersionStage=stage)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None  # no previous version yet (never rotated)
+            raise
+        return value.get("SecretString") or None
+
+
+class ReplayGuard:
+    """Remembers accepted signatures in the jobs table; a second use within the window is rejected."""
+
+    def __init__(self, table: Table, *, clock: Callable[[], float] = time.time):
+        self._table = table
+        self._clock = clock
+
+    def check_and_remember(self, signature: str) -> None:
+        now = int(self._clock())
+        try:
+            self._table.put_item(
+                Item={"pk": SIGNATURE_KEY_PREFIX + signature, "expiresAt": now + REPLAY_WINDOW_SECONDS},
+                # TTL deletion lags by hours: an expired item counts as absent.
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": now},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ServiceError(
+                    ErrorCode.REPLAYED_REQUEST, "This signed request was already used; sign it again."
+                ) from None
+            raise
+
+
+class Authenticator:
+    """Checks the signature against every accepted secret and path spelling, then the replay guard."""
+
+    def __init__(
+        self,
+        secrets: SecretProvider,
+        replay_guard: ReplayGuard,
+        *,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ):
+        self._secrets = secrets
+        self._replay_guard = replay_guard
+        self._clock_ms = clock_ms
+
+    def authenticate(
+        self,
+        *,
+        timestamp: str | None,
+        signature: str | None,
+        method: str,
+        paths: Sequence[str],
+        raw_body: bytes,
+    ) -> VerifiedSignature:
+        kwargs: dict[str, Any] = {
+            "timestamp": timestamp,
+            "signature": signature,
+            "method": method,
+            "paths": paths,
+            "raw_body": raw_body,
+            "now_ms": self._clock_ms(),
+        }
+        try:
+            verified = verify(self._secrets.secrets(), **kwargs)
+        except ServiceError as error:
+            # The secret may have been rotated since it was cached: look once more, at most every few seconds.
+            if error.code is not ErrorCode.INVALID_SIGNATURE or (
+                self._secrets.age() < REFRESH_ON_MISMATCH_AFTER_SECONDS
+            ):
+                raise
+            verified = verify(self._secrets.refresh(), **kwargs)
+        self._replay_guard.check_and_remember(verified.signature)
+        return verified
+
+
+__all__ = ["MAX_CLOCK_SKEW_MS", "Authenticator", "ReplayGuard", "SecretProvider"]

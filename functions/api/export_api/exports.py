@@ -1,0 +1,240 @@
+"""Starting an export and reporting on it: assets checked, idempotency honoured, job written before queued."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from export_api.models import CreateExportResponse, JobErrorBody, JobStatusResponse, OutputInfo
+from export_common.errors import ErrorCode, ServiceError
+from export_common.jobs import Job, JobError, JobRepository, JobStatus, job_message_body
+from render.model import ExportRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+logger = Logger(child=True)
+
+IDEMPOTENCY_KEY_PREFIX = "idem#"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_UUID_CHARS = frozenset("0123456789abcdef-")
+
+
+def canonical_request(request: ExportRequest) -> tuple[str, str]:
+    """The validated body as canonical JSON (stored on the job) and its sha256 (the idempotency check)."""
+    text = json.dumps(
+        request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_job_id(value: str) -> bool:
+    """Job ids are lower-case canonical UUIDs; anything else is unknown without a table read."""
+    if len(value) != 36 or not set(value) <= _UUID_CHARS:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> None:
+    """Every listed s3Key must have been uploaded; reports each missing one with its field path."""
+
+    def exists(key: str) -> bool:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code"))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return False
+            if code in ("403", "AccessDenied"):
+                # Without s3:ListBucket S3 answers 403 for a missing key.
+                logger.warning("HeadObject denied; treating as missing", extra={"key": key})
+                return False
+            raise
+        return True
+
+    keys = [asset.s3Key for asset in request.assets]
+    if not keys:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
+        found = list(pool.map(exists, keys))
+    missing = [
+        {"path": f"assets[{i}].s3Key", "message": f"no uploaded file at {key!r}"}
+        for i, (key, ok) in enumerate(zip(keys, found, strict=True))
+        if not ok
+    ]
+    if missing:
+        raise ServiceError(
+            ErrorCode.ASSET_NOT_FOUND,
+            "Some assets have not been uploaded (presign, then PUT each file before POST /export).",
+            details=missing,
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    job_id: str
+    request_hash: str
+
+
+class IdempotencyStore:
+    """``Idempotency-Key`` reservations in the jobs table (hashed key, request hash, job id, TTL)."""
+
+    def __init__(self, table: Table, *, clock: Callable[[], float] = time.time):
+        self._table = table
+        self._clock = clock
+
+    @staticmethod
+    def _pk(key: str) -> str:
+        return IDEMPOTENCY_KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+    def reserve(self, key: str, job_id: str, request_hash: str) -> IdempotencyRecord | None:
+        """Claims the key for ``job_id``; returns the existing record instead when the key is taken."""
+        now = int(self._clock())
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": self._pk(key),
+                    "jobId": job_id,
+                    "requestHash": request_hash,
+                    "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": now},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            item = self._table.get_item(Key={"pk": self._pk(key)}, ConsistentRead=True).get("Item")
+            if item is None:  # expired and deleted between the two calls: try once more
+                return self.reserve(key, job_id, request_hash)
+            return IdempotencyRecord(job_id=str(item["jobId"]), request_hash=str(item["requestHash"]))
+        return None
+
+    def release(self, key: str, job_id: str) -> None:
+        """Frees the key after a failed start so that a retry with the same key can succeed."""
+        try:
+            self._table.delete_item(
+                Key={"pk": self._pk(key)},
+                ConditionExpression="jobId = :job",
+                ExpressionAttributeValues={":job": job_id},
+            )
+        except ClientError:
+            logger.warning("could not release idempotency key", exc_info=True)
+
+
+@dataclass
+class ExportService:
+    jobs: JobRepository
+    idempotency: IdempotencyStore
+    s3: S3Client
+    sqs: SQSClient
+    assets_bucket: str
+    exports_bucket: str
+    queue_url: str
+    download_expiry_seconds: int
+    clock: Callable[[], float] = time.time
+
+    def create(self, request: ExportRequest, idempotency_key: str | None) -> CreateExportResponse:
+        request_json, request_hash = canonical_request(request)
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise ServiceError(
+                ErrorCode.VALIDATION_ERROR,
+                f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+                details=[{"path": "headers.Idempotency-Key", "message": "length out of range"}],
+            )
+        check_assets_exist(request, self.s3, bucket=self.assets_bucket)
+        job_id = str(uuid.uuid4())
+        if idempotency_key is not None:
+            existing = self.idempotency.reserve(idempotency_key, job_id, request_hash)
+            if existing is not None:
+                return self._existing(existing, request_hash)
+        try:
+            self.jobs.create(job_id, request_json, request_hash)
+        except Exception:
+            if idempotency_key is not None:
+                self.idempotency.release(idempotency_key, job_id)
+            raise
+        try:
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=job_message_body(job_id))
+        except (ClientError, BotoCoreError) as error:
+            logger.error("job queue send failed", extra={"jobId": job_id, "error": type(error).__name__})
+            self.jobs.mark_failed(
+                job_id,
+                JobError(code=ErrorCode.QUEUE_UNAVAILABLE.value, message="The job could not be queued."),
+            )
+            if idempotency_key is not None:
+                self.idempotency.release(idempotency_key, job_id)
+            raise ServiceError(
+                ErrorCode.QUEUE_UNAVAILABLE, "The export could not be queued; try again later."
+            ) from None
+        logger.info("export queued", extra={"jobId": job_id})
+        return CreateExportResponse(jobId=job_id, status=JobStatus.QUEUED)
+
+    def _existing(self, record: IdempotencyRecord, request_hash: str) -> CreateExportResponse:
+        if record.request_hash != request_hash:
+            raise ServiceError(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        job = self.jobs.get(record.job_id)
+        if job is None:
+            raise ServiceError(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            )
+        return CreateExportResponse(jobId=job.job_id, status=job.status)
+
+    def status(self, job_id: str) -> JobStatusResponse:
+        job = self.jobs.get(job_id) if is_job_id(job_id) else None
+        if job is None:
+            raise ServiceError(ErrorCode.NOT_FOUND, "No export job with this id.")
+        return self._status_body(job)
+
+    def _status_body(self, job: Job) -> JobStatusResponse:
+        body: dict[str, Any] = {
+            "jobId": job.job_id,
+            "status": job.status,
+            "createdAt": job.created_at,
+            "updatedAt": job.updated_at,
+        }
+        if job.status is JobStatus.RUNNING:
+            body["progress"] = min(max(float(job.progress or 0.0), 0.0), 1.0)
+        if job.status is JobStatus.FAILED:
+            error = job.error or JobError(code=ErrorCode.INTERNAL_ERROR.value, message="The export failed.")
+            body["error"] = JobErrorBody(code=error.code, message=error.message)
+        if job.status is JobStatus.SUCCEEDED and job.output is not None:
+            body["downloadUrl"] = self.s3.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.exports_bucket,
+                    "Key": job.output.key,
+                    "ResponseContentType": "video/mp4",
+                    "ResponseContentDisposition": f'attachment; filename="export-{job.job_id}.mp4"',
+                },
+                ExpiresIn=self.download_expiry_seconds,
+            )
+            expires = datetime.fromtimestamp(self.clock() + self.download_expiry_seconds, UTC)
+            body["downloadUrlExpiresAt"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+            body["output"] = OutputInfo(
+                durationSeconds=job.output.duration_seconds,
+                sizeBytes=job.output.size_bytes,
+                width=job.output.width,
+                height=job.output.height,
+            )
+        return JobStatusResponse.model_validate(body)

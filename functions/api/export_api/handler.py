@@ -1,0 +1,92 @@
+"""Lambda entry point: settings and AWS clients created once per cold start, on first use.
+
+Importing this module makes no AWS calls and creates no clients, which keeps the cold start small and
+lets tests import it without credentials.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from export_api.app import ExportApi, Services
+from export_api.auth import Authenticator, ReplayGuard, SecretProvider
+from export_api.exports import ExportService, IdempotencyStore
+from export_api.health import HealthChecker
+from export_api.settings import Settings
+from export_common.jobs import JobRepository
+
+logger = Logger()
+
+
+def s3_config(settings: Settings) -> Config:
+    """SigV4 always; path-style only with an endpoint override (LocalStack), virtual-hosted on AWS."""
+    return Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
+        retries={"mode": "standard"},
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    session: boto3.session.Session | None = None,
+) -> Services:
+    """Wires the plain modules to boto3 clients (tests call this inside moto)."""
+    session = session or boto3.session.Session()
+    retries = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    s3 = session.client("s3", config=s3_config(settings))
+    sqs = session.client("sqs", config=retries)
+    table = session.resource("dynamodb", config=retries).Table(settings.jobs_table_name)
+    secrets = SecretProvider(
+        session.client("secretsmanager", config=retries),
+        settings.signing_secret_arn,
+        ttl_seconds=settings.secret_cache_seconds,
+    )
+    exports = ExportService(
+        jobs=JobRepository(table, ttl_days=settings.job_ttl_days),
+        idempotency=IdempotencyStore(table),
+        s3=s3,
+        sqs=sqs,
+        assets_bucket=settings.assets_bucket_name,
+        exports_bucket=settings.exports_bucket_name,
+        queue_url=settings.job_queue_url,
+        download_expiry_seconds=settings.download_url_expiry_seconds,
+    )
+    health = HealthChecker(
+        table=table,
+        s3=s3,
+        sqs=sqs,
+        secrets=secrets,
+        assets_bucket=settings.assets_bucket_name,
+        queue_url=settings.job_queue_url,
+        version=settings.service_version,
+    )
+    return Services(
+        settings=settings,
+        authenticator=Authenticator(secrets, ReplayGuard(table)),
+        exports=exports,
+        health=health,
+        s3=s3,
+    )
+
+
+@cache
+def _services() -> Services:
+    return build_services(Settings.from_env())
+
+
+api = ExportApi(_services)
+app = api.app
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return api.handle(event, context)

@@ -1,0 +1,54 @@
+"""Configuration of the API Lambda, parsed from the environment once per cold start.
+
+Logic never reads ``os.environ``: it receives a ``Settings``. Variable names and defaults are the ones in
+``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    jobs_table_name: str = Field(min_length=1)
+    job_queue_url: str = Field(min_length=1)
+    assets_bucket_name: str = Field(min_length=1)
+    exports_bucket_name: str = Field(min_length=1)
+    signing_secret_arn: str = Field(min_length=1)
+    upload_url_expiry_seconds: int = Field(900, ge=60, le=7 * 86400)
+    download_url_expiry_seconds: int = Field(3600, ge=60, le=7 * 86400)
+    max_upload_bytes: int = Field(2 * GIB, ge=1)
+    job_ttl_days: int = Field(30, ge=1, le=3650)
+    service_version: str = "dev"
+    aws_endpoint_url: str | None = None
+    """Set for LocalStack; S3 then uses path-style URLs (virtual-hosted names do not resolve locally)."""
+    secret_cache_seconds: int = Field(60, ge=0, le=3600)
+    max_body_bytes: int = Field(MIB, ge=1024, le=10 * MIB)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        names = {
+            "jobs_table_name": "JOBS_TABLE_NAME",
+            "job_queue_url": "JOB_QUEUE_URL",
+            "assets_bucket_name": "ASSETS_BUCKET_NAME",
+            "exports_bucket_name": "EXPORTS_BUCKET_NAME",
+            "signing_secret_arn": "SIGNING_SECRET_ARN",
+            "upload_url_expiry_seconds": "UPLOAD_URL_EXPIRY_SECONDS",
+            "download_url_expiry_seconds": "DOWNLOAD_URL_EXPIRY_SECONDS",
+            "max_upload_bytes": "MAX_UPLOAD_BYTES",
+            "job_ttl_days": "JOB_TTL_DAYS",
+            "service_version": "SERVICE_VERSION",
+            "aws_endpoint_url": "AWS_ENDPOINT_URL",
+            "secret_cache_seconds": "SIGNING_SECRET_CACHE_SECONDS",
+            "max_body_bytes": "MAX_BODY_BYTES",
+        }
+        return cls.model_validate({field: env[var] for field, var in names.items() if env.get(var)})
