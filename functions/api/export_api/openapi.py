@@ -23,7 +23,7 @@ with the shared secret, where `path` is the route path relative to the API base 
 as sent (empty for GET). A signature is accepted once. `GET /health` is unsigned."""
 
 
-def _unused(_: Any) -> Any:
+def _unused() -> Any:
     raise AssertionError("the document is generated without serving requests")
 
 
