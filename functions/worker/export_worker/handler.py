@@ -103,6 +103,8 @@ def _record_metrics(result: RecordResult) -> None:
         # one extra series per error code (a handful): which failures grow
         with single_metric(name="JobsFailedByCode", unit=MetricUnit.Count, value=1) as metric:
             metric.add_dimension(name="ErrorCode", value=result.error_code)
+    elif result.outcome is Outcome.SKIPPED:
+        metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
 

@@ -1,0 +1,344 @@
+"""The worker end to end inside one process: moto SQS/S3/DynamoDB, the real renderer and real ffmpeg.
+
+Each test drives ``lambda_handler`` through ``Bench.deliver`` (receive → invoke → delete the successes,
+let the failures come back), the way the SQS event source mapping does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from export_common.errors import ErrorCode
+from export_common.jobs import JobStatus, job_message_body, output_key
+from export_worker import handler
+from render.errors import RenderTimeoutError
+
+from .conftest import (
+    EXPORTS_BUCKET,
+    MAX_RECEIVE_COUNT,
+    Bench,
+    CountingRenderer,
+    FakeContext,
+    requires_ffmpeg,
+)
+
+pytestmark = [requires_ffmpeg, pytest.mark.slow]
+
+
+class SimulatedCrash(BaseException):
+    """What the Lambda runtime does to a timed-out invocation: nothing after it runs in the handler."""
+
+
+def ffprobe_json(data: bytes, tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "probe.mp4"
+    path.write_bytes(data)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    parsed: dict[str, Any] = json.loads(out)
+    return parsed
+
+
+def _emf(stdout: str) -> list[dict[str, Any]]:
+    docs = []
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            docs.append(json.loads(line))
+    return docs
+
+
+def _logs(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in stdout.splitlines() if x.startswith("{") and '"level"' in x]
+
+
+def test_good_job_ends_succeeded_with_a_playable_mp4(
+    bench: Bench, tmp_path: Path, capsys: pytest.CaptureFixture[str], log_stream: io.StringIO
+) -> None:
+    job_id = bench.create_job()
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.attempt == 1 and job.progress == 1 and job.lease_until is None
+    assert job.output is not None and job.output.key == output_key(job_id)
+    assert (job.output.width, job.output.height) == (160, 90)
+    assert job.output.duration_seconds == pytest.approx(1.0, abs=0.15)
+    obj = bench.s3.get_object(Bucket=EXPORTS_BUCKET, Key=output_key(job_id))
+    assert obj["ContentType"] == "video/mp4"
+    data = obj["Body"].read()
+    assert job.output.size_bytes == len(data)
+    info = ffprobe_json(data, tmp_path)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert (video["codec_name"], video["width"], video["height"]) == ("h264", 160, 90)
+    assert bench.exports() == [output_key(job_id)]
+    assert bench.queue_depth(bench.queue_url) == 0
+    assert bench.leftovers() == []
+
+    stdout = capsys.readouterr().out
+    metrics = {name for doc in _emf(stdout) for name in doc if name in {"RenderSeconds", "OutputSeconds"}}
+    assert metrics == {"RenderSeconds", "OutputSeconds"}
+    logs = _logs(log_stream.getvalue())
+    assert {"job claimed", "assets downloaded", "job succeeded", "message done"} <= {
+        x["message"] for x in logs
+    }
+    assert {x.get("job_id") for x in logs} == {job_id}  # on every line
+
+
+def test_the_same_message_twice_renders_once_and_keeps_one_final_state(bench: Bench) -> None:
+    job_id = bench.create_job()
+    bench.send(job_message_body(job_id))  # SQS delivered it twice: both copies in one batch
+
+    assert bench.deliver() == (2, [])
+    first = bench.job(job_id)
+    bench.send(job_message_body(job_id))  # and once more, later
+    assert bench.deliver() == (1, [])
+
+    assert bench.renderer.calls == 1
+    final = bench.job(job_id)
+    assert final.status is JobStatus.SUCCEEDED and final == first
+    assert bench.exports() == [output_key(job_id)]
+    assert bench.leftovers() == []
+
+
+def test_an_attempt_that_died_mid_render_is_taken_over_after_its_lease(bench: Bench) -> None:
+    job_id = bench.create_job()
+
+    def crash() -> None:
+        raise SimulatedCrash
+
+    bench.renderer.before = crash
+    with pytest.raises(SimulatedCrash):
+        bench.deliver()
+    bench.renderer.before = None
+    dead = bench.job(job_id)
+    assert dead.status is JobStatus.RUNNING and dead.attempt == 1
+    # a killed invocation leaves its scratch dir behind; the next job in the sandbox sweeps it
+    stale = bench.work_root / "export-worker-99999999-abc"
+    (stale / "in").mkdir(parents=True)
+    (stale / "in" / "half.mp4").write_bytes(b"x" * 100)
+
+    bench.make_visible()
+    assert bench.deliver()[1] != []  # lease still live: the message comes back later
+    assert bench.job(job_id).status is JobStatus.RUNNING
+
+    bench.clock_offset[0] = bench.settings.job_lease_seconds + 1
+    bench.make_visible()
+    assert bench.deliver()[1] == []
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.attempt == 2
+    assert bench.exports() == [output_key(job_id)]
+    assert bench.leftovers() == []
+
+
+def test_a_corrupt_asset_ends_failed_with_invalid_media_and_a_clean_message(bench: Bench) -> None:
+    key = bench.upload(os.urandom(4096))
+    job_id = bench.create_job(bench.request(key, src="holiday.mp4"))
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == "INVALID_MEDIA"
+    assert "holiday.mp4" in job.error.message
+    for leak in (str(bench.work_root), "/tmp", key, "ffmpeg", "ffprobe"):
+        assert leak not in job.error.message
+    assert bench.exports() == []
+    assert bench.queue_depth(bench.queue_url) == 0
+    assert bench.leftovers() == []
+
+
+def test_a_missing_asset_ends_failed_with_asset_missing(bench: Bench) -> None:
+    job_id = bench.create_job(bench.request("assets/never-uploaded.mp4", src="intro.mp4"))
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == "ASSET_MISSING" and "intro.mp4" in job.error.message
+    assert bench.renderer.calls == 0
+    assert bench.leftovers() == []
+
+
+def test_an_asset_over_the_size_limit_ends_failed_before_download(bench: Bench) -> None:
+    key = bench.upload(b"\0" * (bench.settings.max_upload_bytes + 1))
+    job_id = bench.create_job(bench.request(key))
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.error is not None and job.error.code == ErrorCode.PAYLOAD_TOO_LARGE.value
+    assert bench.renderer.calls == 0
+    assert bench.leftovers() == []
+
+
+class ThrottledDownloads:
+    """The S3 client, except that every download is throttled (a transient AWS error)."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+        self.calls = 0
+
+    def get_object(self, **_: Any) -> Any:
+        self.calls += 1
+        raise ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+def test_a_transient_error_is_retried_then_fails_the_job_and_dead_letters_the_message(bench: Bench) -> None:
+    job_id = bench.create_job()
+    flaky = ThrottledDownloads(bench.s3)
+    handler.set_deps(bench.deps(s3=flaky))
+
+    for receive in range(1, MAX_RECEIVE_COUNT):
+        delivered, failed = bench.deliver()
+        assert (delivered, len(failed)) == (1, 1)
+        job = bench.job(job_id)
+        # handed back for the next delivery, not failed before the last receive
+        assert job.status is JobStatus.QUEUED and job.attempt == receive and job.error is None
+    delivered, failed = bench.deliver()
+    assert (delivered, len(failed)) == (1, 1)  # still reported failed, so SQS dead-letters it
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == ErrorCode.RETRIES_EXHAUSTED.value
+    assert "SlowDown" not in job.error.message
+    assert bench.deliver() == (0, [])  # SQS moved it to the DLQ on the next receive
+    assert bench.queue_depth(bench.dlq_url) == 1
+    assert flaky.calls == MAX_RECEIVE_COUNT and bench.renderer.calls == 0
+    assert bench.leftovers() == []
+
+    # the DLQ consumer finds the job already final and drops the message
+    assert bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler) == (1, [])
+    assert bench.job(job_id) == job
+
+
+@pytest.mark.parametrize("body", ["not json", '{"jobId": ""}', '{"job": "x"}', "[]"])
+def test_a_poison_message_fails_every_time_and_ends_in_the_dlq(bench: Bench, body: str) -> None:
+    bench.send(body)
+    for _ in range(MAX_RECEIVE_COUNT):
+        delivered, failed = bench.deliver()
+        assert (delivered, len(failed)) == (1, 1)
+    assert bench.deliver() == (0, [])
+    assert bench.queue_depth(bench.dlq_url) == 1
+    assert bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler) == (1, [])
+    assert bench.leftovers() == []
+
+
+def test_a_message_for_an_unknown_job_is_acknowledged(bench: Bench) -> None:
+    bench.send(job_message_body("00000000-0000-0000-0000-000000000000"))
+    assert bench.deliver() == (1, [])
+    assert bench.queue_depth(bench.queue_url) == 0
+
+
+def test_a_stored_request_that_no_longer_validates_fails_the_job(bench: Bench) -> None:
+    job_id = bench.create_job({"timeline": {"editorData": "nope"}})
+    assert bench.deliver() == (1, [])
+    job = bench.job(job_id)
+    assert job.error is not None and job.error.code == ErrorCode.INVALID_JOB.value
+
+
+def test_too_little_time_left_leaves_jobs_queued_for_a_fresh_invocation(bench: Bench) -> None:
+    first, second = bench.create_job(), bench.create_job()
+    context = FakeContext(remaining_seconds=900)
+    context.later_remaining_seconds = 30  # earlier records of the batch used the time up
+
+    delivered, failed = bench.deliver(context)
+
+    assert (delivered, len(failed)) == (2, 2)
+    assert bench.renderer.calls == 0
+    assert {bench.job(first).status, bench.job(second).status} == {JobStatus.QUEUED}
+    bench.make_visible()
+    assert bench.deliver() == (2, [])
+    assert {bench.job(first).status, bench.job(second).status} == {JobStatus.SUCCEEDED}
+
+
+def _timing_out_renderer(bench: Bench) -> CountingRenderer:
+    def render(*_: Any, timeout_seconds: float, **__: Any) -> Any:
+        raise RenderTimeoutError(f"rendering took longer than {timeout_seconds:g} s", stderr_tail="frame=  3")
+
+    renderer = CountingRenderer(render)
+    handler.set_deps(bench.deps(render=renderer))
+    return renderer
+
+
+def test_a_render_stopped_by_the_invocations_budget_releases_the_job(bench: Bench) -> None:
+    job_id = bench.create_job()
+    renderer = _timing_out_renderer(bench)
+    context = FakeContext(remaining_seconds=900)
+    context.later_remaining_seconds = 200  # enough to start, not the full budget a fresh invocation has
+
+    delivered, failed = bench.deliver(context)
+
+    assert (delivered, len(failed), renderer.calls) == (1, 1, 1)
+    job = bench.job(job_id)
+    assert job.status is JobStatus.QUEUED and job.attempt == 1 and job.error is None
+    assert bench.leftovers() == []
+
+    handler.set_deps(bench.deps())
+    bench.make_visible()
+    assert bench.deliver() == (1, [])
+    job = bench.job(job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.attempt == 2
+
+
+def test_a_render_over_the_jobs_own_limit_fails_with_render_timeout(bench: Bench) -> None:
+    job_id = bench.create_job()
+    _timing_out_renderer(bench)
+
+    assert bench.deliver() == (1, [])  # a fresh invocation: retrying cannot give it more time
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == "RENDER_TIMEOUT" and "frame" not in job.error.message
+
+
+def test_a_late_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(bench: Bench) -> None:
+    job_id = bench.create_job()
+
+    def lease_taken_over() -> None:
+        assert bench.repo.claim(job_id, lease_seconds=60, now=bench.clock() + 10_000) is not None
+
+    bench.renderer.before = lease_taken_over
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.RUNNING and job.attempt == 2  # the owner finishes it, not us
+    assert bench.exports() == [output_key(job_id)]  # same deterministic key: no second output
+    assert bench.leftovers() == []
+
+
+def test_the_dlq_consumer_fails_dead_jobs_and_waits_for_live_leases(bench: Bench) -> None:
+    queued = bench.create_job(send=False)
+    dead = bench.create_job(send=False)
+    live = bench.create_job(send=False)
+    assert bench.repo.claim(dead, lease_seconds=60, now=bench.clock() - 120) is not None
+    assert bench.repo.claim(live, lease_seconds=600, now=bench.clock()) is not None
+    for job_id in (queued, dead, live):
+        bench.sqs.send_message(QueueUrl=bench.dlq_url, MessageBody=job_message_body(job_id))
+
+    delivered, failed = bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler)
+
+    assert delivered == 3 and len(failed) == 1
+    for job_id in (queued, dead):
+        job = bench.job(job_id)
+        assert job.status is JobStatus.FAILED and job.error is not None
+        assert job.error.code == ErrorCode.RETRIES_EXHAUSTED.value
+    assert bench.job(live).status is JobStatus.RUNNING
