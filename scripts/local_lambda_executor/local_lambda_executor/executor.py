@@ -32,6 +32,8 @@ from localstack.services.lambda_.invocation.lambda_models import FunctionVersion
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 from localstack.utils.net import get_free_tcp_port
 
+from local_lambda_executor.image_map import ImageMapError, resolve_image_handler
+
 LOG = logging.getLogger(__name__)
 
 RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
@@ -40,43 +42,6 @@ LOCAL_HOST = "127.0.0.1"
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 # Docker-only paths in LocalStack's environment that make no sense for a local process.
 DROPPED_VARIABLES = ("LAMBDA_RUNTIME_DIR", "LOCALSTACK_CHMOD_PATHS")
-
-
-class ImageHandler:
-    """Where the code of a container-image function lives in this repository."""
-
-    def __init__(self, pythonpath: list[str], handler: str | None, workdir: str | None = None) -> None:
-        self.pythonpath = pythonpath
-        self.handler = handler
-        self.workdir = workdir
-
-
-def image_key_candidates(image_uri: str) -> list[str]:
-    """Keys tried in the image map, most specific first: full URI, `repo:tag`, `repo`."""
-    without_digest = image_uri.split("@", 1)[0]
-    last = without_digest.rsplit("/", 1)[-1]
-    repo = last.split(":", 1)[0]
-    return [image_uri, without_digest, last, repo]
-
-
-def resolve_image_handler(
-    image_uri: str, command: list[str] | None, mapping_file: str | None
-) -> ImageHandler:
-    """Maps an image function to local code; the function's ImageConfig command wins over the map."""
-    if not mapping_file or not Path(mapping_file).is_file():
-        raise LambdaRuntimeException(
-            f"Image function {image_uri!r}: no image map (set LOCAL_LAMBDA_IMAGE_HANDLERS to a JSON file)"
-        )
-    mapping: dict[str, dict[str, Any]] = json.loads(Path(mapping_file).read_text())
-    for key in image_key_candidates(image_uri):
-        if key in mapping:
-            entry = mapping[key]
-            handler = command[0] if command else entry.get("handler")
-            return ImageHandler(list(entry.get("pythonpath", [])), handler, entry.get("workdir"))
-    raise LambdaRuntimeException(
-        f"Image function {image_uri!r} is not in {mapping_file}"
-        f" (keys tried: {image_key_candidates(image_uri)})"
-    )
 
 
 def default_python() -> str:
@@ -112,11 +77,14 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         env.update({key: str(value) for key, value in env_vars.items() if key not in DROPPED_VARIABLES})
         config_ = self.function_version.config
         if config_.package_type == PackageType.Image:
-            image = resolve_image_handler(
-                config_.image.image_uri,
-                config_.image_config.command if config_.image_config else None,
-                os.environ.get("LOCAL_LAMBDA_IMAGE_HANDLERS"),
-            )
+            try:
+                image = resolve_image_handler(
+                    config_.image.image_uri,
+                    config_.image_config.command if config_.image_config else None,
+                    os.environ.get("LOCAL_LAMBDA_IMAGE_HANDLERS"),
+                )
+            except ImageMapError as exc:
+                raise LambdaRuntimeException(str(exc)) from exc
             if not image.handler:
                 raise LambdaRuntimeException(f"No handler for image function {config_.image.image_uri!r}")
             env["_HANDLER"] = image.handler
