@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from render.errors import RenderError
 from render.json_schema import export_request_schema_text

@@ -67,6 +67,33 @@ def _source(name: str, **kwargs: Any) -> Any:
     return _SourceNode(name, **kwargs).stream()
 
 
+class _StreamPool:
+    """Hands out input streams; a stream used by several clips goes through (a)split.
+
+    ffmpeg-python merges equal nodes, so two clips reading the same input with the same
+    options would otherwise become one node with two outgoing edges.
+    """
+
+    def __init__(self, inputs: list[Any]) -> None:
+        self._inputs = inputs
+        self._uses: dict[tuple[int, str], int] = {}
+        self._splits: dict[tuple[int, str], tuple[Any, int]] = {}
+
+    def count(self, index: int, kind: str) -> None:
+        self._uses[index, kind] = self._uses.get((index, kind), 0) + 1
+
+    def take(self, index: int, kind: str) -> Any:
+        stream = self._inputs[index].video if kind == "v" else self._inputs[index].audio
+        if self._uses.get((index, kind), 1) <= 1:
+            return stream
+        node, used = self._splits.get((index, kind)) or (
+            stream.filter_multi_output("split" if kind == "v" else "asplit"),
+            0,
+        )
+        self._splits[index, kind] = (node, used + 1)
+        return node.stream(used)
+
+
 def _window(start: float, end: float) -> str:
     return f"gte(t,{_num(start - _EPSILON)})*lt(t,{_num(end - _EPSILON)})"
 
@@ -91,13 +118,19 @@ def compile_plan(
         )
         for spec in plan.inputs
     ]
-    video = _source(
-        "color",
-        c=to_ffmpeg(plan.background_color),
-        s=f"{plan.width}x{plan.height}",
-        r=_num(plan.fps),
-        d=_num(plan.duration),
-    ).filter("format", "yuv420p")
+    # The background is an lavfi input rather than a source inside the graph: ffmpeg-python cannot
+    # compile a command without any input (a timeline of text only).
+    background = (
+        f"color=c={to_ffmpeg(plan.background_color)}:s={plan.width}x{plan.height}"
+        f":r={_num(plan.fps)}:d={_num(plan.duration)}"
+    )
+    video = ffmpeg.input(background, f="lavfi").video.filter("format", "yuv420p")
+    streams = _StreamPool(inputs)
+    for visual in plan.visuals:
+        if visual.input_index is not None:
+            streams.count(visual.input_index, "v")
+    for track in plan.audios:
+        streams.count(track.input_index, "a")
     for visual in plan.visuals:
         if visual.clip.kind is ClipKind.TEXT:
             path = workdir / f"text-{len(files)}.txt"
@@ -105,13 +138,13 @@ def compile_plan(
             video = _draw_text(video, visual, path, font)
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
-            video = _overlay(video, inputs[visual.input_index].video, visual)
+            video = _overlay(video, streams.take(visual.input_index, "v"), visual)
     video = video.filter("format", "yuv420p")
 
     audio = _source("anullsrc", r=AUDIO_SAMPLE_RATE, cl=AUDIO_CHANNEL_LAYOUT).filter(
         "atrim", duration=_num(plan.duration)
     )
-    tracks = [_audio_track(inputs[a.input_index].audio, a) for a in plan.audios]
+    tracks = [_audio_track(streams.take(a.input_index, "a"), a) for a in plan.audios]
     if tracks:
         audio = ffmpeg.filter(
             [audio, *tracks],

@@ -55,6 +55,13 @@ class RenderPlan:
 def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path) -> RenderPlan:
     """Build the plan; InvalidMediaError when a source lacks what its action needs."""
     inputs: list[InputSpec] = []
+
+    def add(spec: InputSpec) -> int:
+        """Index of the input; identical inputs (same file, same window) are read once."""
+        if spec not in inputs:
+            inputs.append(spec)
+        return inputs.index(spec)
+
     visuals: list[PlannedVisual] = []
     audios: list[PlannedAudio] = []
     # Bottom layer first: higher row index is further back; within a row, later clips on top.
@@ -71,19 +78,17 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
                 raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no audio stream")
             _check_trim(clip, info, name)
             if clip.volume > 0 and not clip.muted:
-                inputs.append(_timed_input(path, clip))
-                audios.append(PlannedAudio(clip, len(inputs) - 1))
+                audios.append(PlannedAudio(clip, add(_timed_input(path, clip))))
             continue
         if not info.has_video:
             raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no picture")
         assert clip.box is not None  # noqa: S101 - visuals always have a box
         needs_scale = (info.width, info.height) != (clip.box.width, clip.box.height)
         if clip.kind is ClipKind.IMAGE or info.is_still:
-            inputs.append(InputSpec(path))
             visuals.append(
                 PlannedVisual(
                     clip,
-                    len(inputs) - 1,
+                    add(InputSpec(path)),
                     still=True,
                     first_frame_only=not info.is_still,
                     needs_scale=needs_scale,
@@ -91,10 +96,10 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
             )
             continue
         _check_trim(clip, info, name)
-        inputs.append(_timed_input(path, clip))
-        visuals.append(PlannedVisual(clip, len(inputs) - 1, needs_scale=needs_scale))
+        index = add(_timed_input(path, clip))
+        visuals.append(PlannedVisual(clip, index, needs_scale=needs_scale))
         if info.has_audio and not clip.muted and clip.volume > 0:
-            audios.append(PlannedAudio(clip, len(inputs) - 1))
+            audios.append(PlannedAudio(clip, index))
     return RenderPlan(
         width=composition.width,
         height=composition.height,

@@ -103,15 +103,32 @@ _MEDIA: dict[str, list[str]] = {
 }
 
 
+def _size(path: Path) -> tuple[int, int]:
+    video = next(s for s in Media.probe(path)["streams"] if s["codec_type"] == "video")
+    return int(video["width"]), int(video["height"])
+
+
+@dataclass(frozen=True)
+class Frame:
+    width: int
+    rgb: bytes
+
+    def pixel(self, x: int, y: int) -> tuple[int, int, int]:
+        offset = (y * self.width + x) * 3
+        r, g, b = self.rgb[offset : offset + 3]
+        return r, g, b
+
+
 @dataclass
 class Media:
     """The assets directory and helpers to build requests and inspect outputs."""
 
     root: Path
 
-    def request(self, rows: list[dict[str, Any]], **output: Any) -> ExportRequest:
+    def request(self, rows: list[list[dict[str, Any]]], **output: Any) -> ExportRequest:
+        """A request whose rows hold the given actions (first row on top), listing every asset."""
         body = {
-            "timeline": {"editorData": rows},
+            "timeline": {"editorData": [{"id": f"row{i}", "actions": row} for i, row in enumerate(rows)]},
             "assets": [{"src": name, "s3Key": f"assets/{name}"} for name in _MEDIA],
             "output": {"width": W, "height": H, "fps": FPS, **output},
         }
@@ -131,32 +148,21 @@ class Media:
         return data
 
     @staticmethod
-    def pixel(path: Path, t: float, x: int, y: int) -> tuple[int, int, int]:
-        """RGB of one pixel of the frame shown at time t."""
+    def frame(path: Path, t: float) -> Frame:
+        """The frame shown at time t, as RGB bytes."""
+        width, height = _size(path)
         proc = subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-ss",
-                f"{t}",
-                "-i",
-                str(path),
-                "-frames:v",
-                "1",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-",
-            ],
+            ["ffmpeg", "-v", "error", "-ss", f"{t}", "-i", str(path), "-frames:v", "1",
+             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
             capture_output=True,
             check=True,
-        )
-        width = int(Media.probe(path)["streams"][0]["width"])
-        offset = (y * width + x) * 3
-        r, g, b = proc.stdout[offset : offset + 3]
-        return r, g, b
+        )  # fmt: skip
+        assert len(proc.stdout) == width * height * 3, f"no frame at {t} s"
+        return Frame(width, proc.stdout)
+
+    @staticmethod
+    def pixel(path: Path, t: float, x: int, y: int) -> tuple[int, int, int]:
+        return Media.frame(path, t).pixel(x, y)
 
     @staticmethod
     def rms(path: Path, start: float, duration: float) -> float:
