@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -17,6 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
+    ResponseValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -87,7 +89,7 @@ def _json_response(status: int, body: Mapping[str, Any]) -> Response[Any]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body, separators=(",", ":")),
+        body=dict(body),
         headers=dict(RESPONSE_HEADERS),
     )
 
@@ -122,7 +124,10 @@ class ExportApi:
 
     def __init__(self, services: Callable[[], Services]):
         self._services = services
-        self.app = APIGatewayRestResolver(enable_validation=True)
+        # A response that fails its model is our bug: 500, not Powertools' default 422-as-request-error.
+        self.app = APIGatewayRestResolver(
+            enable_validation=True, response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR
+        )
         self._register_routes()
         self._register_error_handlers()
 
@@ -298,5 +303,5 @@ class ExportApi:
         app.exception_handler(RequestValidationError)(validation_error)
         app.exception_handler(RequestUnsupportedContentType)(unsupported_type)
         app.exception_handler([ClientError, BotoCoreError])(dependency_error)
-        app.exception_handler(Exception)(internal_error)
+        app.exception_handler([Exception, ResponseValidationError])(internal_error)
         app.not_found(not_found)

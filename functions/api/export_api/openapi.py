@@ -50,7 +50,15 @@ def openapi_document() -> dict[str, Any]:
     # We answer validation errors with 400 (documented per route), never Powertools' default 422.
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+            if "500" in responses:
+                responses["500"] = {
+                    "description": "Internal error (a bug; never caused by client input)",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                    },
+                }
     schemas = document.get("components", {}).get("schemas", {})
     if "HTTPValidationError" in schemas:
         del schemas["HTTPValidationError"]
