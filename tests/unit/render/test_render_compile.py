@@ -20,10 +20,12 @@ REQUEST = {
         "editorData": [
             {"id": "titles", "actions": [
                 {"id": "t", "start": 0.5, "end": 2, "effectId": "text",
-                 "data": {"text": "Hi: 100%", "fontSize": 20, "backgroundColor": "#00000080", "align": "left"}},
+                 "data": {"text": "Hi: 100%", "fontSize": 20, "backgroundColor": "#00000080",
+                          "align": "left"}},
             ]},
             {"id": "clips", "actions": [
-                {"id": "a", "start": 0, "end": 2, "effectId": "video", "data": {"src": "a.mp4", "trimStart": 1}},
+                {"id": "a", "start": 0, "end": 2, "effectId": "video",
+                 "data": {"src": "a.mp4", "trimStart": 1}},
                 {"id": "b", "start": 2, "end": 3, "effectId": "video",
                  "data": {"src": "a.mp4", "speed": 2, "fit": "cover", "muted": True}},
             ]},
