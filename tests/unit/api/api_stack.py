@@ -103,6 +103,10 @@ class Stack:
         if sign:
             all_headers.update(signed_headers(secret, method, sign_path or path, raw, now_ms=now_ms))
         all_headers.update(headers or {})
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            base64_body = True  # what API Gateway does with bytes that are not text
         event = rest_event(
             method, path, body=raw if body is not None else None, headers=all_headers, base64_body=base64_body
         )
