@@ -170,7 +170,8 @@ def main() -> int:
     print(f"ratio render / plain encode: {ratio:.2f} (target <= {TARGET_RATIO})")
     print(
         f"peak memory: ffmpeg render {render['ffmpeg_peak_mib']:.0f} MiB, "
-        f"ffmpeg plain {plain['ffmpeg_peak_mib']:.0f} MiB, Python renderer {render['python_peak_mib']:.0f} MiB"
+        f"ffmpeg plain {plain['ffmpeg_peak_mib']:.0f} MiB, "
+        f"Python renderer {render['python_peak_mib']:.0f} MiB"
     )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
