@@ -103,15 +103,15 @@ resource "aws_lambda_permission" "api_gateway" {
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
-  # A new deployment whenever a route, integration or gateway response changes.
+  # A new deployment whenever a route, integration or gateway response changes. Only configured
+  # values are hashed: attributes the API fills in after creation would redeploy on every plan.
   triggers = {
-    redeployment = sha1(jsonencode([
-      aws_api_gateway_resource.top,
-      aws_api_gateway_resource.nested,
-      aws_api_gateway_method.route,
-      aws_api_gateway_integration.route,
-      aws_api_gateway_gateway_response.this,
-    ]))
+    redeployment = sha1(jsonencode({
+      resources         = [for r in concat(values(aws_api_gateway_resource.top), values(aws_api_gateway_resource.nested)) : [r.id, r.path]]
+      methods           = [for m in aws_api_gateway_method.route : [m.id, m.http_method, m.authorization]]
+      integrations      = [for i in aws_api_gateway_integration.route : [i.id, i.type, i.uri, i.integration_http_method]]
+      gateway_responses = [for g in aws_api_gateway_gateway_response.this : [g.response_type, g.status_code, g.response_templates]]
+    }))
   }
 
   lifecycle {
