@@ -63,9 +63,8 @@ def main() -> int:
             size = ZIP.stat().st_size
             unzipped = sum(f.stat().st_size for f in Path(unpacked).rglob("*") if f.is_file())
             ffmpeg = [n for n in names if "ffmpeg" in n.lower()]
-            print(
-                f"package      {ZIP.relative_to(ROOT)}: {size / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped"
-            )
+            sizes = f"{size / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped"
+            print(f"package      {ZIP.relative_to(ROOT)}: {sizes}")
             print(f"             {len(names)} files; ffmpeg files: {len(ffmpeg)}")
         else:
             print("package      build/api.zip not found (run `make build`); timing the source tree only")
