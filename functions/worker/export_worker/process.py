@@ -236,14 +236,22 @@ def _run_claimed(
     deps: WorkerDeps,
 ) -> RecordResult:
     job_id, attempt = job.job_id, job.attempt
+    upload_margin = deps.settings.upload_margin_seconds
+    used_timeout = [render_timeout]
+
+    def timeout_now() -> float:
+        """The claim-time timeout, shortened by what the downloads took."""
+        used_timeout[0] = max(1.0, min(render_timeout, delivery.remaining_seconds() - upload_margin))
+        return used_timeout[0]
+
     try:
         with job_work_dir(deps.settings.work_dir) as work:
             result = _render_and_upload(
-                job_id, attempt, request=request, render_timeout=render_timeout, work=work, deps=deps
+                job_id, attempt, request=request, render_timeout=timeout_now, work=work, deps=deps
             )
     except RenderTimeoutError as error:
         _log_render_error(error)
-        if budget.timeout_was_ours(render_timeout) and not _is_last_receive(delivery, deps):
+        if budget.timeout_was_ours(used_timeout[0]) and not _is_last_receive(delivery, deps):
             _release(job_id, attempt, deps)
             raise RetryLaterError("render stopped by the invocation's time budget") from error
         return _fail(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
@@ -264,7 +272,13 @@ def _run_claimed(
 
 
 def _render_and_upload(
-    job_id: str, attempt: int, *, request: ExportRequest, render_timeout: float, work: Path, deps: WorkerDeps
+    job_id: str,
+    attempt: int,
+    *,
+    request: ExportRequest,
+    render_timeout: Callable[[], float],
+    work: Path,
+    deps: WorkerDeps,
 ) -> RecordResult:
     settings = deps.settings
     assets_dir = work / "in"
@@ -280,7 +294,7 @@ def _render_and_upload(
         assets_dir,
         output_path,
         on_progress=reporter,
-        timeout_seconds=render_timeout,
+        timeout_seconds=render_timeout(),
         ffmpeg=settings.ffmpeg,
         ffprobe=settings.ffprobe,
     )

@@ -269,8 +269,10 @@ def test_too_little_time_left_leaves_jobs_queued_for_a_fresh_invocation(bench: B
     assert {bench.job(first).status, bench.job(second).status} == {JobStatus.SUCCEEDED}
 
 
-def _timing_out_renderer(bench: Bench) -> CountingRenderer:
+def _timing_out_renderer(bench: Bench, timeouts: list[float] | None = None) -> CountingRenderer:
     def render(*_: Any, timeout_seconds: float, **__: Any) -> Any:
+        if timeouts is not None:
+            timeouts.append(timeout_seconds)
         raise RenderTimeoutError(f"rendering took longer than {timeout_seconds:g} s", stderr_tail="frame=  3")
 
     renderer = CountingRenderer(render)
@@ -280,13 +282,15 @@ def _timing_out_renderer(bench: Bench) -> CountingRenderer:
 
 def test_a_render_stopped_by_the_invocations_budget_releases_the_job(bench: Bench) -> None:
     job_id = bench.create_job()
-    renderer = _timing_out_renderer(bench)
+    timeouts: list[float] = []
+    renderer = _timing_out_renderer(bench, timeouts)
     context = FakeContext(remaining_seconds=900)
     context.later_remaining_seconds = 200  # enough to start, not the full budget a fresh invocation has
 
     delivered, failed = bench.deliver(context)
 
     assert (delivered, len(failed), renderer.calls) == (1, 1, 1)
+    assert timeouts == [200 - bench.settings.upload_margin_seconds]  # bounded by the time left
     job = bench.job(job_id)
     assert job.status is JobStatus.QUEUED and job.attempt == 1 and job.error is None
     assert bench.leftovers() == []
