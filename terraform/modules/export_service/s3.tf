@@ -107,13 +107,10 @@ resource "aws_s3_bucket_cors_configuration" "this" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  #checkov:skip=CKV_AWS_300:The rule aborting incomplete multipart uploads covers the bucket's only key prefix (the service writes nothing elsewhere); checkov only accepts an unfiltered rule.
   for_each = local.buckets
 
   bucket = aws_s3_bucket.this[each.key].id
 
-  # One rule per bucket: every object lives under the bucket's prefix. (A second rule with an
-  # empty `filter {}` made the provider poll LocalStack for about a minute per bucket.)
   rule {
     id     = "expire-${each.key}"
     status = "Enabled"
@@ -123,6 +120,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     expiration {
       days = local.buckets[each.key].expiration_days
     }
+  }
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+    filter {}
     abort_incomplete_multipart_upload {
       days_after_initiation = var.abort_incomplete_multipart_upload_days
     }
