@@ -24,18 +24,18 @@ LS_ENDPOINT="http://${LS_HOST}:${LS_PORT}"
 TF_DIR="${REPO_ROOT}/terraform/envs/local"
 PROJECT_PY="${REPO_ROOT}/.venv/bin/python"
 
-# LocalStack accepts any credentials; the account id follows from the access key (000000000000).
-export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
-export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-export AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION}}"
+# LocalStack accepts any credentials (account 000000000000 for "test"). Always the dummy ones: real
+# credentials from the caller's shell must never be sent anywhere or printed by `make dev-env`.
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SECURITY_TOKEN
+export AWS_DEFAULT_REGION=us-east-1   # terraform/envs/local's region
+export AWS_REGION="${AWS_DEFAULT_REGION}"
 # awslocal / tflocal target this endpoint.
 export AWS_ENDPOINT_URL="${LS_ENDPOINT}"
-export LOCALSTACK_HOST="${LS_HOST}:${LS_PORT}"
 export EDGE_PORT="${LS_PORT}"
 # tflocal: S3 on 127.0.0.1 (path style) rather than s3.localhost.localstack.cloud, which needs DNS.
 export S3_HOSTNAME="${LS_HOST}"
-unset AWS_PROFILE
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -61,4 +61,4 @@ compose() {
 tflocal_cmd() { "${REPO_ROOT}/.venv/bin/tflocal" "$@"; }
 
 # A terraform output of terraform/envs/local as raw text (empty when missing).
-tf_output() { tflocal_cmd -chdir="${TF_DIR}" output -raw "$1" 2>/dev/null || true; }
+tf_output() { terraform -chdir="${TF_DIR}" output -raw "$1" 2>/dev/null || true; }

@@ -34,7 +34,8 @@ start_host() {
       export LOCAL_LAMBDA_PYTHON="${PROJECT_PY}"
       export LOCAL_LAMBDA_IMAGE_HANDLERS="${LS_IMAGE_HANDLERS}"
       export LOCAL_LAMBDA_LOG_DIR="${LS_LAMBDA_LOGS}"
-      unset AWS_ENDPOINT_URL PYTHONPATH VIRTUAL_ENV
+      # LocalStack's default host names in returned URLs (queue URLs the AWS provider parses).
+      unset AWS_ENDPOINT_URL LOCALSTACK_HOST PYTHONPATH VIRTUAL_ENV
       exec setsid nohup "${LS_PYTHON}" -m localstack.runtime.main >>"${LS_LOG}" 2>&1 </dev/null
     ) &
     echo $! >"${LS_PIDFILE}"
