@@ -118,9 +118,24 @@ def collect_entries(deps_dir: Path) -> dict[str, Path]:
     return entries
 
 
+# Where each first-party package lives in the repository.
+PACKAGE_DIRS = {
+    "render": ROOT / "render",
+    "export_common": ROOT / "functions" / "shared" / "export_common",
+    "export_api": ROOT / "functions" / "api" / "export_api",
+}
+
+
+def _is_repo_module(module: str) -> bool:
+    """Whether `a.b.c` is a module or package in the repository (not an attribute of one)."""
+    top, *rest = module.split(".")
+    path = PACKAGE_DIRS[top].joinpath(*rest)
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def check_first_party_imports(entries: dict[str, Path]) -> list[str]:
     """Module-level imports of our packages that the zip does not contain (a missing SOURCES line)."""
-    ours = ("render", "export_common", "export_api")
+    ours = tuple(PACKAGE_DIRS)
     present = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in entries}
     problems: list[str] = []
     for name, path in sorted(entries.items()):
@@ -136,8 +151,7 @@ def check_first_party_imports(entries: dict[str, Path]) -> list[str]:
             for module in modules:
                 if module.split(".")[0] not in ours:
                     continue
-                is_package_attribute = module not in present and module.rsplit(".", 1)[0] in present
-                if module not in present and not is_package_attribute:
+                if module not in present and _is_repo_module(module):
                     problems.append(f"{name}: imports {module}, which is not in the zip")
     return problems
 

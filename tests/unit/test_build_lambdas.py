@@ -1,0 +1,86 @@
+"""The API zip build (scripts/build_lambdas.py) and the Terraform-set Lambda environment."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import zipfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_build_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("build_lambdas", ROOT / "scripts" / "build_lambdas.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build_script()
+
+
+@pytest.fixture
+def fake_deps(tmp_path: Path) -> Path:
+    """A stand-in for the pip target directory (no network in unit tests)."""
+    deps = tmp_path / "deps"
+    (deps / "pydantic").mkdir(parents=True)
+    (deps / "pydantic" / "__init__.py").write_text("VERSION = 'fake'\n")
+    (deps / "pydantic" / "__pycache__").mkdir()
+    (deps / "pydantic" / "__pycache__" / "x.cpython-312.pyc").write_bytes(b"\0")
+    (deps / "boto3").mkdir()
+    (deps / "boto3" / "__init__.py").write_text("")
+    (deps / "bin").mkdir()
+    (deps / "bin" / "tool").write_text("#!/bin/sh\n")
+    return deps
+
+
+def test_zip_is_deterministic_and_holds_only_what_the_api_needs(fake_deps: Path, tmp_path: Path) -> None:
+    # Given the same inputs built twice
+    entries = build.collect_entries(fake_deps)
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    build.write_zip(entries, first)
+    build.write_zip(entries, second)
+
+    # Then the archives are byte-identical
+    assert first.read_bytes() == second.read_bytes()
+    names = zipfile.ZipFile(first).namelist()
+    assert names == sorted(names)
+    # and hold our packages, the pure request model, and the dependencies minus runtime-provided ones
+    assert "export_common/__init__.py" in names
+    assert "render/model.py" in names
+    assert "pydantic/__init__.py" in names
+    assert not any(n.startswith(("boto3/", "bin/")) or "__pycache__" in n for n in names)
+    # and nothing of the render runtime (ffmpeg compile/run) is shipped
+    assert not any(n in names for n in ("render/compiler.py", "render/executor.py", "render/pipeline.py"))
+
+
+def test_missing_first_party_module_is_reported(fake_deps: Path) -> None:
+    # Given a zip that lacks a module our code imports at module level
+    entries = build.collect_entries(fake_deps)
+    del entries["render/limits.py"]
+
+    # Then the check names the importer and the missing module
+    problems = build.check_first_party_imports(entries)
+    assert any("render.limits" in p for p in problems)
+
+
+def test_complete_zip_passes_the_import_check(fake_deps: Path) -> None:
+    assert build.check_first_party_imports(build.collect_entries(fake_deps)) == []
+
+
+def _documented_env_vars() -> set[str]:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("## Lambda environment variables", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+
+
+def test_terraform_sets_exactly_the_documented_lambda_environment() -> None:
+    main_tf = (ROOT / "terraform" / "modules" / "export_service" / "main.tf").read_text()
+    block = main_tf.split("common_environment = {", 1)[1].split("\n}\n", 1)[0]
+    set_by_terraform = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", block, flags=re.MULTILINE))
+    assert set_by_terraform == _documented_env_vars()
