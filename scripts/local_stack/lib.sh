@@ -10,7 +10,7 @@ LS_LOG="${LS_DIR}/localstack.log"
 LS_PIDFILE="${LS_DIR}/localstack.pid"
 LS_MODE_FILE="${LS_DIR}/mode"
 LS_STARTED_FILE="${LS_DIR}/started-at"
-LS_DEPLOYED_FILE="${LS_DIR}/deployed-for"
+LS_LOCK="${LS_DIR}/dev-up.lock"
 LS_CACHE="${LS_DIR}/cache"
 # Host mode: LocalStack's whole filesystem hierarchy (var/lib/localstack/lib, tmp, ...) lives here.
 LS_FS_ROOT="${LS_DIR}/fs"
@@ -48,7 +48,41 @@ ls_pid() {
   [ -f "${LS_PIDFILE}" ] || return 1
   local pid; pid="$(cat "${LS_PIDFILE}")"
   kill -0 "${pid}" 2>/dev/null || return 1
+  case "$(ps -o stat= -p "${pid}" 2>/dev/null)" in Z*|"") return 1 ;; esac  # killed, not yet reaped
   echo "${pid}"
+}
+
+# The process group of the last host-mode LocalStack while any member lives (DynamoDB Local's JVM
+# outlives a LocalStack that was killed hard).
+ls_group() {
+  [ -f "${LS_PIDFILE}" ] || return 1
+  local pgid; pgid="$(cat "${LS_PIDFILE}")"
+  kill -0 -- "-${pgid}" 2>/dev/null || return 1
+  echo "${pgid}"
+}
+
+# stop_group <pgid> <what>: TERM, up to 15 s grace, then KILL.
+stop_group() {
+  local pgid="$1" what="$2"
+  kill -0 -- "-${pgid}" 2>/dev/null || return 0
+  log "stopping ${what} (process group ${pgid})"
+  kill -TERM -- "-${pgid}" 2>/dev/null || true
+  for _ in $(seq 1 30); do
+    kill -0 -- "-${pgid}" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  kill -KILL -- "-${pgid}" 2>/dev/null || true
+}
+
+# DynamoDB Local JVMs started from this repository's LocalStack. LocalStack puts them in a session of
+# their own, so a hard-killed LocalStack orphans them; they are found by this checkout's jar path.
+stop_dynamodb_local() {
+  local pids
+  pids="$(pgrep -f -- "-javaagent:${LS_VAR_LIBS}/dynamodb-local/" || true)"
+  [ -n "${pids}" ] || return 0
+  log "stopping DynamoDB Local (pid ${pids//$'\n'/, })"
+  # shellcheck disable=SC2086
+  kill ${pids} 2>/dev/null || true
 }
 
 ls_mode() { cat "${LS_MODE_FILE}" 2>/dev/null || echo host; }
@@ -59,6 +93,15 @@ compose() {
 }
 
 tflocal_cmd() { "${REPO_ROOT}/.venv/bin/tflocal" "$@"; }
+
+# LocalStack keeps no state across restarts (no PERSISTENCE): a Terraform state written before the
+# running LocalStack started describes resources that no longer exist.
+tf_state_is_stale() {
+  local state="${TF_DIR}/terraform.tfstate" uptime
+  [ -f "${state}" ] || return 1
+  uptime="$(curl -fsS "${LS_ENDPOINT}/_localstack/info" | "${PROJECT_PY}" -c 'import json,sys; print(int(json.load(sys.stdin)["uptime"]))')"
+  (( $(stat -c %Y "${state}") < $(date +%s) - uptime - 1 ))
+}
 
 # A terraform output of terraform/envs/local as raw text (empty when missing).
 tf_output() { terraform -chdir="${TF_DIR}" output -raw "$1" 2>/dev/null || true; }

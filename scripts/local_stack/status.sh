@@ -32,8 +32,8 @@ for pidfile in "${LS_LAMBDA_LOGS}"/*.pid; do
 done
 [ "${found}" = 1 ] || echo "  (no execution environment runs; they start on the first invoke)"
 echo "deployment (terraform/envs/local):"
-if [ -f "${TF_DIR}/terraform.tfstate" ] && [ "$(cat "${LS_DEPLOYED_FILE}" 2>/dev/null)" = "$(curl -fsS "${LS_ENDPOINT}/_localstack/info" | "${PROJECT_PY}" -c 'import json,sys; print(json.load(sys.stdin)["session_id"])')" ]; then
+if [ -f "${TF_DIR}/terraform.tfstate" ] && ! tf_state_is_stale; then
   terraform -chdir="${TF_DIR}" output 2>/dev/null | sed 's/^/  /' || echo "  (no outputs)"
 else
-  echo "  not deployed to this LocalStack session (make dev-up)"
+  echo "  not deployed to the running LocalStack (make dev-up)"
 fi

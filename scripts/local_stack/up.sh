@@ -8,6 +8,11 @@ source "$(dirname "$0")/lib.sh"
 
 MODE="${LOCALSTACK_MODE:-$(ls_mode)}"
 
+# One dev-up at a time (e.g. two `make e2e` runs): the second waits, then finds everything up.
+mkdir -p "${LS_DIR}"
+exec 9>"${LS_LOCK}"
+flock 9
+
 start_host() {
   "${REPO_ROOT}/scripts/local_stack/install.sh"
   if ls_pid >/dev/null; then
@@ -15,12 +20,16 @@ start_host() {
   elif ls_healthy; then
     die "something else answers on ${LS_ENDPOINT} (a LocalStack container? then LOCALSTACK_MODE=docker); stop it first"
   else
+    # Leftovers of a LocalStack that died hard (its DynamoDB Local JVM) go first.
+    if stale="$(ls_group)"; then stop_group "${stale}" "the remains of an earlier LocalStack"; fi
+    stop_dynamodb_local
     log "starting LocalStack (host mode) on ${LS_ENDPOINT}; log: ${LS_LOG}"
     mkdir -p "${LS_FS_ROOT}" "${LS_LAMBDA_LOGS}"
     rm -f "${LS_LAMBDA_LOGS}"/*.pid
     : >"${LS_LOG}"
     # setsid: LocalStack and DynamoDB Local form one process group that dev-down can end as a whole.
     (
+      exec 9>&-  # LocalStack must not hold dev-up's lock
       cd "${LS_DIR}"
       export GATEWAY_LISTEN="${LS_HOST}:${LS_PORT}"
       export DNS_DISABLED=1
@@ -66,17 +75,11 @@ wait_healthy() {
   log "LocalStack healthy after $((SECONDS - started)) s"
 }
 
-# LocalStack keeps no state across restarts (no PERSISTENCE): a state file from an earlier
-# LocalStack session describes resources that no longer exist, so it is dropped before applying.
-session_id() {
-  curl -fsS "${LS_ENDPOINT}/_localstack/info" | "${PROJECT_PY}" -c 'import json,sys; print(json.load(sys.stdin)["session_id"])'
-}
-
 deploy() {
   [ -d "${TF_DIR}" ] || die "${TF_DIR} does not exist yet"
-  local started=${SECONDS} session
-  session="$(session_id)"
-  if [ "$(cat "${LS_DEPLOYED_FILE}" 2>/dev/null)" != "${session}" ]; then
+  local started=${SECONDS}
+  if tf_state_is_stale; then
+    log "LocalStack restarted since the last deploy: starting from an empty Terraform state"
     rm -f "${TF_DIR}"/terraform.tfstate "${TF_DIR}"/terraform.tfstate.*
   fi
   if [ -f "${REPO_ROOT}/scripts/build_lambdas.py" ]; then
@@ -86,9 +89,13 @@ deploy() {
   # shellcheck source=../terraform/cli-config.sh
   source "${REPO_ROOT}/scripts/terraform/cli-config.sh"
   log "deploying ${TF_DIR#"${REPO_ROOT}/"} with tflocal"
-  tflocal_cmd -chdir="${TF_DIR}" init -input=false >/dev/null
-  tflocal_cmd -chdir="${TF_DIR}" apply -auto-approve -input=false
-  echo "${session}" >"${LS_DEPLOYED_FILE}"
+  local init_log="${LS_DIR}/terraform-init.log"
+  if ! tflocal_cmd -chdir="${TF_DIR}" init -input=false >"${init_log}" 2>&1; then
+    cat "${init_log}" >&2
+    die "terraform init failed (a leftover ${TF_DIR#"${REPO_ROOT}/"}/localstack_providers_override.tf from an interrupted tflocal run can be deleted)"
+  fi
+  # -lock-timeout: another apply of the same root (a parallel dev-up, or by hand) finishes first.
+  tflocal_cmd -chdir="${TF_DIR}" apply -auto-approve -input=false -lock-timeout=600s
   log "deployed in $((SECONDS - started)) s"
 }
 

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +43,7 @@ LOCAL_HOST = "127.0.0.1"
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 # Docker-only paths in LocalStack's environment that make no sense for a local process.
 DROPPED_VARIABLES = ("LAMBDA_RUNTIME_DIR", "LOCALSTACK_CHMOD_PATHS")
+RESTART_MIN_LIFETIME_SECONDS = 5.0
 
 
 def default_python() -> str:
@@ -57,6 +59,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         self._process: subprocess.Popen[bytes] | None = None
         self._env: dict[str, str] = {}
         self._stopped = threading.Event()
+        self._ready = False
         self._lock = threading.Lock()
         log_dir = Path(os.environ.get("LOCAL_LAMBDA_LOG_DIR") or Path(config.dirs.tmp) / "local-lambda")
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -71,6 +74,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         self._env = self._build_environment(env_vars)
         self._spawn(restarted=False)
         self.executor_endpoint.wait_for_startup()
+        self._ready = True
 
     def _build_environment(self, env_vars: dict[str, Any]) -> dict[str, str]:
         env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
@@ -117,13 +121,19 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             log.close()
         with self._lock:
             self._process = process
+            if self._stopped.is_set():  # stop() ran while this (re)start was under way
+                _kill_group(process.pid)
+                return
         self._pid_path.write_text(f"{process.pid}\n")
         LOG.debug("Lambda environment %s: pid %s, port %s", self.id, process.pid, env["LOCAL_LAMBDA_PORT"])
         threading.Thread(
-            target=self._watch, args=(process,), name=f"lambda-watch-{self.id}", daemon=True
+            target=self._watch,
+            args=(process, restarted, time.monotonic()),
+            name=f"lambda-watch-{self.id}",
+            daemon=True,
         ).start()
 
-    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+    def _watch(self, process: subprocess.Popen[bytes], restarted: bool, started: float) -> None:
         """Turns an unexpected exit into an error for whoever waits, then restarts the runtime."""
         code = process.wait()
         _kill_group(process.pid)
@@ -144,12 +154,18 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         invocation: Future[InvocationResult] | None = endpoint.invocation_future
         if invocation is not None and not invocation.done():
             invocation.set_result(InvocationResult("", error, is_error=True, logs=endpoint.logs))
+        if not self._ready:  # failed init: LocalStack stops this environment itself
+            return
+        if restarted and time.monotonic() - started < RESTART_MIN_LIFETIME_SECONDS:
+            # A restart that dies at once would loop; the next invoke fails and LocalStack replaces us.
+            LOG.warning("Lambda environment %s keeps exiting (%s); not restarting it again", self.id, code)
+            return
         LOG.debug("Lambda environment %s exited (%s); restarting its runtime", self.id, code)
         self._spawn(restarted=True)
 
     def stop(self) -> None:
-        self._stopped.set()
         with self._lock:
+            self._stopped.set()
             process = self._process
         if process is not None:
             _kill_group(process.pid)
