@@ -57,3 +57,8 @@ output "worker_function_name" {
   description = "Name of the worker Lambda function."
   value       = module.export_service.worker_function_name
 }
+
+output "dlq_function_name" {
+  description = "Name of the DLQ consumer Lambda function."
+  value       = module.export_service.dlq_function_name
+}

@@ -27,15 +27,17 @@ data "aws_iam_policy_document" "api" {
     resources = ["${aws_cloudwatch_log_group.api.arn}:*"]
   }
 
+  # DeleteItem frees an Idempotency-Key reservation when the job could not be queued.
   statement {
     sid       = "JobsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.jobs.arn]
   }
 
+  # GetQueueAttributes: the queue check of GET /health.
   statement {
     sid       = "EnqueueJobs"
-    actions   = ["sqs:SendMessage"]
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
     resources = [aws_sqs_queue.jobs.arn]
   }
 
@@ -44,6 +46,17 @@ data "aws_iam_policy_document" "api" {
     sid       = "UploadAndCheckAssets"
     actions   = ["s3:PutObject", "s3:GetObject"]
     resources = ["${aws_s3_bucket.this["assets"].arn}/${local.assets_prefix}*"]
+  }
+
+  # With s3:ListBucket S3 answers HeadObject on a missing key with 404 instead of 403, so POST /export
+  # tells a missing asset from a denied one and GET /health's probe of a never-issued key is healthy.
+  # No s3:prefix condition: HeadObject sends no prefix parameter, and AWS documents the 404 rule only
+  # for "s3:ListBucket on the bucket", so a prefix-conditioned grant may not count. The bucket holds
+  # only uploads under assets/ (random UUID keys), which this function issues anyway.
+  statement {
+    sid       = "TellMissingAssets"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this["assets"].arn]
   }
 
   # Presigned GET URLs of finished renders.
@@ -121,6 +134,49 @@ resource "aws_iam_role_policy" "worker" {
 }
 
 ################################################################################
+# DLQ consumer (the worker image, another handler): ends jobs whose message was dead-lettered
+################################################################################
+
+resource "aws_iam_role" "dlq" {
+  name               = "${local.dlq_function_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "dlq" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.dlq.arn}:*"]
+  }
+
+  # Reads the job, marks it FAILED (a conditional update); never creates or deletes items.
+  statement {
+    sid       = "JobsTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.jobs.arn]
+  }
+
+  # What the SQS event source mapping on the dead-letter queue needs; no access to the job queue.
+  statement {
+    sid = "ConsumeDeadLetters"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [aws_sqs_queue.jobs_dlq.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dlq" {
+  name   = "least-privilege"
+  role   = aws_iam_role.dlq.id
+  policy = data.aws_iam_policy_document.dlq.json
+}
+
+################################################################################
 # X-Ray (its write actions support no resource-level scoping; AWS's managed policy holds just those)
 ################################################################################
 
@@ -128,6 +184,7 @@ resource "aws_iam_role_policy_attachment" "xray" {
   for_each = var.lambda_tracing_mode == "Active" ? {
     api    = aws_iam_role.api.name
     worker = aws_iam_role.worker.name
+    dlq    = aws_iam_role.dlq.name
   } : {}
 
   role       = each.value

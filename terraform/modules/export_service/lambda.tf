@@ -1,4 +1,5 @@
-# The API function (zip) and the worker function (container image), with their log groups.
+# The API function (zip), the worker function (container image) and the DLQ consumer (the worker image
+# with another handler), with their log groups and SQS mappings.
 
 resource "aws_cloudwatch_log_group" "api" {
   #checkov:skip=CKV_AWS_158:Logs hold no secrets (Powertools logger, no request bodies); the AWS managed encryption of CloudWatch Logs suffices.
@@ -12,6 +13,14 @@ resource "aws_cloudwatch_log_group" "worker" {
   #checkov:skip=CKV_AWS_158:Logs hold no secrets (Powertools logger, no request bodies); the AWS managed encryption of CloudWatch Logs suffices.
   #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days); a year of debug logs is not worth its cost here.
   name              = "/aws/lambda/${local.worker_function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "dlq" {
+  #checkov:skip=CKV_AWS_158:Logs hold no secrets (Powertools logger, job ids and at most a 200-character prefix of a malformed message body); the AWS managed encryption of CloudWatch Logs suffices.
+  #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days); a year of debug logs is not worth its cost here.
+  name              = "/aws/lambda/${local.dlq_function_name}"
   retention_in_days = var.log_retention_days
   tags              = var.tags
 }
@@ -95,5 +104,51 @@ resource "aws_lambda_event_source_mapping" "worker_jobs" {
     content {
       maximum_concurrency = scaling_config.value
     }
+  }
+}
+
+# The backstop for jobs whose last attempt died (timeout, crash) before it could mark them FAILED:
+# export_worker.dlq decides per dead letter (see terraform/README.md, "Dead letters").
+resource "aws_lambda_function" "dlq" {
+  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping on the dead-letter queue itself; a letter it reports failed stays in that queue.
+  #checkov:skip=CKV_AWS_117:Talks only to public AWS endpoints (DynamoDB, SQS); a VPC would add NAT or endpoint cost.
+  #checkov:skip=CKV_AWS_173:The environment holds names and limits, no secrets.
+  #checkov:skip=CKV_AWS_272:Container images cannot use Lambda code signing; the image is pushed with an immutable tag to a private ECR repository.
+  #checkov:skip=CKV_AWS_115:Its event source mapping caps it at 2 concurrent invocations (scaling_config); a reservation would take from the account pool for a function that is idle nearly always.
+  function_name = local.dlq_function_name
+  description   = "Video-export DLQ consumer: marks jobs FAILED whose message was dead-lettered."
+  role          = aws_iam_role.dlq.arn
+  package_type  = "Image"
+  image_uri     = var.worker_image_uri
+  architectures = [var.worker_architecture]
+  memory_size   = var.dlq_consumer_memory_size
+  timeout       = var.dlq_consumer_timeout
+
+  image_config {
+    command = ["export_worker.handler.dlq_lambda_handler"]
+  }
+
+  environment {
+    variables = local.dlq_environment
+  }
+
+  tracing_config {
+    mode = var.lambda_tracing_mode
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.dlq, aws_iam_role_policy.dlq]
+}
+
+resource "aws_lambda_event_source_mapping" "dlq" {
+  event_source_arn        = aws_sqs_queue.jobs_dlq.arn
+  function_name           = aws_lambda_function.dlq.arn
+  enabled                 = var.dlq_consumer_enabled
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = 2
   }
 }

@@ -9,6 +9,7 @@ locals {
 
   api_function_name    = "${var.name_prefix}-api"
   worker_function_name = "${var.name_prefix}-worker"
+  dlq_function_name    = "${var.name_prefix}-dlq-consumer"
 
   # Object key prefixes fixed by docs/architecture.md.
   assets_prefix  = "assets/"
@@ -16,6 +17,10 @@ locals {
 
   queue_visibility_timeout = var.worker_timeout * var.queue_visibility_timeout_multiplier
   job_lease_seconds        = var.worker_timeout + var.job_lease_margin_seconds
+  # A dead letter whose job is still RUNNING under a live lease comes back after this long: one whole
+  # lease, so the second look finds the lease over. At least 6x the consumer's timeout (AWS advice
+  # for a Lambda event source; below the function timeout the mapping is refused).
+  dlq_visibility_timeout = max(local.job_lease_seconds, 6 * var.dlq_consumer_timeout)
 
   # Environment variables named in docs/architecture.md, split by who reads them.
   common_environment = {
@@ -37,6 +42,11 @@ locals {
   })
   worker_environment = merge(local.common_environment, {
     JOB_LEASE_SECONDS = tostring(local.job_lease_seconds)
+    MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+  })
+  # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
+  # touches S3) and names MAX_RECEIVE_COUNT in the error it stores.
+  dlq_environment = merge(local.common_environment, {
     MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
   })
 }

@@ -62,3 +62,13 @@ output "worker_role_arn" {
   description = "ARN of the worker function's IAM role."
   value       = aws_iam_role.worker.arn
 }
+
+output "dlq_function_name" {
+  description = "Name of the DLQ consumer Lambda function (the worker image with handler `export_worker.handler.dlq_lambda_handler`)."
+  value       = aws_lambda_function.dlq.function_name
+}
+
+output "dlq_role_arn" {
+  description = "ARN of the DLQ consumer function's IAM role."
+  value       = aws_iam_role.dlq.arn
+}

@@ -1,10 +1,16 @@
 # Job queue (body `{"jobId": "<uuid>"}`) and its dead-letter queue.
 
+# Consumed by the DLQ consumer function (lambda.tf). It deliberately has no redrive policy of its own:
+# a dead letter the consumer reports failed (its job is still RUNNING under a live lease) becomes
+# visible again after the visibility timeout and is looked at once more, until the DLQ's retention
+# ends it. SQS keeps a message's original enqueue time when it moves it here, so the retention must
+# outlast the job queue's (variables.tf checks that).
 resource "aws_sqs_queue" "jobs_dlq" {
-  name                      = "${var.name_prefix}-jobs-dlq"
-  message_retention_seconds = var.dlq_message_retention_seconds
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+  name                       = "${var.name_prefix}-jobs-dlq"
+  visibility_timeout_seconds = local.dlq_visibility_timeout
+  message_retention_seconds  = var.dlq_message_retention_seconds
+  sqs_managed_sse_enabled    = true
+  tags                       = var.tags
 }
 
 resource "aws_sqs_queue" "jobs" {

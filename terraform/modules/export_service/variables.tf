@@ -159,13 +159,13 @@ variable "queue_message_retention_seconds" {
 }
 
 variable "dlq_message_retention_seconds" {
-  description = "How long the dead-letter queue keeps a message, in seconds. An integer from 60 (1 minute) to 1209600 (14 days)."
+  description = "How long the dead-letter queue keeps a message, in seconds, counted from when the message was first sent to the job queue (SQS keeps that time when it dead-letters a message). At most 1209600 (14 days), and at least the job queue's retention plus two job leases (2 x (worker_timeout + job_lease_margin_seconds)), so that a dead letter of a message that aged in the job queue still gets a first look and one more after a live lease."
   type        = number
   default     = 1209600
 
   validation {
-    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
-    error_message = "dlq_message_retention_seconds must be between 60 and 1209600."
+    condition     = var.dlq_message_retention_seconds <= 1209600 && var.dlq_message_retention_seconds >= var.queue_message_retention_seconds + 2 * (var.worker_timeout + var.job_lease_margin_seconds)
+    error_message = "dlq_message_retention_seconds must be at most 1209600 and at least queue_message_retention_seconds + 2 * (worker_timeout + job_lease_margin_seconds)."
   }
 }
 
@@ -417,6 +417,38 @@ variable "job_lease_margin_seconds" {
     condition     = var.job_lease_margin_seconds >= 0 && var.job_lease_margin_seconds <= 3600
     error_message = "job_lease_margin_seconds must be between 0 and 3600."
   }
+}
+
+################################################################################
+# Lambda: DLQ consumer (the worker image, handler export_worker.handler.dlq_lambda_handler)
+################################################################################
+
+variable "dlq_consumer_memory_size" {
+  description = "Memory of the DLQ consumer Lambda in MB (it only reads and updates job records). An integer from 128 to 10240."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.dlq_consumer_memory_size >= 128 && var.dlq_consumer_memory_size <= 10240
+    error_message = "dlq_consumer_memory_size must be between 128 and 10240."
+  }
+}
+
+variable "dlq_consumer_timeout" {
+  description = "Timeout of the DLQ consumer Lambda in seconds (a batch of up to 10 dead letters, two DynamoDB calls each). An integer from 10 to 900."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.dlq_consumer_timeout >= 10 && var.dlq_consumer_timeout <= 900
+    error_message = "dlq_consumer_timeout must be between 10 and 900."
+  }
+}
+
+variable "dlq_consumer_enabled" {
+  description = "Whether the DLQ consumer's event source mapping polls the dead-letter queue. Turn it off to inspect raw dead letters (they then stay until the DLQ's retention ends them); jobs whose last attempt died stay QUEUED or RUNNING meanwhile."
+  type        = bool
+  default     = true
 }
 
 ################################################################################
