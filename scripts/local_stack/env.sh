@@ -6,6 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ls_healthy || die "LocalStack does not answer on ${LS_ENDPOINT} (run make dev-up)"
+! tf_state_is_stale || die "the Terraform state predates the running LocalStack (run make dev-up)"
 api_url="$(tf_output api_url)"
 secret_arn="$(tf_output export_signing_secret_arn)"
 [ -n "${api_url}" ] && [ -n "${secret_arn}" ] || die "terraform/envs/local is not deployed (run make dev-up)"
