@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import zipfile
@@ -9,6 +10,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from export_api.settings import Settings
+from export_worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +88,41 @@ def test_terraform_sets_exactly_the_documented_lambda_environment() -> None:
     block = main_tf.split("common_environment = {", 1)[1].split("\n}\n", 1)[0]
     set_by_terraform = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", block, flags=re.MULTILINE))
     assert set_by_terraform == _documented_env_vars()
+
+
+MODULE = ROOT / "terraform" / "modules" / "export_service"
+
+
+def _terraform_environment(name: str) -> set[str]:
+    """Variable names of `local.<name>` in main.tf: the common block plus what the merge adds."""
+    main_tf = (MODULE / "main.tf").read_text()
+    common = main_tf.split("common_environment = {", 1)[1].split("\n  }\n", 1)[0]
+    names = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", common, flags=re.MULTILINE))
+    if name != "common_environment":
+        added = main_tf.split(f"{name} = merge(local.common_environment, {{", 1)[1].split("\n  })", 1)[0]
+        names |= set(re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", added, flags=re.MULTILINE))
+    return names
+
+
+def test_each_function_gets_every_setting_its_code_requires() -> None:
+    api_required = {name.upper() for name, f in Settings.model_fields.items() if f.is_required()}
+    worker_required = {str(f.alias) for f in WorkerSettings.model_fields.values() if f.is_required()}
+
+    assert api_required <= _terraform_environment("api_environment")
+    assert worker_required <= _terraform_environment("worker_environment")
+    # the DLQ consumer parses the worker's settings too
+    assert worker_required <= _terraform_environment("dlq_environment")
+    assert "MAX_RECEIVE_COUNT" in _terraform_environment("dlq_environment")
+
+
+def test_image_functions_name_handlers_that_exist() -> None:
+    # Given every handler the module gives the worker image (image_config command and its default)
+    text = (MODULE / "lambda.tf").read_text() + (MODULE / "variables.tf").read_text()
+    handlers = set(re.findall(r'\["(export_worker\.[a-z_.]+)"\]', text))
+    assert {"export_worker.handler.lambda_handler", "export_worker.handler.dlq_lambda_handler"} <= handlers
+
+    # Then each one imports and is callable (the image's entry point and the local executor use them)
+    for spec in handlers:
+        module_name, function_name = spec.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, function_name, None)), spec
