@@ -24,5 +24,5 @@ done
 rm -f "${LS_PIDFILE}" "${LS_MODE_FILE}"
 rm -f "${TF_DIR}"/terraform.tfstate "${TF_DIR}"/terraform.tfstate.* "${TF_DIR}"/.terraform.tfstate.lock.info
 # LocalStack's runtime files (unzipped functions, DynamoDB Local's data, ...); installs are kept.
-rm -rf "${LS_FS_ROOT}/tmp" "${LS_LAMBDA_LOGS}"
+rm -rf "${LS_FS_ROOT}/tmp" "${LS_FS_ROOT:?}${LS_TMP}" "${LS_LAMBDA_LOGS}" "${LS_TMP}"
 log "stopped"

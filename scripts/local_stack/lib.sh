@@ -16,6 +16,9 @@ LS_CACHE="${LS_DIR}/cache"
 LS_FS_ROOT="${LS_DIR}/fs"
 LS_VAR_LIBS="${LS_FS_ROOT}/var/lib/localstack/lib"
 LS_LAMBDA_LOGS="${LS_DIR}/lambda-logs"
+# TMPDIR of LocalStack and its functions: unzipped function code (LocalStack's <tmp>/lambda/...) and the
+# functions' scratch files stay in the repository and go with `make dev-down`.
+LS_TMP="${LS_DIR}/tmp"
 LS_IMAGE_HANDLERS="${LS_DIR}/image-handlers.json"
 
 LS_HOST="127.0.0.1"

@@ -24,7 +24,7 @@ start_host() {
     if stale="$(ls_group)"; then stop_group "${stale}" "the remains of an earlier LocalStack"; fi
     stop_dynamodb_local
     log "starting LocalStack (host mode) on ${LS_ENDPOINT}; log: ${LS_LOG}"
-    mkdir -p "${LS_FS_ROOT}" "${LS_LAMBDA_LOGS}"
+    mkdir -p "${LS_FS_ROOT}" "${LS_LAMBDA_LOGS}" "${LS_TMP}"
     rm -f "${LS_LAMBDA_LOGS}"/*.pid
     : >"${LS_LOG}"
     # setsid: LocalStack and DynamoDB Local form one process group that dev-down can end as a whole.
@@ -36,6 +36,7 @@ start_host() {
       # This machine may itself be a container: say "host mode" so every directory lands under FILESYSTEM_ROOT.
       export OVERRIDE_IN_DOCKER=0
       export FILESYSTEM_ROOT="${LS_FS_ROOT}"
+      export TMPDIR="${LS_TMP}"
       export DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_TELEMETRY_DISABLED=1
       export LAMBDA_RUNTIME_EXECUTOR=local-process
       export LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT="${LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT:-60}"
