@@ -66,14 +66,21 @@ def test_full_export_with_python_signing(stack: Stack, uploaded: dict[str, str],
     _check_showcase_output(target)
 
 
-def test_full_export_signed_by_node(stack: Stack, uploaded: dict[str, str], downloads: Path) -> None:
-    """The same export, every request signed by Node's crypto.createHmac as a Base44 backend does."""
+def test_full_export_signed_by_node(
+    stack: Stack, source_files: dict[str, Path], uploaded: dict[str, str], downloads: Path
+) -> None:
+    """The same export, every call signed by Node's crypto.createHmac as a Base44 backend does.
+
+    Node presigns and uploads the files itself; its fresh s3Keys replace the ones in the request.
+    """
     body = downloads / "node-request.json"
     body.write_text(json.dumps(showcase_request(uploaded)))
     target = downloads / "node-output.mp4"
+    files = [f"{src}={path}" for src, path in source_files.items()]
     started = time.perf_counter()
     result = subprocess.run(
-        ["node", str(REPO_ROOT / "scripts" / "node" / "export-client.mjs"), "export", str(body), str(target)],
+        ["node", str(REPO_ROOT / "scripts" / "node" / "export-client.mjs"), "export", str(body), str(target),
+         *files],
         env={"PATH": "/usr/bin:/bin:/usr/local/bin", "EXPORT_API_URL": stack.api_url,
              "EXPORT_SIGNING_SECRET": stack.secret},
         capture_output=True,
