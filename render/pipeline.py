@@ -71,12 +71,17 @@ def render_export(
     timeout_seconds: float = 840,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
 ) -> RenderResult:
-    """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`."""
+    """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`.
+
+    Scratch files (text for drawtext) go to a temporary folder inside `scratch_dir` (default: the system
+    temp dir), so a caller that cleans its own work dir after a crash also cleans these.
+    """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
     output_path = output_path.resolve()
-    with tempfile.TemporaryDirectory(prefix="render-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="render-", dir=scratch_dir) as tmp:
         plan, command = build_command(
             request, assets_dir, output_path, Path(tmp), ffmpeg=ffmpeg, ffprobe=ffprobe
         )

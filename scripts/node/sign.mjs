@@ -28,3 +28,22 @@ export function signRequest(secret, method, path, body = "", nowMs = Date.now())
     [SIGNATURE_HEADER]: sign(secret, timestamp, method, path, body),
   };
 }
+
+// Command line, for curl: prints the two headers as curl arguments, one per line, e.g.
+//   mapfile -t sig < <(node scripts/node/sign.mjs POST /export body.json)
+//   curl "${sig[@]}" -H 'content-type: application/json' --data-binary @body.json "$EXPORT_API_URL/export"
+// The secret comes from EXPORT_SIGNING_SECRET; the body file is signed byte for byte (omit it for GET).
+if (typeof process !== "undefined" && import.meta.url === `file://${process.argv[1]}`) {
+  const [method, path, bodyFile] = process.argv.slice(2);
+  const secret = process.env.EXPORT_SIGNING_SECRET;
+  if (!method || !path || !secret) {
+    console.error("usage: EXPORT_SIGNING_SECRET=... sign.mjs METHOD PATH [body-file]");
+    process.exit(2);
+  }
+  const { readFileSync } = await import("node:fs");
+  const body = bodyFile ? readFileSync(bodyFile) : "";
+  for (const [name, value] of Object.entries(signRequest(secret, method, path, body))) {
+    console.log("-H");
+    console.log(`${name}: ${value}`);
+  }
+}

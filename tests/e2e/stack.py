@@ -70,7 +70,7 @@ class LatencyLog:
             ordered = sorted(values)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
             lines.append(
-                f"{route:<26} n={len(values):<4} p50={statistics.median(values) * 1000:7.1f} ms"
+                f"{route:<36} n={len(values):<4} p50={statistics.median(values) * 1000:7.1f} ms"
                 f"  p95={p95 * 1000:7.1f} ms"
             )
         return lines
@@ -119,6 +119,7 @@ class Stack:
         now_ms: int | None = None,
         headers: dict[str, str] | None = None,
         sign: bool = True,
+        latency_group: str = "",
     ) -> requests.Response:
         """One real HTTP call through API Gateway; the signed_* arguments let a test tamper on purpose."""
         all_headers = {"content-type": "application/json"} if body else {}
@@ -135,7 +136,8 @@ class Stack:
         all_headers.update(headers or {})
         started = time.perf_counter()
         response = requests.request(method, self.api_url + path, data=body, headers=all_headers, timeout=60)
-        LATENCIES.add(f"{method} {_route_of(path)}", time.perf_counter() - started)
+        group = f" [{latency_group}]" if latency_group else ""
+        LATENCIES.add(f"{method} {_route_of(path)}{group}", time.perf_counter() - started)
         return response
 
     def post_json(self, path: str, payload: Any, **kwargs: Any) -> requests.Response:
@@ -156,13 +158,13 @@ class Stack:
         return count
 
     def wait_for_final(
-        self, job_id: str, *, timeout: float = 300
+        self, job_id: str, *, timeout: float = 300, latency_group: str = ""
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Polls GET /export/{jobId} until SUCCEEDED/FAILED; returns the last status and all seen."""
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            response = self.request("GET", f"/export/{job_id}")
+            response = self.request("GET", f"/export/{job_id}", latency_group=latency_group)
             assert response.status_code == 200, response.text
             status = response.json()
             seen.append(status)

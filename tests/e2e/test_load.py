@@ -1,4 +1,8 @@
-"""Twenty exports started at once all succeed; latency and per-job time are printed in the summary."""
+"""Twenty exports started at once all succeed; latency and per-job time are printed in the summary.
+
+Their latencies are reported apart from the sequential calls: on a 2-core machine twenty API
+environments cold-starting at once dominate them, which says nothing about a warm call.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.e2e.stack import TIMINGS, Stack
 
 CONCURRENT_EXPORTS = 20
+LOAD = f"{CONCURRENT_EXPORTS} at once"
 
 
 def test_twenty_concurrent_exports_all_succeed(stack: Stack, uploaded: dict[str, str]) -> None:
@@ -26,9 +31,9 @@ def test_twenty_concurrent_exports_all_succeed(stack: Stack, uploaded: dict[str,
             "output": {"width": 160, "height": 90, "fps": 10},
         }  # fmt: skip
         started = time.perf_counter()
-        response = stack.post_json("/export", request)
+        response = stack.post_json("/export", request, latency_group=LOAD)
         assert response.status_code == 202, response.text
-        final, _ = stack.wait_for_final(response.json()["jobId"], timeout=600)
+        final, _ = stack.wait_for_final(response.json()["jobId"], timeout=600, latency_group=LOAD)
         assert final["status"] == "SUCCEEDED", final
         return time.perf_counter() - started
 

@@ -66,6 +66,7 @@ class Renderer(Protocol):
         timeout_seconds: float = 840,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
+        scratch_dir: Path | None = None,
     ) -> RenderOutcome: ...
 
 
@@ -297,6 +298,7 @@ def _render_and_upload(
         timeout_seconds=render_timeout(),
         ffmpeg=settings.ffmpeg,
         ffprobe=settings.ffprobe,
+        scratch_dir=work,
     )
     key = output_key(job_id)
     size = upload_output(deps.s3, output_path, settings.exports_bucket_name, key)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Makes the sample media that examples/request.json uses, with ffmpeg's test sources, into examples/media/.
+set -euo pipefail
+out="$(dirname "$0")/media"
+mkdir -p "${out}"
+ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
+ff -f lavfi -i "testsrc2=s=1280x720:r=30:d=6" -f lavfi -i "sine=frequency=440:duration=6" \
+   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest "${out}/intro.mp4"
+ff -f lavfi -i "smptebars=s=640x360:r=25:d=6" -f lavfi -i "sine=frequency=660:duration=6" \
+   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest "${out}/bars.mp4"
+ff -f lavfi -i "color=c=orange:s=256x256" -frames:v 1 "${out}/logo.png"
+ff -f lavfi -i "sine=frequency=220:duration=10" -c:a libmp3lame -b:a 128k "${out}/music.mp3"
+echo "sample media in ${out}: intro.mp4 bars.mp4 logo.png music.mp3"

@@ -1,0 +1,14 @@
+"""The example request in the README must stay valid as the timeline model evolves."""
+
+import json
+from pathlib import Path
+
+from render.model import ExportRequest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_example_request_is_a_valid_export_request() -> None:
+    request = ExportRequest.model_validate(json.loads((EXAMPLES / "request.json").read_text()))
+    assert request.to_composition().duration == 10.0
+    assert {asset.src for asset in request.assets} == {"intro.mp4", "bars.mp4", "logo.png", "music.mp3"}
