@@ -159,6 +159,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not LATENCIES.samples and not TIMINGS:
         return
     terminalreporter.section("end-to-end summary")
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(outcome, [])
+        tests = [r.nodeid.split("::", 1)[-1] for r in reports if getattr(r, "nodeid", "")]
+        if tests:
+            terminalreporter.write_line(f"{outcome} ({len(tests)}): {', '.join(tests)}")
     terminalreporter.write_line("signed API calls through LocalStack's API Gateway:")
     for line in LATENCIES.summary_lines():
         terminalreporter.write_line("  " + line)

@@ -78,3 +78,14 @@ def mean_volume_db(path: Path, start: float, duration: float) -> float:
 
 def close_to(actual: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 48) -> bool:
     return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def busy_clip(path: Path, seconds: float = 6.0) -> Path:
+    """A clip full of moving noise: expensive to encode, so a render of it takes visible time."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds},noise=alls=60:allf=t",
+        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+        str(path),
+    )  # fmt: skip
+    return path

@@ -158,7 +158,7 @@ class Stack:
         return count
 
     def wait_for_final(
-        self, job_id: str, *, timeout: float = 300, latency_group: str = ""
+        self, job_id: str, *, timeout: float = 300, latency_group: str = "", poll_interval: float = 0.25
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Polls GET /export/{jobId} until SUCCEEDED/FAILED; returns the last status and all seen."""
         seen: list[dict[str, Any]] = []
@@ -170,5 +170,5 @@ class Stack:
             seen.append(status)
             if status["status"] in ("SUCCEEDED", "FAILED"):
                 return status, seen
-            time.sleep(0.25)
+            time.sleep(poll_interval)
         raise AssertionError(f"job {job_id} did not finish in {timeout} s; last: {seen[-1:]}")
