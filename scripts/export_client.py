@@ -211,8 +211,13 @@ class ExportClient:
     def export(
         self, request: Mapping[str, Any], files: Mapping[str, Path], out: Path, *, progress: bool = True
     ) -> dict[str, Any]:
-        """Uploads, starts, follows (progress bar) and downloads one export; returns the final status."""
-        assets = list(request.get("assets", [])) + self.upload_files(files)
+        """Uploads, starts, follows (progress bar) and downloads one export; returns the final status.
+
+        An uploaded file's issued ``s3Key`` replaces the request's asset of the same ``src``.
+        """
+        uploaded = self.upload_files(files)
+        fresh = {asset["src"] for asset in uploaded}
+        assets = [a for a in request.get("assets", []) if a.get("src") not in fresh] + uploaded
         job = self.create_export({**request, "assets": assets})
         bar = tqdm(total=100, unit="%", desc=f"export {job['jobId'][:8]}", disable=not progress)
 
