@@ -20,8 +20,16 @@ export function sign(secret, timestamp, method, path, body = "") {
   return hmac.digest("hex");
 }
 
+let lastTimestamp = 0;
+
+/** Date.now(), strictly increasing: two identical requests in one millisecond would look like a replay. */
+function uniqueNow() {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return lastTimestamp;
+}
+
 /** The two headers to add to a request; `nowMs` is for tests. */
-export function signRequest(secret, method, path, body = "", nowMs = Date.now()) {
+export function signRequest(secret, method, path, body = "", nowMs = uniqueNow()) {
   const timestamp = String(nowMs);
   return {
     [TIMESTAMP_HEADER]: timestamp,

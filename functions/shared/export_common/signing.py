@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,11 +39,27 @@ def sign(secret: str, timestamp: str, method: str, path: str, raw_body: bytes = 
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+_last_timestamp_ms = 0
+_timestamp_lock = threading.Lock()
+
+
+def _unique_now_ms() -> int:
+    """The clock in ms, but strictly increasing within this process.
+
+    Two identical requests signed in the same millisecond would carry the same signature, and the API
+    rejects the second as a replay; a client that polls from several threads must never trip that.
+    """
+    global _last_timestamp_ms  # noqa: PLW0603 - one process-wide clock by design
+    with _timestamp_lock:
+        _last_timestamp_ms = max(int(time.time() * 1000), _last_timestamp_ms + 1)
+        return _last_timestamp_ms
+
+
 def signed_headers(
     secret: str, method: str, path: str, raw_body: bytes = b"", *, now_ms: int | None = None
 ) -> dict[str, str]:
     """Headers a client adds to a request: the timestamp and the signature."""
-    timestamp = str(now_ms if now_ms is not None else int(time.time() * 1000))
+    timestamp = str(now_ms if now_ms is not None else _unique_now_ms())
     return {
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign(secret, timestamp, method, path, raw_body),

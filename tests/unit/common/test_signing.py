@@ -91,3 +91,10 @@ def test_any_tampering_is_rejected(secret: str, method: str, path: str, body: by
     with pytest.raises(ServiceError) as caught:
         _verify(headers)
     assert caught.value.code is ErrorCode.INVALID_SIGNATURE
+
+
+def test_requests_signed_in_a_burst_never_share_a_timestamp() -> None:
+    """Identical requests in one millisecond must still differ, or the API would see a replay."""
+    stamps = [signed_headers("s1", "GET", "/export/x")["x-base44-timestamp"] for _ in range(200)]
+    assert len(set(stamps)) == len(stamps)
+    assert stamps == sorted(stamps, key=int)
