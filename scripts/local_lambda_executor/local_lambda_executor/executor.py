@@ -9,10 +9,13 @@ Settings (environment of the LocalStack process):
   LOCAL_LAMBDA_PYTHON         interpreter for the functions (default: the first `python3.12` on PATH)
   LOCAL_LAMBDA_IMAGE_HANDLERS JSON file mapping container-image functions to code in this repository
   LOCAL_LAMBDA_LOG_DIR        where each environment's stdout/stderr file goes
+  LOCAL_LAMBDA_FORK_SERVER    1 (default): environments are forked from a per-version zygote that has
+                              imported the handler already (`zygote.py`); 0: a fresh interpreter each
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -34,6 +37,7 @@ from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntim
 from localstack.utils.net import get_free_tcp_port
 
 from local_lambda_executor.image_map import ImageMapError, resolve_image_handler
+from local_lambda_executor.zygote import ForkedProcess, ZygoteError, ZygotePool, fork_server_enabled
 
 LOG = logging.getLogger(__name__)
 
@@ -50,13 +54,22 @@ def default_python() -> str:
     return os.environ.get("LOCAL_LAMBDA_PYTHON") or shutil.which("python3.12") or "python3"
 
 
+ZYGOTES = ZygotePool(default_python, RUNTIME_SCRIPT)
+atexit.register(ZYGOTES.stop_all)
+
+
+def version_owner(function_version: FunctionVersion) -> str:
+    """Identifies one function version's code and configuration (an update gets a new revision)."""
+    return f"{function_version.qualified_arn}#{function_version.config.internal_revision}"
+
+
 class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
     """One execution environment = one local process (and its children, in one process group)."""
 
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
         self.executor_endpoint = ExecutorEndpoint(id, container_address=LOCAL_HOST, container_port=None)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._env: dict[str, str] = {}
         self._stopped = threading.Event()
         self._ready = False
@@ -105,20 +118,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
 
     def _spawn(self, restarted: bool) -> None:
         env = dict(self._env, LOCAL_LAMBDA_RESTARTED="1" if restarted else "0")
-        log: IO[bytes] = self._log_path.open("ab")
-        try:
-            # -P: keep the runtime's own directory off sys.path; -s: no user site-packages.
-            process = subprocess.Popen(
-                [default_python(), "-P", "-s", str(RUNTIME_SCRIPT)],
-                env=env,
-                cwd=env["LAMBDA_TASK_ROOT"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
+        process = self._fork(env) or self._start_process(env)
         with self._lock:
             self._process = process
             if self._stopped.is_set():  # stop() ran while this (re)start was under way
@@ -133,7 +133,43 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
             daemon=True,
         ).start()
 
-    def _watch(self, process: subprocess.Popen[bytes], restarted: bool, started: float) -> None:
+    def _fork(self, env: dict[str, str]) -> ForkedProcess | None:
+        """The environment forked from its version's zygote; None: start a fresh interpreter."""
+        if not fork_server_enabled():
+            return None
+        zygote = ZYGOTES.get(
+            version_owner(self.function_version),
+            env,
+            self._log_path.parent,
+            self.function_version.id.function_name,
+        )
+        if zygote is None:
+            return None
+        try:
+            return ForkedProcess(zygote.spawn(env, self._log_path), zygote)
+        except ZygoteError as exc:
+            ZYGOTES.forget(zygote, str(exc))
+            return None
+
+    def _start_process(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log: IO[bytes] = self._log_path.open("ab")
+        try:
+            # -P: keep the runtime's own directory off sys.path; -s: no user site-packages.
+            return subprocess.Popen(
+                [default_python(), "-P", "-s", str(RUNTIME_SCRIPT)],
+                env=env,
+                cwd=env["LAMBDA_TASK_ROOT"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def _watch(
+        self, process: subprocess.Popen[bytes] | ForkedProcess, restarted: bool, started: float
+    ) -> None:
         """Turns an unexpected exit into an error for whoever waits, then restarts the runtime."""
         code = process.wait()
         _kill_group(process.pid)
@@ -207,7 +243,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
-        """Nothing to clean: LocalStack removes the unzipped code itself."""
+        """Stops the version's zygote (LocalStack removes the unzipped code itself)."""
+        ZYGOTES.stop_owner(version_owner(function_version))
 
     @classmethod
     def validate_environment(cls) -> bool:

@@ -12,12 +12,17 @@ It plays the part the Lambda runtime-init plays in LocalStack's Docker container
 A handler that outlives the function timeout gets the `Sandbox.Timedout` error posted for it and the
 whole process group (the handler's ffmpeg children too) is killed; the executor then starts a fresh
 runtime on the same port, as Lambda resets the sandbox after a timeout.
+
+With `LOCAL_LAMBDA_ZYGOTE_FD` set it is a fork server instead (`zygote_main`, driven by `zygote.py`): it
+imports the handler once and forks environments that skip step 2 (the import is already done).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import gc
 import importlib
 import io
 import json
@@ -25,6 +30,7 @@ import os
 import queue
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
@@ -352,42 +358,37 @@ def _kill_own_process_group() -> None:
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """LocalStack killed without stopping its environments must not leave runtimes (and ffmpeg) behind."""
+    """LocalStack killed without stopping its environments must not leave runtimes (and ffmpeg) behind.
+
+    A forked environment watches its zygote, which itself exits with LocalStack."""
     while os.getppid() == parent_pid:
         time.sleep(1)
     _kill_own_process_group()
 
 
-def main() -> None:
-    env = dict(os.environ)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-    port = int(env["LOCAL_LAMBDA_PORT"])
-    client = RuntimeClient(env["LOCALSTACK_RUNTIME_ENDPOINT"], env["LOCALSTACK_RUNTIME_ID"])
-    invocations: queue.Queue[dict[str, Any]] = queue.Queue()
-    server = InvokeServer(port, invocations)
-    threading.Thread(target=server.serve_forever, name="invoke-server", daemon=True).start()
-
+def _install_output_capture() -> LogSink:
     sink = LogSink()
     sys.stdout = OutputCapture(sys.__stdout__ or sys.stdout, sink)
     sys.stderr = OutputCapture(sys.__stderr__ or sys.stderr, sink)
+    return sink
+
+
+def _enter_code_directories(env: dict[str, str]) -> None:
     for path in reversed([p for p in env.get("LOCAL_LAMBDA_PYTHONPATH", "").split(os.pathsep) if p]):
         sys.path.insert(0, path)
     if env.get("LAMBDA_TASK_ROOT"):
         os.chdir(env["LAMBDA_TASK_ROOT"])
 
-    init_start = time.perf_counter()
-    try:
-        handler = load_handler(env.get("_HANDLER", ""))
-    except InitError as exc:
-        sys.stderr.write(f"[ERROR] {exc.error_type}: {exc}\n")
-        client.init_error(error_payload(exc, exc.error_type))
-        sys.exit(1)
-    except Exception as exc:  # the module's top-level code raised
-        sys.stderr.write("".join(traceback.format_exception(exc)))
-        client.init_error(error_payload(exc))
-        sys.exit(1)
-    init_ms = (time.perf_counter() - init_start) * 1000
 
+def _serve(
+    handler: Handler,
+    *,
+    env: dict[str, str],
+    sink: LogSink,
+    client: RuntimeClient,
+    invocations: queue.Queue[dict[str, Any]],
+    init_ms: float,
+) -> None:
     runtime = Runtime(
         handler,
         client=client,
@@ -401,6 +402,177 @@ def main() -> None:
     if env.get("LOCAL_LAMBDA_RESTARTED") != "1":
         client.ready()
     runtime.run_forever(invocations)
+
+
+def _start_invoke_server(env: dict[str, str]) -> queue.Queue[dict[str, Any]]:
+    invocations: queue.Queue[dict[str, Any]] = queue.Queue()
+    server = InvokeServer(int(env["LOCAL_LAMBDA_PORT"]), invocations)
+    threading.Thread(target=server.serve_forever, name="invoke-server", daemon=True).start()
+    return invocations
+
+
+def main() -> None:
+    env = dict(os.environ)
+    if env.get(ZYGOTE_FD_VARIABLE):
+        zygote_main(env)
+        return
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    client = RuntimeClient(env["LOCALSTACK_RUNTIME_ENDPOINT"], env["LOCALSTACK_RUNTIME_ID"])
+    invocations = _start_invoke_server(env)
+    sink = _install_output_capture()
+    _enter_code_directories(env)
+
+    init_start = time.perf_counter()
+    try:
+        handler = load_handler(env.get("_HANDLER", ""))
+    except InitError as exc:
+        sys.stderr.write(f"[ERROR] {exc.error_type}: {exc}\n")
+        client.init_error(error_payload(exc, exc.error_type))
+        sys.exit(1)
+    except Exception as exc:  # the module's top-level code raised
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+        client.init_error(error_payload(exc))
+        sys.exit(1)
+    init_ms = (time.perf_counter() - init_start) * 1000
+    _serve(handler, env=env, sink=sink, client=client, invocations=invocations, init_ms=init_ms)
+
+
+# ------------------------------------------------------------------------------------------ zygote
+# With LOCAL_LAMBDA_ZYGOTE_FD set, this process is a fork server for one function version: it imports
+# the handler once, then forks one child per execution environment on request (newline-delimited JSON
+# over the inherited socket). Requests: {"seq", "env", "log"}. Events: {"event": "ready"|"failed"},
+# {"event": "spawned"|"spawn_failed", "seq", "pid"|"error"}, {"event": "exit", "pid", "code"}.
+ZYGOTE_FD_VARIABLE = "LOCAL_LAMBDA_ZYGOTE_FD"
+ZYGOTE_POLL_SECONDS = 0.2
+
+
+def thread_count() -> int:
+    """Threads of this process, native ones included: forking is only safe with exactly one."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def _send(control: socket.socket, message: dict[str, Any]) -> None:
+    control.sendall(json.dumps(message).encode() + b"\n")
+
+
+def zygote_main(env: dict[str, str]) -> None:
+    control = socket.socket(fileno=int(env.pop(ZYGOTE_FD_VARIABLE)))
+    os.environ.pop(ZYGOTE_FD_VARIABLE, None)
+    parent_pid = os.getppid()
+    sink = _install_output_capture()
+    _enter_code_directories(env)
+    try:
+        handler = load_handler(env.get("_HANDLER", ""))
+    except BaseException as exc:  # any failure: the executor starts plain runtimes instead
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+        _send(control, {"event": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+    threads = thread_count()
+    if threads != 1:
+        _send(control, {"event": "failed", "error": f"the handler module started threads ({threads})"})
+        sys.exit(1)
+    # The imported modules live as long as the environments: keep the collector off them (and their
+    # pages shared with the children instead of copied when the GC touches them).
+    gc.collect()
+    gc.freeze()
+    _send(control, {"event": "ready", "pid": os.getpid()})
+    _zygote_loop(control, handler, sink, parent_pid)
+
+
+def _zygote_loop(control: socket.socket, handler: Handler, sink: LogSink, parent_pid: int) -> None:
+    children: set[int] = set()
+    control.settimeout(ZYGOTE_POLL_SECONDS)
+    buffer = b""
+    try:
+        while os.getppid() == parent_pid:
+            try:
+                data = control.recv(65536)
+            except TimeoutError:
+                data = None
+            if data == b"":
+                return  # LocalStack closed its end (stopped or died)
+            if data:
+                buffer += data
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    request = json.loads(line)
+                    try:
+                        pid = _fork_environment(control, handler, sink, request["env"], request["log"])
+                    except Exception as exc:  # reported; the executor falls back
+                        _send(control, {"event": "spawn_failed", "seq": request["seq"], "error": str(exc)})
+                    else:
+                        children.add(pid)
+                        _send(control, {"event": "spawned", "seq": request["seq"], "pid": pid})
+            _reap(control, children)
+    finally:
+        for pid in children:  # environments do not outlive their zygote
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _reap(control: socket.socket, children: set[int]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        _send(control, {"event": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _fork_environment(
+    control: socket.socket, handler: Handler, sink: LogSink, env: dict[str, str], log_path: str
+) -> int:
+    threads = thread_count()
+    if threads != 1:
+        raise RuntimeError(f"the zygote has {threads} threads; refusing to fork")
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the environment
+        code = 1
+        try:
+            os.close(ready_r)
+            os.setsid()  # its own process group: a timeout kills it and its ffmpeg, not the zygote
+            os.close(ready_w)
+            control.close()
+            _run_forked_environment(handler, sink, env, log_fd)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException as exc:  # must never return into the zygote's loop
+            with contextlib.suppress(BaseException):
+                os.write(2, "".join(traceback.format_exception(exc)).encode())
+        finally:
+            os._exit(code)
+    os.close(log_fd)
+    os.close(ready_w)
+    try:
+        os.read(ready_r, 1)  # returns once the child is a session leader (or died)
+    finally:
+        os.close(ready_r)
+    return pid
+
+
+def _run_forked_environment(handler: Handler, sink: LogSink, env: dict[str, str], log_fd: int) -> None:
+    started = time.perf_counter()
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
+    client = RuntimeClient(env["LOCALSTACK_RUNTIME_ENDPOINT"], env["LOCALSTACK_RUNTIME_ID"])
+    invocations = _start_invoke_server(env)
+    init_ms = (time.perf_counter() - started) * 1000
+    _serve(handler, env=env, sink=sink, client=client, invocations=invocations, init_ms=init_ms)
 
 
 if __name__ == "__main__":
