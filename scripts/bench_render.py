@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from render.encoding import output_argv
 from render.model import ExportRequest
@@ -143,6 +144,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--keep", type=Path, help="generate media and outputs here and keep them")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved plain/render pairs (default 3)")
     parser.add_argument("--measure-render", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--measure-plain", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,16 +164,33 @@ def main() -> int:
             extra = FAST_SOURCE if name.endswith(".mp4") else []
             subprocess.run(["ffmpeg", "-v", "error", "-y", *source, *extra, str(target)], check=True)
 
-    plain = _in_child("measure-plain", workdir)
-    render = _in_child("measure-render", workdir)
-    ratio = render["seconds"] / plain["seconds"]
-    print(f"plain encode of a {DURATION} s 720p source: {plain['seconds']:.2f} s")
-    print(f"timeline render ({DURATION} s, 720p, 3 clips, image, title, music): {render['seconds']:.2f} s")
-    print(f"ratio render / plain encode: {ratio:.2f} (target <= {TARGET_RATIO})")
+    # Interleaved rounds, each ratio taken from a pair run back to back: on a noisy machine the
+    # median of paired ratios is steadier than one pair or than the ratio of two averages.
+    plains, renders = [], []
+    for round_number in range(1, args.rounds + 1):
+        plain = _in_child("measure-plain", workdir)
+        render = _in_child("measure-render", workdir)
+        plains.append(plain)
+        renders.append(render)
+        print(
+            f"round {round_number}: plain encode {plain['seconds']:.2f} s, "
+            f"timeline render {render['seconds']:.2f} s, ratio {render['seconds'] / plain['seconds']:.2f}",
+            flush=True,
+        )
+    ratios = [r["seconds"] / p["seconds"] for r, p in zip(renders, plains, strict=True)]
+    print(f"plain encode of a {DURATION} s 720p source: median {median(p['seconds'] for p in plains):.2f} s")
     print(
-        f"peak memory: ffmpeg render {render['ffmpeg_peak_mib']:.0f} MiB, "
-        f"ffmpeg plain {plain['ffmpeg_peak_mib']:.0f} MiB, "
-        f"Python renderer {render['python_peak_mib']:.0f} MiB"
+        f"timeline render ({DURATION} s, 720p, 3 clips, image, title, music): "
+        f"median {median(r['seconds'] for r in renders):.2f} s"
+    )
+    print(
+        f"ratio render / plain encode: median {median(ratios):.2f} over {len(ratios)} rounds "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target <= {TARGET_RATIO})"
+    )
+    print(
+        f"peak memory: ffmpeg render {max(r['ffmpeg_peak_mib'] for r in renders):.0f} MiB, "
+        f"ffmpeg plain {max(p['ffmpeg_peak_mib'] for p in plains):.0f} MiB, "
+        f"Python renderer {max(r['python_peak_mib'] for r in renders):.0f} MiB"
     )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
