@@ -71,6 +71,20 @@ def uploaded(stack: Stack, source_files: dict[str, Path]) -> dict[str, str]:
     return keys
 
 
+def one_clip_request(src: str, s3_key: str, *, end: float = 1.0) -> dict[str, Any]:
+    """The smallest export: one video clip, 160x90 at 10 fps."""
+    return {
+        "timeline": {
+            "editorData": [
+                {"id": "r", "actions": [{"id": "a", "start": 0, "end": end, "effectId": "video",
+                                         "data": {"src": src}}]}
+            ]
+        },
+        "assets": [{"src": src, "s3Key": s3_key}],
+        "output": {"width": 160, "height": 90, "fps": 10},
+    }  # fmt: skip
+
+
 def showcase_request(keys: dict[str, str]) -> dict[str, Any]:
     """A 4-second timeline using every kind of action, a title and layering (top row in front).
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
 
-from tests.e2e.conftest import presign_and_upload
+from tests.e2e.conftest import one_clip_request, presign_and_upload
 from tests.e2e.stack import Stack
 
 
@@ -15,17 +14,7 @@ def test_a_non_media_asset_ends_failed_with_a_clear_error(stack: Stack, tmp_path
     fake = tmp_path / "fake.mp4"
     fake.write_bytes(os.urandom(4096))
     keys = presign_and_upload(stack, {"fake.mp4": fake})
-    request = {
-        "timeline": {
-            "editorData": [
-                {"id": "r", "actions": [{"id": "a", "start": 0, "end": 1, "effectId": "video",
-                                         "data": {"src": "fake.mp4"}}]}
-            ]
-        },
-        "assets": [{"src": "fake.mp4", "s3Key": keys["fake.mp4"]}],
-        "output": {"width": 160, "height": 90, "fps": 10},
-    }  # fmt: skip
-    response = stack.post_json("/export", request)
+    response = stack.post_json("/export", one_clip_request("fake.mp4", keys["fake.mp4"]))
     assert response.status_code == 202, response.text
     final, _ = stack.wait_for_final(response.json()["jobId"])
     assert final["status"] == "FAILED"
@@ -36,16 +25,7 @@ def test_a_non_media_asset_ends_failed_with_a_clear_error(stack: Stack, tmp_path
 
 
 def test_the_same_idempotency_key_yields_one_job(stack: Stack, uploaded: dict[str, str]) -> None:
-    request = {
-        "timeline": {
-            "editorData": [
-                {"id": "r", "actions": [{"id": "a", "start": 0, "end": 1, "effectId": "video",
-                                         "data": {"src": "red.mp4"}}]}
-            ]
-        },
-        "assets": [{"src": "red.mp4", "s3Key": uploaded["red.mp4"]}],
-        "output": {"width": 160, "height": 90, "fps": 10},
-    }  # fmt: skip
+    request = one_clip_request("red.mp4", uploaded["red.mp4"])
     key = {"Idempotency-Key": str(uuid.uuid4())}
     before = stack.job_count()
     first = stack.post_json("/export", request, headers=key)
@@ -54,10 +34,7 @@ def test_the_same_idempotency_key_yields_one_job(stack: Stack, uploaded: dict[st
     assert first.json()["jobId"] == second.json()["jobId"]
     assert stack.job_count() == before + 1
 
-    changed = json.loads(json.dumps(request))
-    changed["actions_note"] = None
-    changed.pop("actions_note")
-    changed["timeline"]["editorData"][0]["actions"][0]["end"] = 0.5
+    changed = one_clip_request("red.mp4", uploaded["red.mp4"], end=0.5)
     conflict = stack.post_json("/export", changed, headers=key)
     assert conflict.status_code == 409
     assert conflict.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"

@@ -9,6 +9,7 @@ import uuid
 import boto3
 
 from export_common.jobs import JobRepository, JobStatus, job_message_body
+from tests.e2e.conftest import one_clip_request
 from tests.e2e.stack import Stack
 
 
@@ -25,15 +26,7 @@ def test_a_queued_message_reaches_the_worker_through_the_event_source_mapping(st
     dynamodb = boto3.resource("dynamodb", endpoint_url=stack.endpoint_url, region_name="us-east-1")
     jobs = JobRepository(dynamodb.Table(stack.outputs["jobs_table_name"]))
     job_id = str(uuid.uuid4())
-    request = {
-        "timeline": {
-            "editorData": [
-                {"id": "r", "actions": [{"id": "a", "start": 0, "end": 1, "effectId": "video",
-                                         "data": {"src": "gone.mp4"}}]}
-            ]
-        },
-        "assets": [{"src": "gone.mp4", "s3Key": f"assets/{uuid.uuid4()}.mp4"}],
-    }  # fmt: skip
+    request = one_clip_request("gone.mp4", f"assets/{uuid.uuid4()}.mp4")
     jobs.create(job_id, json.dumps(request), "direct")
     stack.client("sqs").send_message(
         QueueUrl=stack.outputs["job_queue_url"], MessageBody=job_message_body(job_id)
