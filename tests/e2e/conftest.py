@@ -177,7 +177,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         reports = terminalreporter.stats.get(outcome, [])
         tests = [r.nodeid.split("::", 1)[-1] for r in reports if getattr(r, "nodeid", "")]
         if tests:
-            terminalreporter.write_line(f"{outcome} ({len(tests)}): {', '.join(tests)}")
+            terminalreporter.write_line(f"{outcome} ({len(tests)}):")
+            for test in tests:
+                terminalreporter.write_line(f"  {test}")
     terminalreporter.write_line("signed API calls through LocalStack's API Gateway:")
     for line in LATENCIES.summary_lines():
         terminalreporter.write_line("  " + line)

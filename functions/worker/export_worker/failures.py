@@ -17,11 +17,15 @@ class JobFailedError(Exception):
 
 
 class RetryLaterError(Exception):
-    """Not now, not the job's fault: report the item failed so SQS delivers it again later."""
+    """Not now, not the job's fault: report the item failed so SQS delivers it again later.
 
-    def __init__(self, reason: str) -> None:
+    ``retry_after_seconds``: when the message should come back (None: when its visibility timeout ends).
+    """
+
+    def __init__(self, reason: str, *, retry_after_seconds: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
 
 
 class PoisonMessageError(Exception):

@@ -31,11 +31,13 @@ from export_worker.process import (
     WorkerDeps,
     process_message,
 )
+from export_worker.redelivery import queue_url_from_arn
 from export_worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 logger = Logger()
 metrics = Metrics()
@@ -63,11 +65,13 @@ def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> Wo
     """The real dependencies: boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
     table: Table = boto3.resource("dynamodb").Table(settings.jobs_table_name)
     s3: S3Client = boto3.client("s3")
+    sqs: SQSClient = boto3.client("sqs")
     return WorkerDeps(
         settings=settings,
         repo=JobRepository(table, ttl_days=settings.job_ttl_days),
         s3=s3,
         render=renderer or _default_renderer(),
+        sqs=sqs,
     )
 
 
@@ -109,6 +113,22 @@ def _record_metrics(result: RecordResult) -> None:
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
 
 
+def _schedule_redelivery(deps: WorkerDeps, record: SQSRecord, seconds: int | None) -> None:
+    """Shortens the wait of a message handed back on purpose (see ``export_worker.redelivery``)."""
+    if seconds is None or deps.sqs is None:
+        return
+    try:
+        deps.sqs.change_message_visibility(
+            QueueUrl=queue_url_from_arn(record.event_source_arn),
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=seconds,
+        )
+    except Exception:  # the message still comes back, only later
+        logger.warning("could not change the message's visibility", exc_info=True)
+        return
+    logger.info("redelivery scheduled", extra={"retry_after_seconds": seconds})
+
+
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """One job message; raising reports the item failed (SQS redelivers it, then moves it to the DLQ)."""
     logger.append_keys(job_id=_job_id_for_log(record.body), message_id=record.message_id)
@@ -119,10 +139,12 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
             remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000.0,
             invocation_seconds=_invocation_seconds,
         )
+        deps = get_deps()
         try:
-            result = process_message(delivery, get_deps())
+            result = process_message(delivery, deps)
         except ItemFailedError as failure:
             _record_metrics(failure.result)
+            _schedule_redelivery(deps, record, failure.result.retry_after_seconds)
             raise
         _record_metrics(result)
         logger.info("message done", extra={"outcome": result.outcome.value, "reason": result.reason})

@@ -23,6 +23,7 @@ from export_common.jobs import Job, JobError, JobMessage, JobOutput, JobReposito
 from export_worker.budget import TimeBudget
 from export_worker.failures import JobFailedError, PoisonMessageError, RetryLaterError
 from export_worker.progress import ProgressReporter
+from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.settings import WorkerSettings
 from export_worker.storage import AssetRef, download_assets, upload_output
 from export_worker.workdir import job_work_dir
@@ -31,6 +32,7 @@ from render.model import ExportRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,7 @@ class RecordResult:
     error_code: str | None = None  # set when this delivery marked the job FAILED
     reason: str = ""
     render: RenderOutcome | None = None
+    retry_after_seconds: int | None = None  # RETRY: deliver again after this delay (None: visibility timeout)
 
 
 class ItemFailedError(Exception):
@@ -102,6 +105,7 @@ class WorkerDeps:
     s3: S3Client
     render: Renderer
     clock: Callable[[], float] = field(default=time.time)
+    sqs: SQSClient | None = None  # to hasten the redelivery of released messages (None: don't)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,12 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         return _process(job_id, delivery, deps)
     except PoisonMessageError as error:
         logger.error("poison message: not a job message", extra={"detail": str(error)[:300]})
-        raise ItemFailedError(RecordResult(Outcome.RETRY, reason="poison message")) from error
+        result = RecordResult(
+            Outcome.RETRY,
+            reason="poison message",
+            retry_after_seconds=backoff_seconds(delivery.receive_count),
+        )
+        raise ItemFailedError(result) from error
     except RetryLaterError as error:
         result = _on_retry_later(job_id, error, delivery, deps)
         raise ItemFailedError(result) from error
@@ -129,7 +138,12 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         raise
     except Exception as error:  # transient AWS errors and bugs alike: retry, then give up cleanly
         logger.exception("processing failed; the message will be retried")
-        result = RecordResult(Outcome.RETRY, job_id=job_id, reason=f"error: {type(error).__name__}")
+        result = RecordResult(
+            Outcome.RETRY,
+            job_id=job_id,
+            reason=f"error: {type(error).__name__}",
+            retry_after_seconds=backoff_seconds(delivery.receive_count),
+        )
         if job_id is not None and _is_last_receive(delivery, deps):
             result = _give_up(job_id, None, delivery, deps)
         raise ItemFailedError(result) from error
@@ -174,8 +188,13 @@ def _on_retry_later(
         return _give_up(job_id, None, delivery, deps)
     # "job busy" at the last receive: another attempt holds a live lease and ends the job itself;
     # if it dies, the DLQ consumer fails the job once the lease expired.
-    logger.info("released for a later delivery", extra={"reason": error.reason})
-    return RecordResult(Outcome.RETRY, job_id=job_id, reason=error.reason)
+    logger.info(
+        "released for a later delivery",
+        extra={"reason": error.reason, "retry_after_seconds": error.retry_after_seconds},
+    )
+    return RecordResult(
+        Outcome.RETRY, job_id=job_id, reason=error.reason, retry_after_seconds=error.retry_after_seconds
+    )
 
 
 def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
@@ -202,14 +221,17 @@ def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     output_seconds = request.to_composition().duration
     render_timeout = budget.render_timeout(output_seconds)
     if render_timeout is None:
-        raise RetryLaterError("not enough time left in this invocation")
+        # a fresh invocation has the whole timeout: come back at once
+        raise RetryLaterError("not enough time left in this invocation", retry_after_seconds=0)
 
     claimed = deps.repo.claim(job_id, lease_seconds=deps.settings.job_lease_seconds, now=deps.clock())
     if claimed is None:
         current = deps.repo.get(job_id)
         if current is None or current.status.is_final:
             return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="finished by another delivery")
-        raise RetryLaterError("job busy")
+        # another attempt holds a live lease: look again when it has run out
+        lease_left = (current.lease_until or 0) - deps.clock()
+        raise RetryLaterError("job busy", retry_after_seconds=clamp_visibility(lease_left + 1))
     logger.info("job claimed", extra={"attempt": claimed.attempt, "render_timeout": round(render_timeout, 1)})
     return _run_claimed(
         claimed, request=request, render_timeout=render_timeout, budget=budget, delivery=delivery, deps=deps
@@ -254,7 +276,9 @@ def _run_claimed(
         _log_render_error(error)
         if budget.timeout_was_ours(used_timeout[0]) and not _is_last_receive(delivery, deps):
             _release(job_id, attempt, deps)
-            raise RetryLaterError("render stopped by the invocation's time budget") from error
+            raise RetryLaterError(
+                "render stopped by the invocation's time budget", retry_after_seconds=0
+            ) from error
         return _fail(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
     except RenderError as error:
         _log_render_error(error)
