@@ -97,7 +97,9 @@ deploy() {
     die "terraform init failed (a leftover ${TF_DIR#"${REPO_ROOT}/"}/localstack_providers_override.tf from an interrupted tflocal run can be deleted)"
   fi
   # -lock-timeout: another apply of the same root (a parallel dev-up, or by hand) finishes first.
-  tflocal_cmd -chdir="${TF_DIR}" apply -auto-approve -input=false -lock-timeout=600s \
+  # Plain text where nobody reads colours (CI logs, redirected output).
+  local colour=(); [ -t 1 ] || colour=(-no-color)
+  tflocal_cmd -chdir="${TF_DIR}" apply -auto-approve -input=false -lock-timeout=600s "${colour[@]}" \
     || die "terraform apply failed; 'already exists' errors mean LocalStack holds resources the state does not know (make dev-down && make dev-up starts clean)"
   log "deployed in $((SECONDS - started)) s"
 }
