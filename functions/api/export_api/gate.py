@@ -121,4 +121,19 @@ def check_request(
         raise ServiceError(ErrorCode.INVALID_JSON, "The request body is not valid JSON.") from None
     if not isinstance(parsed, dict):
         raise ServiceError(ErrorCode.VALIDATION_ERROR, "The request body must be a JSON object.")
+    _normalise_content_type(event)
     return result
+
+
+def _normalise_content_type(event: Mapping[str, Any]) -> None:
+    """Media types are case-insensitive, Powertools' check is not: hand it the spelling it expects.
+
+    Runs only after the header was accepted here, so ``Application/JSON`` is not a 415 further on.
+    """
+    for field in ("headers", "multiValueHeaders"):
+        headers = event.get(field)
+        if not isinstance(headers, dict):
+            continue
+        for name in list(headers):
+            if str(name).lower() == "content-type":
+                headers[name] = ["application/json"] if field == "multiValueHeaders" else "application/json"

@@ -124,6 +124,14 @@ def test_wrong_content_type_is_415(stack: Stack, content_type: str | None) -> No
     assert (reply.status, _code(reply)) == (415, "UNSUPPORTED_MEDIA_TYPE")
 
 
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/json; Charset=utf-8"])
+def test_media_type_is_case_insensitive(
+    stack: Stack, make_request: Callable[..., dict[str, Any]], content_type: str
+) -> None:
+    reply = stack.call("POST", "/export", make_request(), content_type=content_type)
+    assert reply.status == 202, reply.body
+
+
 def test_json_with_charset_is_accepted(stack: Stack, make_request: Callable[..., dict[str, Any]]) -> None:
     reply = stack.call("POST", "/export", make_request(), content_type="application/json; charset=UTF-8")
     assert reply.status == 202, reply.body
