@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode, ServiceError
+from export_common.jobs import put_unless_live
 from export_common.signing import MAX_CLOCK_SKEW_MS, VerifiedSignature, verify
 
 if TYPE_CHECKING:
@@ -86,19 +87,11 @@ class ReplayGuard:
 
     def check_and_remember(self, signature: str) -> None:
         now = int(self._clock())
-        try:
-            self._table.put_item(
-                Item={"pk": SIGNATURE_KEY_PREFIX + signature, "expiresAt": now + REPLAY_WINDOW_SECONDS},
-                # TTL deletion lags by hours: an expired item counts as absent.
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
-                ExpressionAttributeValues={":now": now},
+        item = {"pk": SIGNATURE_KEY_PREFIX + signature, "expiresAt": now + REPLAY_WINDOW_SECONDS}
+        if not put_unless_live(self._table, item, now=now):
+            raise ServiceError(
+                ErrorCode.REPLAYED_REQUEST, "This signed request was already used; sign it again."
             )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise ServiceError(
-                    ErrorCode.REPLAYED_REQUEST, "This signed request was already used; sign it again."
-                ) from None
-            raise
 
 
 class Authenticator:

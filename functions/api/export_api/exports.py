@@ -17,7 +17,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from export_api.models import CreateExportResponse, JobErrorBody, JobStatusResponse, OutputInfo
 from export_common.errors import ErrorCode, ServiceError
-from export_common.jobs import Job, JobError, JobRepository, JobStatus, job_message_body
+from export_common.jobs import (
+    Job,
+    JobError,
+    JobRepository,
+    JobStatus,
+    job_message_body,
+    put_unless_live,
+)
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -106,25 +113,18 @@ class IdempotencyStore:
     def reserve(self, key: str, job_id: str, request_hash: str) -> IdempotencyRecord | None:
         """Claims the key for ``job_id``; returns the existing record instead when the key is taken."""
         now = int(self._clock())
-        try:
-            self._table.put_item(
-                Item={
-                    "pk": self._pk(key),
-                    "jobId": job_id,
-                    "requestHash": request_hash,
-                    "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
-                ExpressionAttributeValues={":now": now},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            item = self._table.get_item(Key={"pk": self._pk(key)}, ConsistentRead=True).get("Item")
-            if item is None:  # expired and deleted between the two calls: try once more
-                return self.reserve(key, job_id, request_hash)
-            return IdempotencyRecord(job_id=str(item["jobId"]), request_hash=str(item["requestHash"]))
-        return None
+        record = {
+            "pk": self._pk(key),
+            "jobId": job_id,
+            "requestHash": request_hash,
+            "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
+        }
+        if put_unless_live(self._table, record, now=now):
+            return None
+        item = self._table.get_item(Key={"pk": self._pk(key)}, ConsistentRead=True).get("Item")
+        if item is None:  # expired and deleted between the two calls: try once more
+            return self.reserve(key, job_id, request_hash)
+        return IdempotencyRecord(job_id=str(item["jobId"]), request_hash=str(item["requestHash"]))
 
     def release(self, key: str, job_id: str) -> None:
         """Frees the key after a failed start so that a retry with the same key can succeed."""

@@ -106,8 +106,28 @@ def _to_dynamo(value: Any) -> Any:
     return json.loads(json.dumps(value), parse_float=Decimal)
 
 
-def _is_condition_failure(error: ClientError) -> bool:
+def is_condition_failure(error: ClientError) -> bool:
+    """True when a DynamoDB write was refused by its condition (not a service failure)."""
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def put_unless_live(table: Table, item: dict[str, Any], *, now: int) -> bool:
+    """Writes an expiring item (``pk``, ``expiresAt``) unless a live one has its key; False if one has.
+
+    TTL deletion lags by up to days, so an item whose ``expiresAt`` has passed counts as absent.
+    Used for the idempotency keys and the replay guard that share the jobs table.
+    """
+    try:
+        table.put_item(
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+            ExpressionAttributeValues={":now": now},
+        )
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
 
 
 class JobRepository:
@@ -168,7 +188,7 @@ class JobRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return None
             raise
         return Job.model_validate(result["Attributes"])
@@ -236,7 +256,7 @@ class JobRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
@@ -265,7 +285,7 @@ class JobRepository:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
