@@ -14,15 +14,19 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
-def solid_clip_with_tone(path: Path, color: str, frequency: int, seconds: float = 3.0) -> Path:
-    """A clip of one colour with a sine tone: easy to recognise in frames and audio."""
+def _clip_with_tone(path: Path, video: str, frequency: int, seconds: float) -> Path:
     _ffmpeg(
-        "-f", "lavfi", "-i", f"color=c={color}:s=640x360:r=25:d={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=44100:duration={seconds}",
+        "-f", "lavfi", "-i", video,
+        "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=48000:duration={seconds}",
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
         str(path),
     )  # fmt: skip
     return path
+
+
+def solid_clip_with_tone(path: Path, color: str, frequency: int, seconds: float = 3.0) -> Path:
+    """A clip of one colour with a sine tone: easy to recognise in frames and audio."""
+    return _clip_with_tone(path, f"color=c={color}:s=640x360:r=25:d={seconds}", frequency, seconds)
 
 
 def still_image(path: Path, color: str) -> Path:
@@ -82,10 +86,4 @@ def close_to(actual: tuple[int, int, int], expected: tuple[int, int, int], toler
 
 def busy_clip(path: Path, seconds: float = 6.0) -> Path:
     """A clip full of moving noise: expensive to encode, so a render of it takes visible time."""
-    _ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc2=s=640x360:r=30:d={seconds},noise=alls=60:allf=t",
-        "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-        str(path),
-    )  # fmt: skip
-    return path
+    return _clip_with_tone(path, f"testsrc2=s=640x360:r=30:d={seconds},noise=alls=60:allf=t", 330, seconds)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +57,17 @@ def local_path(assets_dir: Path, s3_key: str) -> Path:
     return path
 
 
+@contextmanager
+def _missing_means_failed(ref: AssetRef) -> Iterator[None]:
+    """An absent object fails the job (no retry brings it back); other S3 errors stay transient."""
+    try:
+        yield
+    except ClientError as error:
+        if _is_missing(error):
+            raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
+        raise
+
+
 def download_assets(
     s3: S3Client, bucket: str, assets: Iterable[AssetRef], assets_dir: Path, *, max_bytes: int
 ) -> int:
@@ -63,12 +75,8 @@ def download_assets(
     refs = list(assets)
     sizes: dict[str, int] = {}
     for ref in refs:
-        try:
+        with _missing_means_failed(ref):
             head = s3.head_object(Bucket=bucket, Key=ref.s3_key)
-        except ClientError as error:
-            if _is_missing(error):
-                raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
-            raise
         size = int(head["ContentLength"])
         if size > max_bytes:
             raise _too_large(ref, max_bytes)
@@ -89,12 +97,8 @@ def download_assets(
 
 
 def _stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_bytes: int) -> int:
-    try:
+    with _missing_means_failed(ref):
         response = s3.get_object(Bucket=bucket, Key=ref.s3_key)
-    except ClientError as error:
-        if _is_missing(error):
-            raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
-        raise
     if int(response.get("ContentLength", 0)) > max_bytes:
         response["Body"].close()
         raise _too_large(ref, max_bytes)
