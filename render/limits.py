@@ -11,6 +11,8 @@ MAX_ROWS: Final = 100
 MAX_ASSETS: Final = 50
 MAX_TEXT_LENGTH: Final = 500
 MAX_ID_LENGTH: Final = 200
+# An asset's `src` is an opaque key: editors write long cloud URLs with signed query strings there.
+MAX_SRC_LENGTH: Final = 4096
 
 MIN_OUTPUT_SIDE: Final = 16
 MAX_OUTPUT_WIDTH: Final = 3840
