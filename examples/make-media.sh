@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the sample media that examples/request.json uses, with ffmpeg's test sources, into examples/media/.
+# Makes the sample media that examples/request.json and examples/melies-request.json use, with ffmpeg's test sources, into examples/media/.
 set -euo pipefail
 out="$(dirname "$0")/media"
 mkdir -p "${out}"
@@ -8,6 +8,8 @@ ff -f lavfi -i "testsrc2=s=1280x720:r=30:d=6" -f lavfi -i "sine=frequency=440:du
    -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest "${out}/intro.mp4"
 ff -f lavfi -i "smptebars=s=640x360:r=25:d=6" -f lavfi -i "sine=frequency=660:duration=6" \
    -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest "${out}/bars.mp4"
+# a 4:3 screen recording without sound, as phones and screen recorders make them (examples/melies-request.json)
+ff -f lavfi -i "testsrc=s=640x480:r=30:d=4" -c:v libx264 -preset veryfast -pix_fmt yuv420p "${out}/phone.mp4"
 ff -f lavfi -i "color=c=orange:s=256x256" -frames:v 1 "${out}/logo.png"
 ff -f lavfi -i "sine=frequency=220:duration=10" -c:a libmp3lame -b:a 128k "${out}/music.mp3"
-echo "sample media in ${out}: intro.mp4 bars.mp4 logo.png music.mp3"
+echo "sample media in ${out}: intro.mp4 bars.mp4 phone.mp4 logo.png music.mp3"

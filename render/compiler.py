@@ -115,6 +115,7 @@ def compile_plan(
             protocol_whitelist="file",
             **({"ss": _num(spec.seek)} if spec.seek else {}),
             **({"t": _num(spec.duration)} if spec.duration is not None else {}),
+            **({"stream_loop": -1} if spec.loop else {}),
         )
         for spec in plan.inputs
     ]
@@ -190,8 +191,14 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual) -> Any:
             stream = stream.filter(
                 "scale", box.width, box.height, force_original_aspect_ratio="decrease", force_divisible_by=2
             )
-            x = f"{box.x}+({box.width}-overlay_w)/2"
-            y = f"{box.y}+({box.height}-overlay_h)/2"
+            if clip.matte is not None:
+                # An opaque stage: the bars around the picture hide what lies below, as in the player.
+                stream = stream.filter(
+                    "pad", box.width, box.height, "(ow-iw)/2", "(oh-ih)/2", color=to_ffmpeg(clip.matte)
+                )
+            else:
+                x = f"{box.x}+({box.width}-overlay_w)/2"
+                y = f"{box.y}+({box.height}-overlay_h)/2"
         stream = stream.filter("setsar", 1)
     if clip.opacity < 1:
         stream = stream.filter("format", "rgba").filter("colorchannelmixer", aa=_num(clip.opacity))
@@ -201,7 +208,7 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual) -> Any:
         x=x,
         y=y,
         enable=_window(clip.start, clip.end),
-        eof_action="repeat" if visual.still else "pass",
+        eof_action="repeat" if visual.still or clip.hold > 0 else "pass",
     )
 
 

@@ -53,6 +53,12 @@ class Clip:
     """One action of the timeline, in output seconds.
 
     `layer` orders visuals: lower numbers are drawn on top. `source_key` is the asset's s3Key.
+
+    Editor semantics beyond plain layering are spelled as properties of the clip, so one planner serves
+    every dialect: `loop` repeats an audio source to fill the clip, `audio_optional` makes a source
+    without an audio stream play silence instead of failing, `matte` fills the clip's box around a
+    contained picture (an opaque stage, as an editor's player shows), and `hold` keeps the last frame on
+    screen for that many seconds at the end of the clip.
     """
 
     id: str
@@ -72,6 +78,10 @@ class Clip:
     fit: Fit = Fit.CONTAIN
     opacity: float = 1.0
     text: TextStyle | None = None
+    loop: bool = False
+    audio_optional: bool = False
+    matte: str | None = None  # "#RRGGBBAA"
+    hold: float = 0.0
 
     @property
     def duration(self) -> float:
@@ -79,8 +89,8 @@ class Clip:
 
     @property
     def source_duration(self) -> float:
-        """Seconds of the source consumed (speed > 1 consumes more)."""
-        return self.duration * self.speed
+        """Seconds of the source consumed (speed > 1 consumes more); a held last frame consumes none."""
+        return (self.duration - self.hold) * self.speed
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ class Asset(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    src: str = Field(min_length=1, max_length=500)
+    src: str = Field(min_length=1, max_length=limits.MAX_SRC_LENGTH)
     s3Key: Annotated[str, Field(pattern=ASSET_KEY_PATTERN, max_length=300)]
 
     @field_validator("s3Key")

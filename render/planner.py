@@ -23,6 +23,7 @@ class InputSpec:
     path: Path
     seek: float = 0.0
     duration: float | None = None  # None: read to the end (stills)
+    loop: bool = False  # start again from the beginning at the end of the file
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,11 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
         name = clip.src or clip.source_key
         if clip.kind is ClipKind.AUDIO:
             if not info.has_audio:
+                if clip.audio_optional:
+                    continue  # a video without sound: its audio track is silence
                 raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no audio stream")
-            _check_trim(clip, info, name)
             if clip.volume > 0 and not clip.muted:
-                audios.append(PlannedAudio(clip, add(_timed_input(path, clip))))
+                audios.append(PlannedAudio(clip, add(_timed_input(path, clip, info, name))))
             continue
         if not info.has_video:
             raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no picture")
@@ -95,8 +97,7 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
                 )
             )
             continue
-        _check_trim(clip, info, name)
-        index = add(_timed_input(path, clip))
+        index = add(_timed_input(path, clip, info, name))
         visuals.append(PlannedVisual(clip, index, needs_scale=needs_scale))
         if info.has_audio and not clip.muted and clip.volume > 0:
             audios.append(PlannedAudio(clip, index))
@@ -112,13 +113,14 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
     )
 
 
-def _timed_input(path: Path, clip: Clip) -> InputSpec:
-    return InputSpec(path, seek=clip.trim_start, duration=clip.source_duration + _READ_MARGIN_SECONDS)
-
-
-def _check_trim(clip: Clip, info: MediaInfo, name: str) -> None:
+def _timed_input(path: Path, clip: Clip, info: MediaInfo, name: str) -> InputSpec:
+    """The source window a clip reads; a looping clip starts at its in-point modulo the source length."""
+    read = clip.source_duration + _READ_MARGIN_SECONDS
+    if clip.loop and info.duration:
+        return InputSpec(path, seek=clip.trim_start % info.duration, duration=read, loop=True)
     if info.duration is not None and clip.trim_start >= info.duration:
         raise InvalidMediaError(
-            f"action {clip.id!r}: trimStart {clip.trim_start:g} s is past the end of asset {name!r} "
-            f"({info.duration:.3f} s long)"
+            f"action {clip.id!r}: its in-point (trimStart or offset) {clip.trim_start:g} s is past the end "
+            f"of asset {name!r} ({info.duration:.3f} s long)"
         )
+    return InputSpec(path, seek=clip.trim_start, duration=read)

@@ -4,6 +4,10 @@
 Editor-only fields (selected, flexible, movable, minStart, maxEnd, rowHeight, classNames, ...) are
 ignored. Apps put their own fields either under `data` or directly on the action; both are accepted
 and `data` wins. Rows earlier in the list are drawn on top.
+
+Each action is read in one of two dialects, decided by the action itself: the generic kinds (`video`,
+`audio`, `image`, `text`, from `data.type` or `effectId`), or the Melies effects (`effect0`, `effect1`,
+`effect2`, see `render.editor_formats.melies`). An explicit `data.type` always wins.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from render import limits
 from render.colors import parse_color
 from render.composition import Align, Box, Clip, ClipKind, Composition, Fit, TextStyle
+from render.editor_formats import melies
+from render.editor_formats.melies import MeliesEffect, StageAction
 
 KIND_ALIASES: Mapping[str, ClipKind] = {
     "video": ClipKind.VIDEO,
@@ -48,9 +54,17 @@ class ActionData(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     type: str | None = Field(None, description="video, audio, image or text (aliases accepted)")
-    src: str | None = Field(None, min_length=1, max_length=500, description="name of an entry of `assets`")
+    src: str | None = Field(
+        None, min_length=1, max_length=limits.MAX_SRC_LENGTH, description="the `src` of an entry of `assets`"
+    )
     trimStart: float = Field(
         0.0, ge=0, le=86_400, description="seconds into the source where the action begins"
+    )
+    offset: float | None = Field(
+        None, ge=0, le=86_400, description="Melies' name for trimStart (trimStart wins when both are set)"
+    )
+    videoLayer: int = Field(
+        0, ge=0, le=limits.MAX_ROWS, description="Melies: among effect1 actions, the highest is shown"
     )
     speed: float = Field(1.0, ge=limits.MIN_SPEED, le=limits.MAX_SPEED)
     volume: float = Field(1.0, ge=0, le=limits.MAX_VOLUME)
@@ -73,6 +87,13 @@ class ActionData(BaseModel):
     )
     backgroundColor: str | None = Field(None, max_length=64)
     align: Literal["left", "center", "right"] = "center"
+
+    @model_validator(mode="after")
+    def _offset_is_the_in_point(self) -> ActionData:
+        """Melies' `offset` becomes `trimStart` unless that is set, so a dumped request reads the same."""
+        if "trimStart" not in self.model_fields_set and self.offset is not None:
+            self.trimStart = self.offset
+        return self
 
     @field_validator("color", "backgroundColor")
     @classmethod
@@ -134,16 +155,22 @@ def _error(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> I
     return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
 
 
-def _kind(action: EditorAction, loc: tuple[str | int, ...]) -> ClipKind | InitErrorDetails:
+def _kind(
+    action: EditorAction, loc: tuple[str | int, ...]
+) -> tuple[ClipKind, MeliesEffect | None] | InitErrorDetails:
+    """The action's kind, and its Melies effect when it is read in that dialect."""
     if action.data.type is not None:
-        return KIND_ALIASES[action.data.type.strip().lower()]
+        return KIND_ALIASES[action.data.type.strip().lower()], None
     if action.effectId is not None and action.effectId.strip().lower() in KIND_ALIASES:
-        return KIND_ALIASES[action.effectId.strip().lower()]
+        return KIND_ALIASES[action.effectId.strip().lower()], None
+    effect = melies.effect_of(action.effectId)
+    if effect is not None:
+        return melies.EFFECT_KINDS[effect], effect
     return _error(
         (*loc, "effectId") if action.effectId is not None else (*loc, "data", "type"),
         "unknown_action_type",
         f"action {action.id!r} has an unknown type: set data.type (or effectId) "
-        "to one of video, audio, image, text",
+        "to one of video, audio, image, text (or a Melies effect: effect0, effect1, effect2)",
         action.effectId,
     )
 
@@ -169,6 +196,7 @@ def build_composition(
     """
     errors: list[InitErrorDetails] = []
     clips: list[Clip] = []
+    stage: list[StageAction] = []
     total = sum(len(row.actions) for row in timeline.editorData)
     if total > limits.MAX_ACTIONS:
         errors.append(
@@ -185,10 +213,11 @@ def build_composition(
             if action.disable:
                 continue
             aloc = (*loc, "editorData", r, "actions", a)
-            kind = _kind(action, aloc)
-            if not isinstance(kind, ClipKind):
-                errors.append(kind)
+            resolved = _kind(action, aloc)
+            if not isinstance(resolved, tuple):
+                errors.append(resolved)
                 continue
+            kind, effect = resolved
             data = action.data
             ok = True
             if action.end <= action.start:
@@ -227,14 +256,23 @@ def build_composition(
                     )
                 )
                 ok = False
-            if ok:
-                clips.append(_clip(action, kind, r, assets, width=width, height=height))
+            if not ok:
+                continue
+            clip = _clip(action, kind, r, assets, width=width, height=height)
+            if effect is MeliesEffect.VIDEO_PICTURE:
+                stage.append(StageAction(clip, r, action.data.videoLayer))
+            elif effect is not None:
+                clips.append(melies.audio_clip(clip, effect))
+            else:
+                clips.append(clip)
+    clips.extend(melies.stage_clips(stage, width=width, height=height))
     if not errors and not clips:
         errors.append(
             _error(
                 (*loc, "editorData"),
                 "empty_timeline",
-                "the timeline has no enabled actions; nothing to render",
+                "the timeline has no enabled actions, so there is nothing to render: "
+                "add at least one clip to editorData",
                 [],
             )
         )

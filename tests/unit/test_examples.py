@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from render.model import ExportRequest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -19,3 +21,22 @@ def test_the_readme_timeline_example_is_valid() -> None:
     block = readme.split("## The timeline format, at a glance")[1].split("```json")[1].split("```")[0]
     request = ExportRequest.model_validate(json.loads(block.replace("<uuid>", "0d4c")))
     assert request.to_composition().duration == 5.0
+
+
+def test_the_melies_example_is_read_as_the_player_shows_it() -> None:
+    request = ExportRequest.model_validate(json.loads((EXAMPLES / "melies-request.json").read_text()))
+    clips = request.to_composition().clips
+    stage = [(c.id, c.start, c.end, c.trim_start) for c in clips if c.kind == "video"]
+    # V2's phone clip (videoLayer 1) interrupts the split intro clip, which continues at its offset
+    expected = [("v1a", 0, 2.55, 0.5), ("v1b", 2.55, 4, 3), ("v2a", 4, 5.5, 0), ("v1b", 5.5, 6, 5.95)]
+    assert [s[0] for s in stage] == [e[0] for e in expected]
+    assert [s[1:] for s in stage] == [pytest.approx(e[1:]) for e in expected]
+    assert next(c for c in clips if c.id == "v1a").hold == pytest.approx(0.05)  # the micro gap is held
+    audio = {c.id: (c.loop, c.audio_optional, c.trim_start) for c in clips if c.kind == "audio"}
+    assert audio == {
+        "m1": (True, False, 0),
+        "a1a": (True, True, 0.5),
+        "a1b": (True, True, 3),
+        "a2a": (True, True, 0),
+    }
+    assert request.to_composition().duration == 12.0

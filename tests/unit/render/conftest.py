@@ -99,8 +99,56 @@ _MEDIA: dict[str, list[str]] = {
         "libx264",
     ],
     "tone.wav": ["-f", "lavfi", "-i", "sine=f=1000:r=22050:d=3"],
+    # Melies media. 2 s red with a 440 Hz tone, then 2 s blue with a 1000 Hz tone: where a clip and its
+    # linked audio are in the source shows in both the picture and the pitch.
+    "redblue_tones.mp4": [
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=red:s={W}x{H}:r=10:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=blue:s={W}x{H}:r=10:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:r=48000:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=1000:r=48000:d=2",
+        "-filter_complex",
+        "[0:v][1:v]concat=n=2:v=1:a=0[v];[2:a][3:a]concat=n=2:v=0:a=1[a]",
+        "-map",
+        "[v]",
+        "-map",
+        "[a]",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+    ],
+    # a 4:3 screen recording: yellow, no audio stream
+    "yellow_4x3.mp4": ["-f", "lavfi", "-i", "color=yellow:s=120x90:r=10:d=3", "-pix_fmt", "yuv420p"],
+    # 1.5 s of music: 0.75 s at 600 Hz, then 0.75 s at 1500 Hz (shows where a loop is in its source)
+    "music.wav": [
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=600:r=48000:d=0.75",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=1500:r=48000:d=0.75",
+        "-filter_complex",
+        "[0:a][1:a]concat=n=2:v=0:a=1",
+    ],
     "logo.png": ["-f", "lavfi", "-i", "color=yellow:s=40x40", "-frames:v", "1"],
 }
+
+
+_TONE_RATE = 48_000
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -165,34 +213,33 @@ class Media:
         return Media.frame(path, t).pixel(x, y)
 
     @staticmethod
-    def rms(path: Path, start: float, duration: float) -> float:
-        """Root mean square of the (mono-mixed) audio in [start, start + duration)."""
+    def tone(path: Path, start: float, duration: float, frequency: float) -> float:
+        """Amplitude of one frequency in [start, start + duration): tells mixed sources apart."""
+        samples = Media.samples(path, start, duration)
+        step = 2 * math.pi * frequency / _TONE_RATE
+        re = sum(s * math.cos(step * i) for i, s in enumerate(samples))
+        im = sum(s * math.sin(step * i) for i, s in enumerate(samples))
+        return 2 * math.hypot(re, im) / max(1, len(samples))
+
+    @staticmethod
+    def samples(path: Path, start: float, duration: float) -> tuple[float, ...]:
+        """The mono-mixed audio in [start, start + duration) at 48 kHz."""
         proc = subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-ss",
-                f"{start}",
-                "-t",
-                f"{duration}",
-                "-i",
-                str(path),
-                "-vn",
-                "-ac",
-                "1",
-                "-f",
-                "f32le",
-                "-",
-            ],
+            ["ffmpeg", "-v", "error", "-ss", f"{start}", "-t", f"{duration}", "-i", str(path),
+             "-vn", "-ac", "1", "-ar", str(_TONE_RATE), "-f", "f32le", "-"],
             capture_output=True,
             check=True,
-        )
+        )  # fmt: skip
         count = len(proc.stdout) // 4
-        if count == 0:
+        return struct.unpack(f"<{count}f", proc.stdout[: count * 4])
+
+    @staticmethod
+    def rms(path: Path, start: float, duration: float) -> float:
+        """Root mean square of the (mono-mixed) audio in [start, start + duration)."""
+        samples = Media.samples(path, start, duration)
+        if not samples:
             return 0.0
-        samples = struct.unpack(f"<{count}f", proc.stdout[: count * 4])
-        return math.sqrt(sum(s * s for s in samples) / count)
+        return math.sqrt(sum(s * s for s in samples) / len(samples))
 
 
 @pytest.fixture(scope="session")

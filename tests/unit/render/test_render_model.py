@@ -95,14 +95,14 @@ def test_defaults() -> None:
             "assets",
         ),
         (
-            body([video() | {"effectId": "effect0"}, video(type="sticker")]),
+            body([video() | {"effectId": "effect7"}, video(type="sticker")]),
             ("timeline", "editorData", 0, "actions", 1, "data", "type"),
             "sticker",
         ),
         (
-            body([video() | {"effectId": "effect0"}]),
+            body([video() | {"effectId": "effect7"}]),
             ("timeline", "editorData", 0, "actions", 0, "effectId"),
-            "'v'",
+            "effect0, effect1, effect2",
         ),
         (
             body([video() | {"start": 3, "end": 3}]),
@@ -257,7 +257,66 @@ def test_model_imports_only_pydantic_and_the_stdlib() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('ffmpeg', 'tqdm', 'boto3')); "
         "bad += sorted(m for m in sys.modules if m.startswith('render.') and m not in "
         "('render.model', 'render.limits', 'render.colors', 'render.composition', 'render.editor_formats', "
-        "'render.editor_formats.react_timeline_editor')); print(bad)"
+        "'render.editor_formats.react_timeline_editor', 'render.editor_formats.melies')); print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def melies(effect: str, **data: Any) -> dict[str, Any]:
+    return {"id": effect, "start": 0, "end": 2, "effectId": effect, "data": {"src": "clip.mp4", **data}}
+
+
+def test_melies_effects_are_read_in_their_own_dialect() -> None:
+    request = ExportRequest.model_validate(
+        body(
+            [melies("effect1", offset=1.5, videoLayer=1)], [melies("effect0")], [melies("effect2", offset=4)]
+        )
+    )
+    picture, music, sound = sorted(request.to_composition().clips, key=lambda c: c.layer)
+    assert (picture.kind, picture.muted, picture.matte, picture.trim_start) == (
+        ClipKind.VIDEO,
+        True,
+        "#000000ff",
+        1.5,
+    )
+    assert (music.kind, music.loop, music.audio_optional) == (ClipKind.AUDIO, True, False)
+    assert (sound.kind, sound.loop, sound.audio_optional, sound.trim_start) == (ClipKind.AUDIO, True, True, 4)
+
+
+def test_an_explicit_type_wins_over_a_melies_effect() -> None:
+    request = ExportRequest.model_validate(body([melies("effect1", type="audio")]))
+    (clip,) = request.to_composition().clips
+    assert (clip.kind, clip.loop, clip.matte) == (ClipKind.AUDIO, False, None)
+
+
+def test_trim_start_wins_over_offset_and_a_stored_request_reads_the_same() -> None:
+    request = ExportRequest.model_validate(
+        body([melies("effect1", offset=1, trimStart=2)], [melies("effect2", offset=3)])
+    )
+    assert sorted(c.trim_start for c in request.to_composition().clips) == [2, 3]
+    stored = ExportRequest.model_validate(json.loads(request.model_dump_json()))  # what the worker reads
+    assert stored.to_composition() == request.to_composition()
+
+
+def test_src_is_an_opaque_key_up_to_the_limit() -> None:
+    url = "https://storage.example.com/u/1/clip.mp4?" + "X-Amz-Signature=" + "f" * 3000
+    payload = body([melies("effect1") | {"data": {"src": url}}]) | {
+        "assets": [{"src": url, "s3Key": "assets/c.mp4"}]
+    }
+    assert ExportRequest.model_validate(payload).used_asset_keys() == ["assets/c.mp4"]
+    too_long = "x" * (limits.MAX_SRC_LENGTH + 1)
+    payload = body([melies("effect1") | {"data": {"src": too_long}}]) | {
+        "assets": [{"src": too_long, "s3Key": "assets/c"}]
+    }
+    assert {loc[-1] for loc, _ in errors_of(payload)} == {"src"}
+
+
+def test_an_empty_melies_snapshot_is_a_readable_error() -> None:
+    snapshot = {"version": 1, "selectedActionId": None, "timelineScaleWidth": 160, "editorData": []}
+    ((loc, message),) = errors_of({"timeline": snapshot, "assets": []})
+    assert (
+        loc == ("timeline", "editorData")
+        and "nothing to render" in message
+        and "add at least one clip" in message
+    )
