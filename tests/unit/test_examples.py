@@ -40,3 +40,18 @@ def test_the_melies_example_is_read_as_the_player_shows_it() -> None:
         "a2a": (True, True, 0),
     }
     assert request.to_composition().duration == 12.0
+
+
+def test_the_render_readme_examples_are_valid_and_match_the_example_files() -> None:
+    readme = (EXAMPLES.parent / "render" / "README.md").read_text()
+    blocks = [block.split("```")[0] for block in readme.split("```json")[1:]]
+    requests = [json.loads(b) for b in blocks if b.lstrip().startswith('{"timeline"')]
+    assert len(requests) == 2, "one complete example per dialect"
+    for shown, file in zip(requests, ("melies-request.json", "request.json"), strict=True):
+        example = json.loads((EXAMPLES / file).read_text())
+
+        def clips(body: dict[str, object]) -> list[tuple[object, ...]]:
+            composition = ExportRequest.model_validate(body).to_composition()
+            return [(c.id, c.kind, c.start, c.end, c.trim_start, c.src) for c in composition.clips]
+
+        assert clips(shown) == clips(example), file
