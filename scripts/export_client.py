@@ -32,11 +32,15 @@ EXT_TYPES = {
     ".m4v": "video/mp4",
     ".mov": "video/quicktime",
     ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".ogv": "video/ogg",
     ".mp3": "audio/mpeg",
     ".m4a": "audio/mp4",
     ".aac": "audio/aac",
     ".wav": "audio/wav",
     ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -47,14 +51,28 @@ FINAL = ("SUCCEEDED", "FAILED")
 
 
 class ApiError(Exception):
-    """A non-2xx answer: ``status`` and the service's ``{"error": {code, message}}``."""
+    """A non-2xx answer: ``status`` and the service's ``{"error": "<message>", "code", "details"?}``.
+
+    ``message`` is the service's readable ``error`` (or the start of a body that is not the service's),
+    ``details`` its per-field problems ``[{path, message}]`` when it sent some.
+    """
 
     def __init__(self, status: int, body: Any):
-        error = body.get("error", {}) if isinstance(body, dict) else {}
+        fields = body if isinstance(body, dict) else {}
+        error, code, details = fields.get("error"), fields.get("code"), fields.get("details")
         self.status = status
-        self.code = str(error.get("code", "HTTP_ERROR"))
+        self.code = code if isinstance(code, str) and code else "HTTP_ERROR"
+        self.message = error if isinstance(error, str) and error else str(body)[:500]
+        self.details: list[dict[str, Any]] = details if isinstance(details, list) else []
         self.body = body
-        super().__init__(f"{status} {self.code}: {error.get('message', body)}")
+        super().__init__(f"{status} {self.code}: {self.message}")
+
+
+def job_failure(status: Mapping[str, Any]) -> str | None:
+    """``"INVALID_MEDIA: clip.mp4 is not a video"`` for a FAILED job's status, None for any other."""
+    if status.get("status") != "FAILED":
+        return None
+    return f"{status.get('errorCode') or 'FAILED'}: {status.get('error') or 'the export failed'}"
 
 
 class ExportClient:
@@ -132,7 +150,7 @@ class ExportClient:
         return dict(response.json())
 
     def presign(self, assets: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """``[{"src", "contentType", "ext"}]`` → uploads with ``s3Key``, ``uploadUrl``, ``headers``."""
+        """``[{"src", "contentType"?, "ext"?}]`` → uploads with ``s3Key``, ``uploadUrl``, ``headers``."""
         return list(self._json(self.request("POST", "/export/presign", {"assets": assets}))["uploads"])
 
     def upload(self, upload: Mapping[str, Any], path: Path) -> None:
@@ -145,9 +163,7 @@ class ExportClient:
                 timeout=max(self.timeout, 300),
             )
         if not response.ok:
-            raise ApiError(
-                response.status_code, {"error": {"code": "UPLOAD_FAILED", "message": response.text[:500]}}
-            )
+            raise ApiError(response.status_code, {"error": response.text[:500], "code": "UPLOAD_FAILED"})
 
     def upload_files(self, files: Mapping[str, Path]) -> list[dict[str, str]]:
         """Presigns and uploads ``{src: path}``; returns the ``assets`` list of ``POST /export``."""
@@ -199,8 +215,7 @@ class ExportClient:
         ) as response:
             if not response.ok:
                 raise ApiError(
-                    response.status_code,
-                    {"error": {"code": "DOWNLOAD_FAILED", "message": response.text[:500]}},
+                    response.status_code, {"error": response.text[:500], "code": "DOWNLOAD_FAILED"}
                 )
             out.parent.mkdir(parents=True, exist_ok=True)
             with out.open("wb") as stream:
@@ -276,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps(final, indent=2))
     if final["status"] != "SUCCEEDED":
+        print(f"error: export failed: {job_failure(final)}", file=sys.stderr)
         return 1
     print(f"saved {args.out}", file=sys.stderr)
     return 0

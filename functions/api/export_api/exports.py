@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from export_api.models import CreateExportResponse, JobErrorBody, JobStatusResponse, OutputInfo
+from export_api.models import CreateExportResponse, JobStatusResponse, OutputInfo
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import (
     Job,
@@ -216,9 +216,12 @@ class ExportService:
         if job.status is JobStatus.RUNNING:
             body["progress"] = min(max(float(job.progress or 0.0), 0.0), 1.0)
         if job.status is JobStatus.FAILED:
+            # Stored as {code, message}; reported as a readable string beside its code.
             error = job.error or JobError(code=ErrorCode.INTERNAL_ERROR.value, message="The export failed.")
-            body["error"] = JobErrorBody(code=error.code, message=error.message)
+            body["error"] = error.message
+            body["errorCode"] = error.code
         if job.status is JobStatus.SUCCEEDED and job.output is not None:
+            body["outputKey"] = job.output.key
             body["downloadUrl"] = self.s3.generate_presigned_url(
                 "get_object",
                 Params={

@@ -5,52 +5,76 @@ Field names are the JSON names (camelCase) so the OpenAPI document and the wire 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from export_api.media import ALLOWED_MEDIA, normalize_ext
+from export_api.media import ALLOWED_MEDIA, OCTET_STREAM, is_header_value, media_type_of
 from export_common.jobs import JobStatus
 from render import limits
+
+# An ext longer than this is no file extension; it is ignored like any other unusable one.
+_MAX_EXT_LENGTH = 16
 
 
 class PresignAsset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    src: str = Field(min_length=1, max_length=500, description="the name the timeline uses for this file")
-    contentType: str = Field(  # noqa: N815 - JSON name
-        max_length=100, description="one of: " + ", ".join(sorted(ALLOWED_MEDIA))
+    src: str = Field(
+        min_length=1,
+        max_length=limits.MAX_SRC_LENGTH,
+        description="the name the timeline uses for this file (any text, e.g. a long URL)",
     )
-    ext: str = Field(min_length=1, max_length=10, description="file extension agreeing with contentType")
+    contentType: str = Field(  # noqa: N815 - JSON name
+        OCTET_STREAM,
+        max_length=100,
+        description=(
+            "the file's media type as the browser reports it; missing, null or empty means "
+            f"{OCTET_STREAM}. The upload must carry exactly this Content-Type. One of: "
+            + ", ".join(sorted(ALLOWED_MEDIA))
+        ),
+    )
+    ext: str | None = Field(
+        None,
+        description=(
+            "the file's extension (`.mp4` or `mp4`), optional. The key gets the content type's own "
+            "extension when this one is missing, unknown or disagrees with a known type; with "
+            f"{OCTET_STREAM} a known media extension is kept, otherwise the key has none"
+        ),
+    )
+
+    @field_validator("contentType", mode="before")
+    @classmethod
+    def _missing_type(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return OCTET_STREAM
+        return value
 
     @field_validator("contentType")
     @classmethod
     def _allowed_type(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in ALLOWED_MEDIA:
+        # Kept as sent (only trimmed): the presigned PUT is bound to this exact header value.
+        value = value.strip()
+        if not is_header_value(value):
+            raise PydanticCustomError(
+                "invalid_content_type", "content type must be printable ASCII (a header value)"
+            )
+        if media_type_of(value) not in ALLOWED_MEDIA:
             raise PydanticCustomError(
                 "unsupported_content_type",
-                "content type {value!r} is not accepted; use one of {allowed}",
-                {"value": value[:100], "allowed": ", ".join(sorted(ALLOWED_MEDIA))},
+                "content type '{value}' is not accepted; use one of {allowed}",
+                {"value": value, "allowed": ", ".join(sorted(ALLOWED_MEDIA))},
             )
         return value
 
-    @field_validator("ext")
+    @field_validator("ext", mode="before")
     @classmethod
-    def _normal_ext(cls, value: str) -> str:
-        return normalize_ext(value)
-
-    @model_validator(mode="after")
-    def _ext_agrees(self) -> PresignAsset:
-        allowed = ALLOWED_MEDIA[self.contentType]
-        if self.ext not in allowed:
-            raise PydanticCustomError(
-                "ext_mismatch",
-                "ext {ext!r} does not agree with content type {ct}; use {allowed}",
-                {"ext": self.ext, "ct": self.contentType, "allowed": " or ".join(sorted(allowed))},
-            )
-        return self
+    def _usable_ext(cls, value: Any) -> str | None:
+        """Anything that cannot be an extension is ignored, never a reason to reject the upload."""
+        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_EXT_LENGTH:
+            return None
+        return value.strip()
 
 
 class PresignRequest(BaseModel):
@@ -79,7 +103,10 @@ class PresignedUpload(BaseModel):
     uploadUrl: str  # noqa: N815
     method: Literal["PUT"] = "PUT"
     headers: dict[str, str] = Field(
-        description="headers the PUT must carry exactly (the content type is signed)"
+        description=(
+            "headers the PUT must carry exactly: the content type is signed, so a file presigned as "
+            f"{OCTET_STREAM} (or without a contentType) must be sent with Content-Type: {OCTET_STREAM}"
+        )
     )
     post: PresignedPost = Field(description="alternative: an HTML-form POST that enforces the size limit")
 
@@ -95,19 +122,17 @@ class CreateExportResponse(BaseModel):
     status: JobStatus
 
 
-class ApiError(BaseModel):
-    code: str
+class ErrorDetail(BaseModel):
+    path: str = Field(description="the field, e.g. `assets[0].contentType` or `headers.Idempotency-Key`")
     message: str
-    details: list[dict[str, str]] | None = Field(None, description="per-field problems: {path, message}")
 
 
 class ErrorResponse(BaseModel):
-    error: ApiError
+    """Body of every error response."""
 
-
-class JobErrorBody(BaseModel):
-    code: str
-    message: str
+    error: str = Field(description="what went wrong, in words a client may show")
+    code: str = Field(description="machine-readable error code, e.g. VALIDATION_ERROR")
+    details: list[ErrorDetail] | None = Field(None, description="per-field problems, when there are")
 
 
 class OutputInfo(BaseModel):
@@ -123,7 +148,13 @@ class JobStatusResponse(BaseModel):
     createdAt: str  # noqa: N815
     updatedAt: str  # noqa: N815
     progress: float | None = Field(None, ge=0, le=1, description="while RUNNING")
-    error: JobErrorBody | None = Field(None, description="when FAILED")
+    error: str | None = Field(None, description="when FAILED: why, in words a client may show")
+    errorCode: str | None = Field(  # noqa: N815
+        None, description="when FAILED: machine-readable code, e.g. INVALID_MEDIA or RENDER_TIMEOUT"
+    )
+    outputKey: str | None = Field(  # noqa: N815
+        None, description="when SUCCEEDED: key of the rendered file in the exports bucket"
+    )
     downloadUrl: str | None = Field(None, description="when SUCCEEDED: presigned GET")  # noqa: N815
     downloadUrlExpiresAt: str | None = None  # noqa: N815
     output: OutputInfo | None = Field(None, description="when SUCCEEDED")

@@ -1,7 +1,8 @@
 """Presigned uploads: one fresh ``assets/<uuid><ext>`` key per asset, as a PUT URL and as a form POST.
 
-The PUT URL binds the content type (it is a signed header); the POST policy also enforces the size limit
-with ``content-length-range``, which a PUT URL cannot.
+The PUT URL binds the content type (it is a signed header; ``headers`` tells the client to send it, also
+``application/octet-stream``); the POST policy also enforces the size limit with ``content-length-range``,
+which a PUT URL cannot. The key's extension is chosen by ``export_api.media.key_extension``; it may be empty.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from export_api.media import key_extension, media_type_of
 from export_api.models import PresignedPost, PresignedUpload, PresignRequest, PresignResponse
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ def presign_uploads(
 ) -> PresignResponse:
     uploads = []
     for asset in request.assets:
-        key = new_asset_key(asset.ext)
+        key = new_asset_key(key_extension(media_type_of(asset.contentType), asset.ext))
         put_url = s3.generate_presigned_url(
             "put_object",
             Params={"Bucket": bucket, "Key": key, "ContentType": asset.contentType},

@@ -1,7 +1,10 @@
 """Error codes the service returns to clients, defined once.
 
-API errors travel as ``{"error": {"code", "message"}}``; job failures are stored on the job with the
-same shape. Render failures use the codes of ``render.errors`` and are passed through unchanged.
+API errors travel as ``{"error": "<message>", "code": "<CODE>", "details": [{path, message}]}``:
+``error`` is always a human-readable string (clients show it as is), ``details`` only when there are
+per-field problems. Job failures are stored on the job as ``{code, message}``; the API reports them as
+``error`` (the message) and ``errorCode``. Render failures use the codes of ``render.errors`` and are passed
+through unchanged.
 """
 
 from __future__ import annotations
@@ -76,8 +79,8 @@ class ServiceError(Exception):
         return HTTP_STATUS.get(self.code, 500)
 
     def to_body(self) -> dict[str, Any]:
-        """The JSON body of an error response."""
-        error: dict[str, Any] = {"code": self.code.value, "message": self.message}
+        """The JSON body of an error response: the one place its shape is defined."""
+        body: dict[str, Any] = {"error": self.message, "code": self.code.value}
         if self.details:
-            error["details"] = self.details
-        return {"error": error}
+            body["details"] = self.details
+        return body

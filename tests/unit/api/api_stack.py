@@ -23,6 +23,21 @@ class Reply:
     body: dict[str, Any]
 
 
+ERROR_KEYS = {"error", "code", "details"}
+
+
+def error_code(reply: Reply) -> str:
+    """The code of an error reply, after checking the error shape: a readable string, a code, details."""
+    body = reply.body
+    assert reply.status >= 400, (reply.status, body)
+    assert {"error", "code"} <= set(body) <= ERROR_KEYS, body
+    assert isinstance(body["error"], str) and body["error"].strip(), body
+    assert isinstance(body["code"], str) and body["code"].isupper(), body
+    if "details" in body:
+        assert body["details"] and all(set(d) == {"path", "message"} for d in body["details"]), body
+    return body["code"]
+
+
 def rest_event(
     method: str,
     path: str,

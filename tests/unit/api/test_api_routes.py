@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -11,15 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
+from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import JobError, JobOutput, JobRepository, output_key
-from render.model import ExportRequest
+from render import limits
+from render.model import ASSET_KEY_PATTERN, ExportRequest
 
-from .api_stack import SECRET, Stack, rest_event
+from .api_stack import SECRET, Stack, error_code, rest_event
 
 
 def _code(reply: Any) -> str:
-    return str(reply.body["error"]["code"])
+    return error_code(reply)
 
 
 # ----------------------------------------------------------------- presign
@@ -82,10 +86,12 @@ def test_presigned_put_url_actually_uploads(stack: Stack) -> None:
     ("asset", "path"),
     [
         ({"src": "a", "contentType": "application/pdf", "ext": ".pdf"}, "assets[0].contentType"),
-        ({"src": "a", "contentType": "video/mp4", "ext": ".png"}, "assets[0]"),
-        ({"src": "a", "contentType": "image/jpeg", "ext": ".exe"}, "assets[0]"),
+        ({"src": "a", "contentType": "text/html"}, "assets[0].contentType"),
+        ({"src": "a", "contentType": "video/mp4\r\nX-Evil: 1"}, "assets[0].contentType"),
+        ({"src": "a", "contentType": 5}, "assets[0].contentType"),
         ({"src": "", "contentType": "video/mp4", "ext": ".mp4"}, "assets[0].src"),
-        ({"src": "a", "contentType": "video/mp4"}, "assets[0].ext"),
+        ({"src": "a" * 4097, "contentType": "video/mp4"}, "assets[0].src"),
+        ({"contentType": "video/mp4"}, "assets[0].src"),
         ({"src": "a", "contentType": "video/mp4", "ext": ".mp4", "extra": 1}, "assets[0].extra"),
     ],
 )
@@ -95,7 +101,8 @@ def test_presign_rejects_bad_assets_with_the_field_path(
     reply = stack.call("POST", "/export/presign", {"assets": [asset]})
     assert reply.status == 400
     assert _code(reply) == "VALIDATION_ERROR"
-    assert path in [d["path"] for d in reply.body["error"]["details"]]
+    assert path in [d["path"] for d in reply.body["details"]]
+    assert path in reply.body["error"]  # the readable message names the field too
     assert "Traceback" not in json.dumps(reply.body)
 
 
@@ -106,6 +113,124 @@ def test_presign_limits_the_number_of_assets(stack: Stack) -> None:
     assert stack.call("POST", "/export/presign", {"assets": []}).status == 400
     dup = [assets[0], assets[0]]
     assert stack.call("POST", "/export/presign", {"assets": dup}).status == 400
+
+
+def _presign_one(stack: Stack, asset: dict[str, Any]) -> dict[str, Any]:
+    reply = stack.call("POST", "/export/presign", {"assets": [{"src": "file", **asset}]})
+    assert reply.status == 200, reply.body
+    upload: dict[str, Any] = reply.body["uploads"][0]
+    return upload
+
+
+def _key_ext(upload: dict[str, Any]) -> str:
+    """The extension of an issued key ("" for none), after checking the rest is a fresh uuid."""
+    name = upload["s3Key"].removeprefix("assets/")
+    uuid.UUID(name[:36])
+    assert re.fullmatch(ASSET_KEY_PATTERN, upload["s3Key"]), upload["s3Key"]
+    return str(name[36:])
+
+
+@pytest.mark.parametrize(
+    ("asset", "content_type", "ext"),
+    [
+        # contentType missing, null or empty (what a browser reports for an unknown file): octet-stream
+        ({}, "application/octet-stream", ""),
+        ({"contentType": None}, "application/octet-stream", ""),
+        ({"contentType": "  "}, "application/octet-stream", ""),
+        ({"contentType": ""}, "application/octet-stream", ""),
+        # with octet-stream a known media ext is kept, anything else leaves the key without one
+        ({"ext": ".mkv"}, "application/octet-stream", ".mkv"),
+        ({"contentType": "application/octet-stream", "ext": "MP4"}, "application/octet-stream", ".mp4"),
+        ({"ext": ".exe"}, "application/octet-stream", ""),
+        ({"ext": ".html"}, "application/octet-stream", ""),
+        ({"ext": "../x"}, "application/octet-stream", ""),
+        # ext missing, null, not a string, empty or absurd: ignored, the type's own extension is used
+        ({"contentType": "video/mp4"}, "video/mp4", ".mp4"),
+        ({"contentType": "video/mp4", "ext": None}, "video/mp4", ".mp4"),
+        ({"contentType": "video/mp4", "ext": 4}, "video/mp4", ".mp4"),
+        ({"contentType": "video/mp4", "ext": ["mp4"]}, "video/mp4", ".mp4"),
+        ({"contentType": "video/mp4", "ext": ""}, "video/mp4", ".mp4"),
+        ({"contentType": "video/mp4", "ext": "." + "x" * 50}, "video/mp4", ".mp4"),
+        # an ext that disagrees with the type: the type wins (no 400)
+        ({"contentType": "video/mp4", "ext": ".png"}, "video/mp4", ".mp4"),
+        ({"contentType": "image/jpeg", "ext": ".exe"}, "image/jpeg", ".jpg"),
+        # an ext that agrees is kept, also the type's second spelling
+        ({"contentType": "image/jpeg", "ext": "JPEG"}, "image/jpeg", ".jpeg"),
+        ({"contentType": "video/mp4", "ext": ".m4v"}, "video/mp4", ".m4v"),
+    ],
+)
+def test_presign_content_type_and_ext_are_optional(
+    stack: Stack, asset: dict[str, Any], content_type: str, ext: str
+) -> None:
+    upload = _presign_one(stack, asset)
+    assert _key_ext(upload) == ext
+    # the PUT is bound to the content type: the response says which header to send, octet-stream too
+    assert upload["headers"] == {"Content-Type": content_type}
+    assert upload["post"]["fields"]["Content-Type"] == content_type
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ext"),
+    [
+        ("audio/x-m4a", ".m4a"),
+        ("audio/mp3", ".mp3"),
+        ("audio/x-wav", ".wav"),
+        ("audio/wave", ".wav"),
+        ("video/x-matroska", ".mkv"),
+        ("video/x-msvideo", ".avi"),
+        ("audio/aac", ".aac"),
+        ("audio/ogg", ".ogg"),
+        ("video/ogg", ".ogv"),
+        ("image/webp", ".webp"),
+        ("image/gif", ".gif"),
+        ("audio/webm", ".weba"),
+        ("audio/flac", ".flac"),
+        ("video/quicktime", ".mov"),
+    ],
+)
+def test_presign_accepts_the_media_types_browsers_report(stack: Stack, content_type: str, ext: str) -> None:
+    upload = _presign_one(stack, {"contentType": content_type})
+    assert _key_ext(upload) == ext
+    assert upload["headers"] == {"Content-Type": content_type}
+
+
+def test_presign_binds_the_content_type_as_sent(stack: Stack) -> None:
+    """Case and parameters are kept (the PUT must repeat them); the type is looked up without them."""
+    upload = _presign_one(stack, {"contentType": " Video/WebM;codecs=vp8,opus ", "ext": ".webm"})
+    assert _key_ext(upload) == ".webm"
+    assert upload["headers"] == {"Content-Type": "Video/WebM;codecs=vp8,opus"}
+
+
+def test_presigned_octet_stream_put_uploads_with_the_header_it_names(stack: Stack) -> None:
+    import requests
+
+    upload = _presign_one(stack, {})
+    assert upload["headers"] == {"Content-Type": "application/octet-stream"}
+    response = requests.put(upload["uploadUrl"], data=b"abc", headers=upload["headers"], timeout=10)
+    assert response.status_code == 200
+    head = stack.s3.head_object(Bucket="assets-bucket", Key=upload["s3Key"])
+    assert head["ContentType"] == "application/octet-stream"
+
+
+def test_unaccepted_content_type_message_names_the_value(stack: Stack) -> None:
+    asset = {"src": "a", "contentType": "application/pdf", "ext": ".pdf"}
+    reply = stack.call("POST", "/export/presign", {"assets": [asset]})
+    assert (reply.status, _code(reply)) == (400, "VALIDATION_ERROR")
+    [detail] = reply.body["details"]
+    assert detail["path"] == "assets[0].contentType"
+    assert detail["message"].startswith("content type 'application/pdf' is not accepted; use one of ")
+    assert "audio/x-m4a" in detail["message"] and "application/octet-stream" in detail["message"]
+    assert "{" not in detail["message"] and "!r" not in detail["message"]
+    assert "content type 'application/pdf' is not accepted" in reply.body["error"]
+
+
+def test_presign_src_may_be_a_long_url(stack: Stack) -> None:
+    src = "https://storage.example.com/bucket/clip.mp4?X-Signature=" + "a" * 3900
+    assert len(src) <= limits.MAX_SRC_LENGTH == 4096
+    upload = _presign_one(stack, {"src": src, "contentType": "video/mp4"})
+    assert upload["src"] == src
+    longest = "s" * limits.MAX_SRC_LENGTH
+    assert _presign_one(stack, {"src": longest})["src"] == longest
 
 
 # ----------------------------------------------------------------- body checks
@@ -172,7 +297,7 @@ def test_timeline_src_missing_from_assets_is_400_with_path(
     request["assets"] = []
     reply = stack.call("POST", "/export", request)
     assert reply.status == 400
-    details = reply.body["error"]["details"]
+    details = reply.body["details"]
     assert {
         "path": "timeline.editorData[0].actions[0].data.src",
         "message": "src 'clip.mp4' is not listed in assets",
@@ -188,7 +313,8 @@ def test_foreign_asset_keys_are_rejected(
 ) -> None:
     reply = stack.call("POST", "/export", make_request("clip.mp4", keys={"clip.mp4": key}))
     assert reply.status == 400
-    assert any(d["path"].startswith("assets[0].s3Key") for d in reply.body["error"]["details"])
+    assert _code(reply) == "VALIDATION_ERROR"
+    assert any(d["path"].startswith("assets[0].s3Key") for d in reply.body["details"])
 
 
 def test_asset_that_was_never_uploaded_is_400(
@@ -197,7 +323,7 @@ def test_asset_that_was_never_uploaded_is_400(
     stack.upload("assets/a.mp4")
     reply = stack.call("POST", "/export", make_request("a.mp4", "b.mp4"))
     assert (reply.status, _code(reply)) == (400, "ASSET_NOT_FOUND")
-    assert reply.body["error"]["details"] == [
+    assert reply.body["details"] == [
         {"path": "assets[1].s3Key", "message": "no uploaded file at 'assets/b.mp4'"}
     ]
     assert [i for i in stack.table.scan()["Items"] if i["pk"].startswith("job#")] == []
@@ -304,6 +430,11 @@ def test_status_of_each_state(stack: Stack) -> None:
     repo.mark_succeeded(job_id, job.attempt, output)
     reply = stack.call("GET", f"/export/{job_id}")
     assert reply.body["status"] == "SUCCEEDED"
+    assert set(reply.body) == {"jobId", "status", "createdAt", "updatedAt", "outputKey", "output"} | {
+        "downloadUrl",
+        "downloadUrlExpiresAt",
+    }
+    assert reply.body["outputKey"] == f"exports/{job_id}.mp4"
     assert reply.body["output"] == {"durationSeconds": 2.0, "sizeBytes": 1234, "width": 160, "height": 90}
     assert (
         f"exports/{job_id}.mp4" in reply.body["downloadUrl"] and "exports-bucket" in reply.body["downloadUrl"]
@@ -319,8 +450,16 @@ def test_status_of_a_failed_job(stack: Stack) -> None:
         job_id, JobError(code="INVALID_MEDIA", message="clip.mp4 is not a video")
     )
     reply = stack.call("GET", f"/export/{job_id}")
-    assert reply.body["status"] == "FAILED"
-    assert reply.body["error"] == {"code": "INVALID_MEDIA", "message": "clip.mp4 is not a video"}
+    assert reply.status == 200
+    body = dict(reply.body)
+    assert set(body) == {"jobId", "status", "createdAt", "updatedAt", "error", "errorCode"}, body
+    assert (body["jobId"], body["status"]) == (job_id, "FAILED")
+    # the original contract: a readable string in `error`, the code beside it
+    assert body["error"] == "clip.mp4 is not a video"
+    assert body["errorCode"] == "INVALID_MEDIA"
+    # the record keeps its {code, message} shape
+    job = JobRepository(stack.table).get(job_id)
+    assert job is not None and job.error == JobError(code="INVALID_MEDIA", message="clip.mp4 is not a video")
 
 
 @pytest.mark.parametrize(
@@ -390,3 +529,73 @@ def test_lambda_handler_with_environment(stack: Stack, monkeypatch: pytest.Monke
         assert json.loads(health["body"])["version"] == "9.9"
     finally:
         handler._services.cache_clear()
+
+
+# ----------------------------------------------------------------- every error path: a readable string
+def _fail_with(error: Exception) -> Callable[..., Any]:
+    def fail(*_: Any, **__: Any) -> Any:
+        raise error
+
+    return fail
+
+
+AWS_DOWN = ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "GetItem")
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RuntimeError("secret detail"), 500, "INTERNAL_ERROR"),
+        (AWS_DOWN, 503, "DEPENDENCY_UNAVAILABLE"),
+        (EndpointConnectionError(endpoint_url="https://dynamodb"), 503, "DEPENDENCY_UNAVAILABLE"),
+        (ServiceError(ErrorCode.REPLAYED_REQUEST, "Seen before."), 401, "REPLAYED_REQUEST"),
+    ],
+)
+def test_gate_errors_are_readable_strings(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, code: str
+) -> None:
+    monkeypatch.setattr(stack.services.authenticator, "authenticate", _fail_with(error))
+    reply = stack.call("GET", f"/export/{uuid.uuid4()}")
+    assert (reply.status, _code(reply)) == (status, code)
+    assert "secret detail" not in reply.body["error"] and "Traceback" not in reply.body["error"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "body"),
+    [
+        (RuntimeError("secret detail"), 500, {"error": "Internal error.", "code": "INTERNAL_ERROR"}),
+        (
+            AWS_DOWN,
+            503,
+            {"error": "A dependency is unavailable; retry later.", "code": "DEPENDENCY_UNAVAILABLE"},
+        ),
+        (
+            ServiceError(ErrorCode.NOT_FOUND, "No export job with this id."),
+            404,
+            {"error": "No export job with this id.", "code": "NOT_FOUND"},
+        ),
+    ],
+)
+def test_route_errors_are_readable_strings(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, body: dict[str, str]
+) -> None:
+    monkeypatch.setattr(stack.services.exports, "status", _fail_with(error))
+    reply = stack.call("GET", f"/export/{uuid.uuid4()}")
+    assert (reply.status, _code(reply)) == (status, body["code"])
+    assert reply.body == body
+
+
+def test_validation_error_body_has_the_message_code_and_details(stack: Stack) -> None:
+    asset = {"src": "", "contentType": "video/mp4"}
+    reply = stack.call("POST", "/export/presign", {"assets": [asset]})
+    assert (reply.status, _code(reply)) == (400, "VALIDATION_ERROR")
+    assert reply.body == {
+        "error": "The request body is invalid: assets[0].src: String should have at least 1 character",
+        "code": "VALIDATION_ERROR",
+        "details": [{"path": "assets[0].src", "message": "String should have at least 1 character"}],
+    }
+
+
+def test_method_and_route_errors_are_readable_strings(stack: Stack) -> None:
+    assert stack.call("DELETE", "/export").body == {"error": "Use POST.", "code": "METHOD_NOT_ALLOWED"}
+    assert stack.call("GET", "/nothing/here").body == {"error": "No such route.", "code": "NOT_FOUND"}
