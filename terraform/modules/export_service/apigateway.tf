@@ -76,10 +76,10 @@ resource "aws_api_gateway_integration" "route" {
   uri                     = aws_lambda_function.api.invoke_arn
 }
 
-# Gateway-made errors in the service's error shape `{"error": {"code", "message"}}`.
+# Gateway-made errors in the service's error shape `{"error": "<message>", "code": "<CODE>"}`.
 resource "aws_api_gateway_gateway_response" "this" {
   for_each = {
-    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "\"No such route\"" }
+    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "\"No such route.\"" }
     REQUEST_TOO_LARGE            = { status = "413", code = "PAYLOAD_TOO_LARGE", message = "$context.error.messageString" }
     DEFAULT_5XX                  = { status = null, code = "INTERNAL_ERROR", message = "$context.error.messageString" }
   }
@@ -88,7 +88,7 @@ resource "aws_api_gateway_gateway_response" "this" {
   response_type = each.key
   status_code   = each.value.status
   response_templates = {
-    "application/json" = "{\"error\":{\"code\":\"${each.value.code}\",\"message\":${each.value.message}}}"
+    "application/json" = "{\"error\":${each.value.message},\"code\":\"${each.value.code}\"}"
   }
 }
 
