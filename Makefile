@@ -15,12 +15,15 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- set-up
-.PHONY: system-deps venv
+.PHONY: system-deps venv node-tools
 system-deps: ## Install ffmpeg, a font, a JDK and Node.js from Debian when missing
 	@scripts/bootstrap/system_deps.sh
 
 venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
 	@scripts/bootstrap/venv.sh
+
+node-tools: system-deps ## Install the Node client's dev tools (Deno, pinned in clients/node/package-lock.json)
+	@scripts/bootstrap/node_tools.sh
 
 # ---------------------------------------------------------------- local stack
 .PHONY: dev-up dev-down dev-status dev-env dev-logs
@@ -65,7 +68,7 @@ tf-validate: venv ## terraform fmt -check and validate for every root, offline t
 tf-scan: venv ## checkov over terraform/ (fails on findings without a justified inline skip)
 	@scripts/terraform/scan.sh
 
-unit: venv ## Unit tests (moto, real ffmpeg)
+unit: venv node-tools ## Unit tests (moto, real ffmpeg; the Node client on Node and Deno)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; left running)
