@@ -18,10 +18,11 @@ def test_a_non_media_asset_ends_failed_with_a_clear_error(stack: Stack, tmp_path
     assert response.status_code == 202, response.text
     final, _ = stack.wait_for_final(response.json()["jobId"])
     assert final["status"] == "FAILED"
-    assert final["error"]["code"] == "INVALID_MEDIA"
-    assert final["error"]["message"]
-    assert "/tmp" not in final["error"]["message"] and "ffmpeg version" not in final["error"]["message"]
-    assert "downloadUrl" not in final
+    # the original contract: `error` is the readable message, `errorCode` the code
+    assert final["errorCode"] == "INVALID_MEDIA"
+    assert isinstance(final["error"], str) and final["error"].strip(), final
+    assert "/tmp" not in final["error"] and "ffmpeg version" not in final["error"]
+    assert "downloadUrl" not in final and "outputKey" not in final
 
 
 def test_the_same_idempotency_key_yields_one_job(stack: Stack, uploaded: dict[str, str]) -> None:
@@ -37,6 +38,11 @@ def test_the_same_idempotency_key_yields_one_job(stack: Stack, uploaded: dict[st
     changed = one_clip_request("red.mp4", uploaded["red.mp4"], end=0.5)
     conflict = stack.post_json("/export", changed, headers=key)
     assert conflict.status_code == 409
-    assert conflict.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+    body = conflict.json()
+    assert body["code"] == "IDEMPOTENCY_CONFLICT"
+    assert isinstance(body["error"], str) and "Idempotency-Key" in body["error"], body
     assert stack.job_count() == before + 1
-    assert stack.wait_for_final(first.json()["jobId"])[0]["status"] == "SUCCEEDED"
+    final, _ = stack.wait_for_final(first.json()["jobId"])
+    assert final["status"] == "SUCCEEDED", final
+    assert final["outputKey"] == f"exports/{first.json()['jobId']}.mp4"
+    assert "error" not in final and "errorCode" not in final

@@ -16,11 +16,14 @@ SIX_MINUTES_MS = 6 * 60 * 1000
 
 
 def _error(response: Any) -> str:
+    """The code of an error response, after checking its shape: ``error`` a readable string, ``code``."""
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
     body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["message"], body
+    assert {"error", "code"} <= set(body) <= {"error", "code", "details"}, body
+    assert isinstance(body["error"], str) and body["error"].strip(), body
+    assert isinstance(body["code"], str) and body["code"].isupper(), body
     assert "Traceback" not in response.text
-    return str(body["error"]["code"])
+    return body["code"]
 
 
 @pytest.fixture
@@ -113,3 +116,30 @@ def test_malformed_json_is_rejected(stack: Stack) -> None:
     assert response.status_code == 400
     assert _error(response) == "INVALID_JSON"
     assert stack.job_count() == before
+
+
+@pytest.mark.parametrize(
+    ("asset", "path", "words"),
+    [
+        ({"src": "doc.pdf", "contentType": "application/pdf"}, "assets[0].contentType", "application/pdf"),
+        ({"src": "", "contentType": "video/mp4"}, "assets[0].src", "assets[0].src"),
+        ({"src": "a", "contentType": "video/mp4", "size": 1}, "assets[0].size", "assets[0].size"),
+    ],
+)
+def test_a_bad_presign_request_names_the_field(
+    stack: Stack, asset: dict[str, Any], path: str, words: str
+) -> None:
+    response = stack.post_json("/export/presign", {"assets": [asset]})
+    assert response.status_code == 400, response.text
+    assert _error(response) == "VALIDATION_ERROR"
+    body = response.json()
+    assert path in [d["path"] for d in body["details"]]
+    assert words in body["error"]
+    assert "{value" not in response.text
+
+
+def test_an_unknown_job_is_404_with_a_readable_error(stack: Stack) -> None:
+    response = stack.request("GET", f"/export/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert _error(response) == "NOT_FOUND"
+    assert response.json()["error"] == "No export job with this id."
