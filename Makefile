@@ -76,6 +76,6 @@ e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; l
 
 test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
 
-bench: venv ## Render benchmark: timeline render vs plain encode, and the API's cold-start figures
+bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
 	@$(PY) scripts/bench_render.py
 	@$(PY) scripts/bench_api.py

@@ -1,11 +1,24 @@
 #!/usr/bin/env python3
-"""Render benchmark: a realistic 60 s 720p timeline vs a plain encode of a 60 s 720p source.
+"""Render benchmark: two 60 s 720p timelines, each against two baselines, in interleaved rounds.
 
-Both sides use the same encoder settings (`render.encoding`). Prints each wall time, the ratio
-(render / plain encode; target <= 1.25) and the peak memory (max RSS of ffmpeg and of Python).
-Each side runs in a fresh child process so its peak memory is its own.
+Timelines:
+* `mixed`: generic kinds, three trimmed clips of different sizes and frame rates, an image at 0.8
+  opacity, a title, music.
+* `melies`: a Melies snapshot, lanes V2/V1/A2/A1: three clips with offsets on V1, a 4:3 clip on V2
+  (videoLayer 1), linked `effect2` audio, and music that loops.
 
-    .venv/bin/python scripts/bench_render.py [--keep DIR]
+Baselines, with the same encoder settings (`render.encoding`):
+* `plain encode`: one 60 s 720p source re-encoded, the floor any render sits on;
+* `naive concat`: the simplest worker that could render the timeline, as the original export worker
+  did: cut the timeline at every boundary, take the top video of each interval through
+  trim → fps → scale (contain) + pad → concat, mix the audio with atrim/adelay/amix, no input
+  seeking, audio inputs opened with `-stream_loop -1`. It cannot draw images or text, so on the
+  mixed timeline it does less work than the render.
+
+Each measurement runs in a fresh child process so its peak memory (max RSS) is its own. The ratios are
+medians of ratios taken within a round, because the machines are noisy.
+
+    .venv/bin/python scripts/bench_render.py [--rounds N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -18,15 +31,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from statistics import median
+from typing import Any
 
-from render.encoding import output_argv
+from render.composition import Clip, ClipKind, Composition
+from render.encoding import AUDIO_SAMPLE_RATE, output_argv
 from render.model import ExportRequest
-from render.pipeline import render_export
+from render.pipeline import probe_assets, render_export
 
-TARGET_RATIO = 1.25
 DURATION = 60
+WIDTH, HEIGHT, FPS = 1280, 720, 30
+TARGETS = {"render / plain encode": {"mixed": 1.10}, "render / naive concat": {"melies": 0.93}}
 
 SOURCES: dict[str, list[str]] = {
     "clip1.mp4": [
@@ -50,7 +69,9 @@ SOURCES: dict[str, list[str]] = {
         "sine=f=550:d=30",
     ],
     "clip3.mp4": ["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=24:d=30"],  # other fps, no audio
+    "clip4.mp4": ["-f", "lavfi", "-i", "testsrc=s=960x720:r=30:d=10", "-f", "lavfi", "-i", "sine=f=770:d=10"],
     "music.m4a": ["-f", "lavfi", "-i", "sine=f=220:r=44100:d=60"],
+    "loop.m4a": ["-f", "lavfi", "-i", "sine=f=260:r=44100:d=25"],  # loops in the melies timeline
     "logo.png": ["-f", "lavfi", "-i", "testsrc=s=200x200", "-frames:v", "1"],
     # the plain-encode input: a 60 s 720p source with sound
     "plain.mp4": [
@@ -67,73 +88,166 @@ SOURCES: dict[str, list[str]] = {
 FAST_SOURCE = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"]
 
 
-def request_body() -> dict[str, object]:
-    def action(kind: str, start: float, end: float, **data: object) -> dict[str, object]:
-        return {"id": f"{kind}-{start}", "start": start, "end": end, "effectId": kind, "data": data}
+def _action(effect: str, start: float, end: float, **data: object) -> dict[str, object]:
+    return {"id": f"{effect}-{start}", "start": start, "end": end, "effectId": effect, "data": data}
 
-    rows = [
-        [
-            action(
-                "text",
-                0,
-                5,
-                text='Benchmark: 60 s @ 720p — 100% "real"',
-                fontSize=56,
-                backgroundColor="#00000099",
-            )
-        ],
-        [action("image", 0, 60, src="logo.png", x=1040, y=40, width=200, height=200, opacity=0.8)],
-        [
-            action("video", 0, 20, src="clip1.mp4", trimStart=5, fadeIn=0.5),
-            action("video", 20, 40, src="clip2.mp4", trimStart=3, fit="cover"),
-            action("video", 40, 60, src="clip3.mp4", trimStart=2),
-        ],
-        [action("audio", 0, 60, src="music.m4a", volume=0.3, fadeIn=1, fadeOut=2)],
-    ]
-    names = [n for n in SOURCES if n != "plain.mp4"]
+
+def _request(rows: list[list[dict[str, object]]], names: list[str], **timeline: object) -> dict[str, object]:
     return {
-        "timeline": {"editorData": [{"id": f"row{i}", "actions": r} for i, r in enumerate(rows)]},
+        "timeline": {**timeline, "editorData": [{"id": str(i), "actions": r} for i, r in enumerate(rows)]},
         "assets": [{"src": n, "s3Key": f"assets/{n}"} for n in names],
-        "output": {"width": 1280, "height": 720, "fps": 30},
+        "output": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
     }
 
 
+def mixed_body() -> dict[str, object]:
+    title = 'Benchmark: 60 s @ 720p — 100% "real"'
+    rows = [
+        [_action("text", 0, 5, text=title, fontSize=56, backgroundColor="#00000099")],
+        [_action("image", 0, 60, src="logo.png", x=1040, y=40, width=200, height=200, opacity=0.8)],
+        [
+            _action("video", 0, 20, src="clip1.mp4", trimStart=5, fadeIn=0.5),
+            _action("video", 20, 40, src="clip2.mp4", trimStart=3, fit="cover"),
+            _action("video", 40, 60, src="clip3.mp4", trimStart=2),
+        ],
+        [_action("audio", 0, 60, src="music.m4a", volume=0.3, fadeIn=1, fadeOut=2)],
+    ]
+    return _request(rows, ["clip1.mp4", "clip2.mp4", "clip3.mp4", "music.m4a", "logo.png"])
+
+
+def melies_body() -> dict[str, object]:
+    v2 = [_action("effect1", 25, 30, src="clip4.mp4", videoLayer=1, linkId="l4")]
+    v1 = [
+        _action("effect1", 0, 20, src="clip1.mp4", offset=5, linkId="l1"),
+        _action("effect1", 20, 40, src="clip2.mp4", offset=3, linkId="l2"),
+        _action("effect1", 40, 60, src="clip3.mp4", offset=2, linkId="l3"),
+    ]
+    a2 = [_action("effect2", 25, 30, src="clip4.mp4", linkId="l4"), _action("effect0", 0, 60, src="loop.m4a")]
+    a1 = [
+        _action("effect2", 0, 20, src="clip1.mp4", offset=5, linkId="l1"),
+        _action("effect2", 20, 40, src="clip2.mp4", offset=3, linkId="l2"),
+        _action("effect2", 40, 60, src="clip3.mp4", offset=2, linkId="l3"),  # a video without sound
+    ]
+    names = ["clip1.mp4", "clip2.mp4", "clip3.mp4", "clip4.mp4", "loop.m4a"]
+    return _request([v2, v1, a2, a1], names, version=1, selectedActionId=None, timelineScaleWidth=160)
+
+
+TIMELINES: dict[str, Callable[[], dict[str, object]]] = {"mixed": mixed_body, "melies": melies_body}
+
+
+# ------------------------------------------------------------------ the naive concat worker
+@dataclass(frozen=True)
+class _Segment:
+    start: float
+    end: float
+    clip: Clip | None  # None: a black gap
+
+
+def _top_video_segments(composition: Composition) -> list[_Segment]:
+    """The interval cut: for each interval between boundaries, the top video clip (or a gap)."""
+    videos = [c for c in composition.clips if c.kind is ClipKind.VIDEO]
+    instants = sorted({0.0, composition.duration} | {c.start for c in videos} | {c.end for c in videos})
+    segments = []
+    for begin, finish in pairwise(instants):
+        covering = [c for c in videos if c.start <= begin and c.end >= finish]
+        segments.append(_Segment(begin, finish, min(covering, key=lambda c: c.layer) if covering else None))
+    return segments
+
+
+def naive_argv(request: ExportRequest, workdir: Path, output: Path) -> list[str]:
+    """The original export worker's command for this timeline, with this project's encoder settings."""
+    composition = request.to_composition()
+    media = probe_assets(request, workdir)
+    segments = _top_video_segments(composition)
+    audios = [
+        c
+        for c in composition.clips
+        if (c.kind is ClipKind.AUDIO or (c.kind is ClipKind.VIDEO and not c.muted))
+        and c.source_key is not None
+        and media[c.source_key].has_audio
+    ]
+    inputs: list[str] = []
+    index: dict[tuple[str, str], int] = {}
+    for key in dict.fromkeys(s.clip.source_key for s in segments if s.clip and s.clip.source_key):
+        index["v", key] = len(index)
+        inputs += ["-i", str(workdir / key)]
+    for key in dict.fromkeys(c.source_key for c in audios if c.source_key):
+        index["a", key] = len(index)
+        inputs += ["-stream_loop", "-1", "-i", str(workdir / key)]
+    graph, labels = [], []
+    size = f"{composition.width}:{composition.height}"
+    for n, segment in enumerate(segments):
+        duration = segment.end - segment.start
+        if segment.clip is None or segment.clip.source_key is None:
+            graph.append(
+                f"color=c=black:s={size.replace(':', 'x')}:r={FPS}:d={duration},format=yuv420p[v{n}]"
+            )
+        else:
+            at = segment.clip.trim_start + segment.start - segment.clip.start
+            graph.append(
+                f"[{index['v', segment.clip.source_key]}:v]trim=start={at:.4f}:duration={duration},"
+                f"setpts=PTS-STARTPTS,fps={FPS},scale={size}:force_original_aspect_ratio=decrease,"
+                f"pad={size}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[v{n}]"
+            )
+        labels.append(f"[v{n}]")
+    graph.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=0[vout]")
+    graph.append(f"anullsrc=r={AUDIO_SAMPLE_RATE}:cl=stereo:d={composition.duration}[abase]")
+    for n, clip in enumerate(audios):
+        assert clip.source_key is not None  # filtered above
+        delay = round(clip.start * 1000)
+        graph.append(
+            f"[{index['a', clip.source_key]}:a]atrim=start={clip.trim_start:.4f}:duration={clip.duration},"
+            f"asetpts=PTS-STARTPTS,aresample={AUDIO_SAMPLE_RATE}:async=1,adelay={delay}|{delay}[a{n}]"
+        )
+    mix = "[abase]" + "".join(f"[a{n}]" for n in range(len(audios)))
+    graph.append(
+        f"{mix}amix=inputs={len(audios) + 1}:normalize=0:duration=longest,"
+        f"atrim=0:{composition.duration},asetpts=PTS-STARTPTS[aout]"
+    )
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", *inputs,
+        "-filter_complex", ";".join(graph), "-map", "[vout]", "-map", "[aout]", *output_argv(), str(output),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ measurements (each in a child)
 def _child_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def measure_render(workdir: Path) -> dict[str, float]:
-    request = ExportRequest.model_validate(request_body())
+def _timed(run: Callable[[], Any]) -> dict[str, float]:
     started = time.monotonic()
-    result = render_export(request, workdir, workdir / "render.mp4")
-    seconds = time.monotonic() - started
-    return {
-        "seconds": seconds,
-        "ffmpeg_peak_mib": _child_peak_mib(),
-        "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "duration": result.duration_seconds,
-    }
-
-
-def measure_plain(workdir: Path) -> dict[str, float]:
-    argv = [
-        "ffmpeg",
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-v",
-        "error",
-        "-i",
-        str(workdir / "assets" / "plain.mp4"),
-    ]
-    started = time.monotonic()
-    subprocess.run([*argv, *output_argv(), str(workdir / "plain-out.mp4")], check=True)
+    run()
     return {"seconds": time.monotonic() - started, "ffmpeg_peak_mib": _child_peak_mib()}
 
 
-def _in_child(mode: str, workdir: Path) -> dict[str, float]:
+def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
+    if side == "plain":
+        argv = [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-v",
+            "error",
+            "-i",
+            str(workdir / "assets" / "plain.mp4"),
+        ]
+        return _timed(lambda: subprocess.run([*argv, *output_argv(), str(workdir / "plain.mp4")], check=True))
+    request = ExportRequest.model_validate(TIMELINES[timeline]())
+    if side == "naive":
+        argv = naive_argv(request, workdir, workdir / f"naive-{timeline}.mp4")
+        return _timed(lambda: subprocess.run(argv, check=True))
+    result = _timed(lambda: render_export(request, workdir, workdir / f"render-{timeline}.mp4"))
+    return {**result, "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _in_child(side: str, timeline: str, workdir: Path) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", str(workdir)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--measure", side, timeline, str(workdir)],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     result: dict[str, float] = json.loads(out)
     return result
@@ -144,15 +258,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--keep", type=Path, help="generate media and outputs here and keep them")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved plain/render pairs (default 3)")
-    parser.add_argument("--measure-render", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--measure-plain", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--timeline", choices=sorted(TIMELINES), action="append", help="default: all")
+    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.measure_render:
-        print(json.dumps(measure_render(args.measure_render)))
-        return 0
-    if args.measure_plain:
-        print(json.dumps(measure_plain(args.measure_plain)))
+    if args.measure:
+        side, timeline, workdir = args.measure
+        print(json.dumps(measure(side, timeline, Path(workdir))))
         return 0
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-render-"))
@@ -164,34 +276,47 @@ def main() -> int:
             extra = FAST_SOURCE if name.endswith(".mp4") else []
             subprocess.run(["ffmpeg", "-v", "error", "-y", *source, *extra, str(target)], check=True)
 
-    # Interleaved rounds, each ratio taken from a pair run back to back: on a noisy machine the
-    # median of paired ratios is steadier than one pair or than the ratio of two averages.
-    plains, renders = [], []
+    timelines = args.timeline or list(TIMELINES)
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for round_number in range(1, args.rounds + 1):
-        plain = _in_child("measure-plain", workdir)
-        render = _in_child("measure-render", workdir)
-        plains.append(plain)
-        renders.append(render)
-        print(
-            f"round {round_number}: plain encode {plain['seconds']:.2f} s, "
-            f"timeline render {render['seconds']:.2f} s, ratio {render['seconds'] / plain['seconds']:.2f}",
-            flush=True,
-        )
-    ratios = [r["seconds"] / p["seconds"] for r, p in zip(renders, plains, strict=True)]
+        line = []
+        plain = _in_child("plain", "-", workdir)
+        runs.setdefault(("plain", "-"), []).append(plain)
+        line.append(f"plain {plain['seconds']:.2f} s")
+        for timeline in timelines:
+            for side in ("render", "naive"):
+                result = _in_child(side, timeline, workdir)
+                runs.setdefault((side, timeline), []).append(result)
+                line.append(f"{timeline} {side} {result['seconds']:.2f} s")
+        print(f"round {round_number}: " + ", ".join(line), flush=True)
+
+    def ratios(a: tuple[str, str], b: tuple[str, str], key: str = "seconds") -> list[float]:
+        return [x[key] / y[key] for x, y in zip(runs[a], runs[b], strict=True)]
+
+    def summary(name: str, values: list[float], target: float | None) -> str:
+        goal = f"; target <= {target}" if target is not None else ""
+        return f"{name}: median {median(values):.3f} (min {min(values):.3f}, max {max(values):.3f}{goal})"
+
+    plains = runs["plain", "-"]
     print(f"plain encode of a {DURATION} s 720p source: median {median(p['seconds'] for p in plains):.2f} s")
-    print(
-        f"timeline render ({DURATION} s, 720p, 3 clips, image, title, music): "
-        f"median {median(r['seconds'] for r in renders):.2f} s"
-    )
-    print(
-        f"ratio render / plain encode: median {median(ratios):.2f} over {len(ratios)} rounds "
-        f"(min {min(ratios):.2f}, max {max(ratios):.2f}; target <= {TARGET_RATIO})"
-    )
-    print(
-        f"peak memory: ffmpeg render {max(r['ffmpeg_peak_mib'] for r in renders):.0f} MiB, "
-        f"ffmpeg plain {max(p['ffmpeg_peak_mib'] for p in plains):.0f} MiB, "
-        f"Python renderer {max(r['python_peak_mib'] for r in renders):.0f} MiB"
-    )
+    for timeline in timelines:
+        render, naive = ("render", timeline), ("naive", timeline)
+        print(f"--- {timeline} timeline ({DURATION} s, {WIDTH}x{HEIGHT} @ {FPS} fps)")
+        print(f"  render median {median(r['seconds'] for r in runs[render]):.2f} s, "
+              f"naive concat median {median(r['seconds'] for r in runs[naive]):.2f} s")  # fmt: skip
+        for label, (a, b) in {"render / plain encode": (render, ("plain", "-")),
+                              "render / naive concat": (render, naive)}.items():  # fmt: skip
+            print("  ratio " + summary(label, ratios(a, b), TARGETS[label].get(timeline)))
+        memory = {
+            side: max(r["ffmpeg_peak_mib"] for r in runs[side, timeline]) for side in ("render", "naive")
+        }
+        print(
+            f"  peak memory: ffmpeg render {memory['render']:.0f} MiB, "
+            f"naive concat {memory['naive']:.0f} MiB, "
+            f"plain encode {max(p['ffmpeg_peak_mib'] for p in plains):.0f} MiB; "
+            f"ratio render / naive concat {memory['render'] / memory['naive']:.2f} (target <= 1.0); "
+            f"Python renderer {max(r['python_peak_mib'] for r in runs[render]):.0f} MiB"
+        )
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
