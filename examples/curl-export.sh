@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# One export with nothing but curl, jq-free, signed by the Node signer (scripts/node/sign.mjs):
+# One export with nothing but curl, jq-free, each call signed by the Node client (clients/node/cli.mjs sign):
 # presign → PUT → POST /export → poll → download. Needs EXPORT_API_URL and EXPORT_SIGNING_SECRET
 # (`eval "$(make -s dev-env)"`) and the sample media (`examples/make-media.sh`).
 #   examples/curl-export.sh out.mp4
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-sign="${here}/../scripts/node/sign.mjs"
+cli="${here}/../clients/node/cli.mjs"
 out="${1:-out.mp4}"
 work="$(mktemp -d)"; trap 'rm -rf "${work}"' EXIT
 json() { node -e "const v=JSON.parse(require('fs').readFileSync(0,'utf8')); console.log($1)"; }
 
 call() {  # METHOD PATH [body-file]
-  local sig; mapfile -t sig < <(node "${sign}" "$@")
+  local sig; mapfile -t sig < <(node "${cli}" sign "$@")
   if [ -n "${3:-}" ]; then
     curl -sS -X "$1" "${sig[@]}" -H 'content-type: application/json' --data-binary @"$3" "${EXPORT_API_URL}$2"
   else

@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import requests
 
+from render.limits import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from tests.e2e import media
-from tests.e2e.conftest import showcase_request
+from tests.e2e.conftest import CONTENT_TYPES, showcase_request
 from tests.e2e.stack import REPO_ROOT, TIMINGS, Stack
 
 RED, BLUE, LIME = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 
 
-def _check_showcase_output(path: Path) -> None:
+def _check_showcase_output(
+    path: Path, width: int = media.WIDTH, height: int = media.HEIGHT, fps: int = media.FPS
+) -> None:
     """The file shows what the timeline says, frame by frame and in the audio."""
     info = media.probe(path)
     video = next(s for s in info["streams"] if s["codec_type"] == "video")
     audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
     assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
     assert audio["codec_name"] == "aac"
-    assert (int(video["width"]), int(video["height"])) == (media.WIDTH, media.HEIGHT)
-    assert video["avg_frame_rate"] in ("15/1", "15")
-    assert abs(float(info["format"]["duration"]) - 4.0) <= 1 / media.FPS + 0.05
+    assert (int(video["width"]), int(video["height"])) == (width, height)
+    assert video["avg_frame_rate"] in (f"{fps}/1", f"{fps}")
+    assert abs(float(info["format"]["duration"]) - 4.0) <= 1 / fps + 0.05
 
-    center = (media.WIDTH // 2, media.HEIGHT // 2)
+    center = (width // 2, height // 2)
     assert media.close_to(media.pixel(path, 0.5, *center), RED)
     assert media.close_to(media.pixel(path, 3.5, *center), BLUE)
     # the logo covers the top-left corner only from 1 s to 3 s, above the clips
@@ -66,28 +70,39 @@ def test_full_export_with_python_signing(stack: Stack, uploaded: dict[str, str],
     _check_showcase_output(target)
 
 
-def test_full_export_signed_by_node(
-    stack: Stack, source_files: dict[str, Path], uploaded: dict[str, str], downloads: Path
+def test_full_export_through_the_node_client(
+    stack: Stack, source_files: dict[str, Path], downloads: Path
 ) -> None:
-    """The same export, every call signed by Node's crypto.createHmac as a Base44 backend does.
+    """The same timeline through `exportVideo` of clients/node, the module a Base44 backend function imports.
 
-    Node presigns and uploads the files itself; its fresh s3Keys replace the ones in the request.
+    `clients/node/cli.mjs export` reads the files from disk, and exportVideo presigns, uploads them in
+    parallel, starts the export, polls and returns the job; every call signed by the module. The original
+    client's signature sends only the timeline and the assets, so the output has the API's default settings.
     """
-    body = downloads / "node-request.json"
-    body.write_text(json.dumps(showcase_request(uploaded)))
+    timeline = showcase_request({})["timeline"]
+    job_file = downloads / "node-job.json"
+    assets = [
+        {"src": src, "path": str(path), "contentType": CONTENT_TYPES[path.suffix], "ext": path.suffix}
+        for src, path in source_files.items()
+    ]
+    job_file.write_text(json.dumps({"timeline": timeline, "assets": assets}))
     target = downloads / "node-output.mp4"
-    files = [f"{src}={path}" for src, path in source_files.items()]
     started = time.perf_counter()
     result = subprocess.run(
-        ["node", str(REPO_ROOT / "scripts" / "node" / "export-client.mjs"), "export", str(body), str(target),
-         *files],
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "EXPORT_API_URL": stack.api_url,
+        ["node", str(REPO_ROOT / "clients" / "node" / "cli.mjs"), "export", str(job_file), str(target)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPORT_API_URL": stack.api_url,
              "EXPORT_SIGNING_SECRET": stack.secret},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    TIMINGS["full export (node), request → downloaded"] = f"{time.perf_counter() - started:.2f} s"
-    _check_showcase_output(target)
+    TIMINGS["full export (node client), files → downloaded"] = f"{time.perf_counter() - started:.2f} s"
+    final = json.loads(result.stdout)
+    assert final["status"] == "SUCCEEDED", final
+    assert f"job {final['jobId']} SUCCEEDED" in result.stderr, "exportVideo passes onProgress through"
+    output = final["output"]
+    assert (output["width"], output["height"]) == (DEFAULT_WIDTH, DEFAULT_HEIGHT)
+    assert target.stat().st_size == output["sizeBytes"]
+    _check_showcase_output(target, DEFAULT_WIDTH, DEFAULT_HEIGHT, int(DEFAULT_FPS))
