@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the few system packages the kit needs from Debian: ffmpeg (render and tests),
-# a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack) and Node.js (signer example).
+# a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack) and Node.js (the Node client, npm).
 # Does nothing when everything is already there, so it is cheap to call from every make target.
 set -euo pipefail
 missing=()
