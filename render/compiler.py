@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import ffmpeg
-from ffmpeg.nodes import FilterableStream, FilterNode, Node
 
 from render.colors import to_ffmpeg
-from render.composition import Align, ClipKind, Fit
+from render.composition import Align, Box, ClipKind, Fit
 from render.encoding import (
     AUDIO_CHANNEL_LAYOUT,
     AUDIO_OUTPUT_OPTIONS,
@@ -23,11 +22,9 @@ from render.encoding import (
     CONTAINER_OPTIONS,
     VIDEO_OUTPUT_OPTIONS,
 )
-from render.planner import PlannedAudio, PlannedVisual, RenderPlan
+from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
 
 DEFAULT_FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-# Frames are compared against clip edges with this slack so float rounding never adds or drops one.
-_EPSILON = 1e-4
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats")
 
 
@@ -44,27 +41,6 @@ def font_file() -> str:
 def _num(value: float) -> str:
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
-
-
-class _SourceNode(FilterNode):  # type: ignore[misc]
-    """A filter with no inputs (color, anullsrc): ffmpeg-python's FilterNode insists on one."""
-
-    def __init__(self, name: str, **kwargs: Any) -> None:
-        Node.__init__(
-            self,
-            stream_spec=[],
-            name=name,
-            incoming_stream_types={FilterableStream},
-            outgoing_stream_type=FilterableStream,
-            min_inputs=0,
-            max_inputs=0,
-            args=[],
-            kwargs=kwargs,
-        )
-
-
-def _source(name: str, **kwargs: Any) -> Any:
-    return _SourceNode(name, **kwargs).stream()
 
 
 class _StreamPool:
@@ -94,8 +70,11 @@ class _StreamPool:
         return node.stream(used)
 
 
-def _window(start: float, end: float) -> str:
-    return f"gte(t,{_num(start - _EPSILON)})*lt(t,{_num(end - _EPSILON)})"
+def _enable(windows: tuple[FrameRange, ...], fps: float) -> str:
+    """An `enable` expression true on the given output frames."""
+    return "+".join(
+        f"gte(t,{_num(first / fps - EPSILON)})*lt(t,{_num(end / fps - EPSILON)})" for first, end in windows
+    )
 
 
 def compile_plan(
@@ -119,32 +98,32 @@ def compile_plan(
         )
         for spec in plan.inputs
     ]
-    # The background is an lavfi input rather than a source inside the graph: ffmpeg-python cannot
-    # compile a command without any input (a timeline of text only).
-    background = (
-        f"color=c={to_ffmpeg(plan.background_color)}:s={plan.width}x{plan.height}"
-        f":r={_num(plan.fps)}:d={_num(plan.duration)}"
-    )
-    video = ffmpeg.input(background, f="lavfi").video.filter("format", "yuv420p")
     streams = _StreamPool(inputs)
-    for visual in plan.visuals:
+    for segment in plan.base:
+        if segment.input_index is not None:
+            streams.count(segment.input_index, "v")
+    for visual in plan.overlays:
         if visual.input_index is not None:
             streams.count(visual.input_index, "v")
     for track in plan.audios:
         streams.count(track.input_index, "a")
-    for visual in plan.visuals:
+
+    video = _base(plan, streams)
+    for visual in plan.overlays:
         if visual.clip.kind is ClipKind.TEXT:
             path = workdir / f"text-{len(files)}.txt"
             files[path] = visual.clip.text.text if visual.clip.text else ""
-            video = _draw_text(video, visual, path, font)
+            video = _draw_text(video, visual, path, font, plan.fps)
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
-            video = _overlay(video, streams.take(visual.input_index, "v"), visual)
+            video = _overlay(video, streams.take(visual.input_index, "v"), visual, plan.fps)
     video = video.filter("format", "yuv420p")
 
-    audio = _source("anullsrc", r=AUDIO_SAMPLE_RATE, cl=AUDIO_CHANNEL_LAYOUT).filter(
-        "atrim", duration=_num(plan.duration)
-    )
+    # Sources are inputs (lavfi), not filters inside the graph: ffmpeg-python's public API has no
+    # filter without an input stream.
+    audio = ffmpeg.input(
+        f"anullsrc=r={AUDIO_SAMPLE_RATE}:cl={AUDIO_CHANNEL_LAYOUT}:d={_num(plan.duration)}", f="lavfi"
+    ).audio
     tracks = [_audio_track(streams.take(a.input_index, "a"), a) for a in plan.audios]
     if tracks:
         audio = ffmpeg.filter(
@@ -169,7 +148,85 @@ def compile_plan(
     return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
 
 
-def _overlay(base: Any, stream: Any, visual: PlannedVisual) -> Any:
+def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
+    """The base picture: prepared segments joined by `concat`, each exactly its number of frames."""
+    gaps = sum(1 for segment in plan.base if segment.clip is None)
+    backgrounds = iter(_copies(_background(plan), gaps) if gaps else [])
+    parts = []
+    for segment in plan.base:
+        if segment.clip is None:
+            stream = (
+                next(backgrounds)
+                .filter("trim", start_frame=segment.first, end_frame=segment.end)
+                .filter("setpts", "PTS-STARTPTS")
+            )
+        else:
+            assert segment.input_index is not None  # noqa: S101 - video segments have an input
+            stream = _video_segment(streams.take(segment.input_index, "v"), segment, plan)
+        parts.append(stream.filter("format", "yuv420p"))
+    return parts[0] if len(parts) == 1 else ffmpeg.concat(*parts, v=1, a=0)
+
+
+def _background(plan: RenderPlan) -> Any:
+    """The background colour for the whole output, one frame longer so every gap's last frame exists."""
+    seconds = (plan.frames + 1) / plan.fps
+    color = to_ffmpeg(plan.background_color)
+    source = f"color=c={color}:s={plan.width}x{plan.height}:r={_num(plan.fps)}:d={_num(seconds)}"
+    return ffmpeg.input(source, f="lavfi").video
+
+
+def _copies(stream: Any, count: int) -> list[Any]:
+    if count == 1:
+        return [stream]
+    node = stream.filter_multi_output("split", count)
+    return [node.stream(i) for i in range(count)]
+
+
+def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
+    clip = segment.clip
+    assert clip is not None  # noqa: S101 - only called for video segments
+    pts = "PTS-STARTPTS" if clip.speed == 1 else f"(PTS-STARTPTS)/{_num(clip.speed)}"
+    stream = (
+        stream.filter("setpts", pts)
+        .filter("fps", _num(plan.fps))
+        .filter("trim", end_frame=segment.source_frames)
+    )
+    box = Box(0, 0, plan.width, plan.height)
+    if segment.needs_scale:
+        stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
+    # A source that ends early, or a held frame, repeats its last frame: the segment keeps its length.
+    return (
+        stream.filter("setsar", 1)
+        .filter("tpad", stop_mode="clone", stop=segment.frames)
+        .filter("trim", end_frame=segment.frames)
+    )
+
+
+def _fit(stream: Any, fit: Fit, box: Box, pad_color: str | None) -> tuple[Any, str, str]:
+    """Scale a picture into its box; returns the stream and where to overlay it."""
+    x, y = str(box.x), str(box.y)
+    if fit is Fit.FILL:
+        stream = stream.filter("scale", box.width, box.height)
+    elif fit is Fit.COVER:
+        stream = stream.filter("scale", box.width, box.height, force_original_aspect_ratio="increase").filter(
+            "crop", box.width, box.height
+        )
+    else:
+        stream = stream.filter(
+            "scale", box.width, box.height, force_original_aspect_ratio="decrease", force_divisible_by=2
+        )
+        if pad_color is not None:
+            # Bars in a colour of their own: the picture hides what lies below it, as in the player.
+            stream = stream.filter(
+                "pad", box.width, box.height, "(ow-iw)/2", "(oh-ih)/2", color=to_ffmpeg(pad_color)
+            )
+        else:
+            x = f"{box.x}+({box.width}-overlay_w)/2"
+            y = f"{box.y}+({box.height}-overlay_h)/2"
+    return stream, x, y
+
+
+def _overlay(base: Any, stream: Any, visual: PlannedVisual, fps: float) -> Any:
     clip = visual.clip
     box = clip.box
     assert box is not None  # noqa: S101 - visuals always have a box
@@ -181,24 +238,7 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual) -> Any:
     stream = stream.filter("setpts", f"{pts}+{_num(clip.start)}/TB")
     x, y = str(box.x), str(box.y)
     if visual.needs_scale:
-        if clip.fit is Fit.FILL:
-            stream = stream.filter("scale", box.width, box.height)
-        elif clip.fit is Fit.COVER:
-            stream = stream.filter(
-                "scale", box.width, box.height, force_original_aspect_ratio="increase"
-            ).filter("crop", box.width, box.height)
-        else:
-            stream = stream.filter(
-                "scale", box.width, box.height, force_original_aspect_ratio="decrease", force_divisible_by=2
-            )
-            if clip.matte is not None:
-                # An opaque stage: the bars around the picture hide what lies below, as in the player.
-                stream = stream.filter(
-                    "pad", box.width, box.height, "(ow-iw)/2", "(oh-ih)/2", color=to_ffmpeg(clip.matte)
-                )
-            else:
-                x = f"{box.x}+({box.width}-overlay_w)/2"
-                y = f"{box.y}+({box.height}-overlay_h)/2"
+        stream, x, y = _fit(stream, clip.fit, box, clip.matte)
         stream = stream.filter("setsar", 1)
     if clip.opacity < 1:
         stream = stream.filter("format", "rgba").filter("colorchannelmixer", aa=_num(clip.opacity))
@@ -207,12 +247,12 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual) -> Any:
         stream,
         x=x,
         y=y,
-        enable=_window(clip.start, clip.end),
+        enable=_enable(visual.windows, fps),
         eof_action="repeat" if visual.still or clip.hold > 0 else "pass",
     )
 
 
-def _draw_text(base: Any, visual: PlannedVisual, path: Path, font: str) -> Any:
+def _draw_text(base: Any, visual: PlannedVisual, path: Path, font: str, fps: float) -> Any:
     clip = visual.clip
     style = clip.text
     box = clip.box
@@ -232,7 +272,7 @@ def _draw_text(base: Any, visual: PlannedVisual, path: Path, font: str) -> Any:
         "fontcolor": to_ffmpeg(style.color),
         "x": x,
         "y": y,
-        "enable": _window(clip.start, clip.end),
+        "enable": _enable(visual.windows, fps),
     }
     if clip.opacity < 1:
         options["alpha"] = _num(clip.opacity)

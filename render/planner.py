@@ -1,21 +1,34 @@
 """Composition + probed media facts -> a render plan (pure: no processes, no files).
 
-The plan decides what each input is (which file, from where, for how long), the drawing order and
-which streams need scaling or mixing; the compiler only spells it in ffmpeg's terms.
+The plan decides what each input is (which file, from where, for how long), and builds the picture
+with the least work per frame. The **base** picture is a concatenation of prepared segments: in each
+interval, the topmost visual that covers the whole frame opaquely (or the background where none does).
+Only what lies above the base in an interval is **overlaid**, and only there; what lies below an
+opaque visual is never decoded for that interval. Each base segment has its own input, seeked to where
+the segment starts, so no source is decoded from its beginning.
+
+Times become output frame numbers here: frame k shows at k / fps, and belongs to a clip when
+`start <= k / fps < end` (with a little slack for float seconds), so a segment is a whole number of
+frames and the concatenation never drifts. The compiler only spells the plan in ffmpeg's terms.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
+from itertools import pairwise
 from pathlib import Path
 
-from render.composition import Clip, ClipKind, Composition
+from render.composition import Box, Clip, ClipKind, Composition, Fit
 from render.errors import InvalidMediaError
 from render.probe import MediaInfo
 
 # Read a little more than needed from each source so the trim filter, not the demuxer, makes the cut.
 _READ_MARGIN_SECONDS = 0.25
+# Frames are compared against clip edges with this slack so float rounding never adds or drops one.
+EPSILON = 1e-4
 
 
 @dataclass(frozen=True)
@@ -26,13 +39,42 @@ class InputSpec:
     loop: bool = False  # start again from the beginning at the end of the file
 
 
+FrameRange = tuple[int, int]  # output frames [first, end)
+
+
 @dataclass(frozen=True)
 class PlannedVisual:
+    """A visual drawn over the base, in the frame ranges where nothing opaque lies above it."""
+
     clip: Clip
     input_index: int | None  # None for text
     still: bool = False  # a single picture shown for the whole clip
     first_frame_only: bool = False  # an image action whose source is a video
     needs_scale: bool = True
+    windows: tuple[FrameRange, ...] = ()
+
+
+@dataclass(frozen=True)
+class BaseSegment:
+    """Output frames [first, end) of the base picture: part of one opaque video, or the background.
+
+    A video segment reads `source_frames` frames from its own input (seeked to the segment's start);
+    any frames after those repeat the last one (a held frame, or a source a little shorter than said).
+    A contained picture of another aspect ratio is padded to the frame in `pad_color` (its matte, or
+    the background when nothing lies below it).
+    """
+
+    first: int
+    end: int
+    clip: Clip | None = None
+    input_index: int | None = None
+    needs_scale: bool = False
+    source_frames: int = 0
+    pad_color: str | None = None  # the bars' colour, when a contained picture leaves bars
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.first
 
 
 @dataclass(frozen=True)
@@ -49,26 +91,63 @@ class RenderPlan:
     background_color: str
     duration: float
     inputs: tuple[InputSpec, ...]
-    visuals: tuple[PlannedVisual, ...]  # in drawing order: bottom first
+    base: tuple[BaseSegment, ...]  # in time order, covering every output frame
+    overlays: tuple[PlannedVisual, ...]  # in drawing order: bottom first
     audios: tuple[PlannedAudio, ...]
+
+    @property
+    def frames(self) -> int:
+        return self.base[-1].end
+
+
+class _Cover(Enum):
+    NONE = "none"  # leaves parts of the frame to what lies below
+    OPAQUE = "opaque"  # every pixel of the frame, whatever lies below
+    WITH_BACKGROUND = "with background"  # contained: the frame is full once the background fills the bars
+
+
+@dataclass
+class _Visual:
+    clip: Clip
+    info: MediaInfo | None  # None for text
+    path: Path | None
+    still: bool
+    first_frame_only: bool
+    needs_scale: bool
+    cover: _Cover
+    frames: FrameRange  # where it is on screen
+    windows: list[FrameRange] = field(default_factory=list)  # where it must be overlaid
+
+
+class _Inputs:
+    """The input list; identical inputs (same file, same window) are read once."""
+
+    def __init__(self) -> None:
+        self.specs: list[InputSpec] = []
+
+    def add(self, spec: InputSpec) -> int:
+        if spec not in self.specs:
+            self.specs.append(spec)
+        return self.specs.index(spec)
+
+
+def frame_at(seconds: float, fps: float) -> int:
+    """The first output frame shown at or after `seconds`."""
+    return max(0, math.ceil((seconds - EPSILON) * fps))
 
 
 def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path) -> RenderPlan:
     """Build the plan; InvalidMediaError when a source lacks what its action needs."""
-    inputs: list[InputSpec] = []
-
-    def add(spec: InputSpec) -> int:
-        """Index of the input; identical inputs (same file, same window) are read once."""
-        if spec not in inputs:
-            inputs.append(spec)
-        return inputs.index(spec)
-
-    visuals: list[PlannedVisual] = []
-    audios: list[PlannedAudio] = []
+    fps = composition.fps
+    total = max(1, frame_at(composition.duration, fps))
+    frame_box = Box(0, 0, composition.width, composition.height)
+    visuals: list[_Visual] = []
+    audio_clips: list[tuple[Clip, MediaInfo, Path]] = []
     # Bottom layer first: higher row index is further back; within a row, later clips on top.
     for clip in sorted(composition.clips, key=lambda c: (-c.layer, c.start)):
         if clip.kind is ClipKind.TEXT:
-            visuals.append(PlannedVisual(clip, None, needs_scale=False))
+            first, end = frame_at(clip.start, fps), frame_at(clip.end, fps)
+            visuals.append(_Visual(clip, None, None, False, False, False, _Cover.NONE, (first, end)))
             continue
         assert clip.source_key is not None  # noqa: S101 - guaranteed by the model
         info = media[clip.source_key]
@@ -79,48 +158,164 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
                 if clip.audio_optional:
                     continue  # a video without sound: its audio track is silence
                 raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no audio stream")
-            if clip.volume > 0 and not clip.muted:
-                audios.append(PlannedAudio(clip, add(_timed_input(path, clip, info, name))))
+            _check_in_point(clip, info, name)
+            audio_clips.append((clip, info, path))
             continue
         if not info.has_video:
             raise InvalidMediaError(f"action {clip.id!r}: asset {name!r} has no picture")
         assert clip.box is not None  # noqa: S101 - visuals always have a box
+        still = clip.kind is ClipKind.IMAGE or info.is_still
+        if not still:
+            _check_in_point(clip, info, name)
         needs_scale = (info.width, info.height) != (clip.box.width, clip.box.height)
-        if clip.kind is ClipKind.IMAGE or info.is_still:
-            visuals.append(
-                PlannedVisual(
-                    clip,
-                    add(InputSpec(path)),
-                    still=True,
-                    first_frame_only=not info.is_still,
-                    needs_scale=needs_scale,
-                )
+        visuals.append(
+            _Visual(
+                clip,
+                info,
+                path,
+                still=still,
+                first_frame_only=still and not info.is_still,
+                needs_scale=needs_scale,
+                cover=_Cover.NONE if still else _cover(clip, info, frame_box, needs_scale=needs_scale),
+                frames=(frame_at(clip.start, fps), frame_at(_visible_end(clip, info, still=still), fps)),
             )
-            continue
-        index = add(_timed_input(path, clip, info, name))
-        visuals.append(PlannedVisual(clip, index, needs_scale=needs_scale))
+        )
         if info.has_audio and not clip.muted and clip.volume > 0:
-            audios.append(PlannedAudio(clip, index))
+            audio_clips.append((clip, info, path))
+
+    inputs = _Inputs()
+    base = _stack(visuals, total, composition, inputs)
+    overlays = []
+    for visual in visuals:
+        if not visual.windows:
+            continue
+        index = None
+        if visual.path is not None and visual.info is not None:
+            spec = (
+                InputSpec(visual.path)
+                if visual.still
+                else _timed_input(visual.path, visual.clip, visual.info)
+            )
+            index = inputs.add(spec)
+        overlays.append(
+            PlannedVisual(
+                visual.clip,
+                index,
+                still=visual.still,
+                first_frame_only=visual.first_frame_only,
+                needs_scale=visual.needs_scale,
+                windows=tuple(visual.windows),
+            )
+        )
+    audios = tuple(
+        PlannedAudio(clip, inputs.add(_timed_input(path, clip, info)))
+        for clip, info, path in audio_clips
+        if clip.volume > 0 and not clip.muted
+    )
     return RenderPlan(
         width=composition.width,
         height=composition.height,
-        fps=composition.fps,
+        fps=fps,
         background_color=composition.background_color,
         duration=composition.duration,
-        inputs=tuple(inputs),
-        visuals=tuple(visuals),
-        audios=tuple(audios),
+        inputs=tuple(inputs.specs),
+        base=tuple(base),
+        overlays=tuple(overlays),
+        audios=audios,
     )
 
 
-def _timed_input(path: Path, clip: Clip, info: MediaInfo, name: str) -> InputSpec:
+def _cover(clip: Clip, info: MediaInfo, frame: Box, *, needs_scale: bool) -> _Cover:
+    """How much of the frame a moving picture covers, whatever lies below it."""
+    if clip.box != frame or clip.opacity < 1:
+        return _Cover.NONE
+    if clip.matte is not None or not _has_bars(clip, info, frame, needs_scale=needs_scale):
+        return _Cover.OPAQUE
+    return _Cover.WITH_BACKGROUND
+
+
+def _has_bars(clip: Clip, info: MediaInfo, box: Box, *, needs_scale: bool) -> bool:
+    """Whether a picture contained in its box leaves bars (another aspect ratio than the box's)."""
+    return clip.fit is Fit.CONTAIN and needs_scale and info.width * box.height != info.height * box.width
+
+
+def _visible_end(clip: Clip, info: MediaInfo, *, still: bool) -> float:
+    """A video shorter than its clip leaves the screen when it ends (a held last frame stays)."""
+    if still or clip.hold > 0 or info.duration is None:
+        return clip.end
+    return min(clip.end, clip.start + (info.duration - clip.trim_start) / clip.speed)
+
+
+def _stack(
+    visuals: list[_Visual], total: int, composition: Composition, inputs: _Inputs
+) -> list[BaseSegment]:
+    """Cut the output at every visual's edges; per interval, pick the base and note what is overlaid."""
+    edges = sorted({0, total} | {f for v in visuals for f in v.frames if 0 < f < total})
+    pieces: list[tuple[int, int, _Visual | None]] = []
+    for first, end in pairwise(edges):
+        on_screen = [v for v in visuals if v.frames[0] <= first and v.frames[1] >= end]
+        base: _Visual | None = None
+        above: list[_Visual] = []
+        for depth, visual in enumerate(reversed(on_screen)):  # topmost first
+            alone = depth == len(on_screen) - 1
+            if visual.cover is _Cover.OPAQUE or (visual.cover is _Cover.WITH_BACKGROUND and alone):
+                base = visual
+                break
+            above.append(visual)
+        for visual in above:
+            _extend(visual.windows, first, end)
+        if pieces and pieces[-1][2] is base and pieces[-1][1] == first:
+            pieces[-1] = (pieces[-1][0], end, base)
+        else:
+            pieces.append((first, end, base))
+    return [_segment(first, end, visual, composition, inputs) for first, end, visual in pieces]
+
+
+def _extend(windows: list[FrameRange], first: int, end: int) -> None:
+    if windows and windows[-1][1] == first:
+        windows[-1] = (windows[-1][0], end)
+    else:
+        windows.append((first, end))
+
+
+def _segment(
+    first: int, end: int, visual: _Visual | None, composition: Composition, inputs: _Inputs
+) -> BaseSegment:
+    if visual is None or visual.path is None or visual.info is None:
+        return BaseSegment(first, end)
+    clip, fps = visual.clip, composition.fps
+    begins = max(0.0, first / fps - clip.start)  # seconds into the clip
+    source_end = frame_at(min(_visible_end(visual.clip, visual.info, still=False), clip.end - clip.hold), fps)
+    source_frames = max(1, min(end, source_end) - first)
+    frame = Box(0, 0, composition.width, composition.height)
+    bars = _has_bars(clip, visual.info, frame, needs_scale=visual.needs_scale)
+    spec = InputSpec(
+        visual.path,
+        seek=clip.trim_start + begins * clip.speed,
+        duration=source_frames / fps * clip.speed + _READ_MARGIN_SECONDS,
+    )
+    return BaseSegment(
+        first,
+        end,
+        clip,
+        inputs.add(spec),
+        needs_scale=visual.needs_scale,
+        source_frames=source_frames,
+        pad_color=(clip.matte or composition.background_color) if bars else None,
+    )
+
+
+def _timed_input(path: Path, clip: Clip, info: MediaInfo) -> InputSpec:
     """The source window a clip reads; a looping clip starts at its in-point modulo the source length."""
     read = clip.source_duration + _READ_MARGIN_SECONDS
     if clip.loop and info.duration:
         return InputSpec(path, seek=clip.trim_start % info.duration, duration=read, loop=True)
-    if info.duration is not None and clip.trim_start >= info.duration:
+    return InputSpec(path, seek=clip.trim_start, duration=read)
+
+
+def _check_in_point(clip: Clip, info: MediaInfo, name: str) -> None:
+    if not clip.loop and info.duration is not None and clip.trim_start >= info.duration:
         raise InvalidMediaError(
             f"action {clip.id!r}: its in-point (trimStart or offset) {clip.trim_start:g} s is past the end "
             f"of asset {name!r} ({info.duration:.3f} s long)"
         )
-    return InputSpec(path, seek=clip.trim_start, duration=read)

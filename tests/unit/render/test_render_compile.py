@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from render.compiler import compile_plan
+from render.compiler import CompiledCommand, compile_plan
 from render.errors import RenderFailedError, RenderTimeoutError
 from render.executor import parse_progress, run_ffmpeg
 from render.model import ExportRequest
-from render.planner import plan_render
+from render.planner import RenderPlan, plan_render
 from render.probe import MediaInfo, parse_probe
 
 REQUEST = {
@@ -40,73 +42,125 @@ REQUEST = {
 }  # fmt: skip
 MEDIA = {
     "assets/a.mp4": MediaInfo(duration=10, has_video=True, has_audio=True, width=640, height=360, fps=25),
+    "assets/b43.mp4": MediaInfo(duration=10, has_video=True, has_audio=False, width=480, height=360, fps=30),
     "assets/song.wav": MediaInfo(duration=60, has_video=False, has_audio=True, sample_rate=44100),
+    "assets/logo.png": MediaInfo(
+        duration=None, has_video=True, has_audio=False, width=64, height=64, is_still=True
+    ),
+}
+ASSETS = [{"src": Path(key).name, "s3Key": key} for key in MEDIA]
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("RENDER_UPDATE_SNAPSHOTS") == "1"
+
+
+def _timeline(*rows: list[dict[str, Any]], **output: Any) -> dict[str, Any]:
+    return {
+        "timeline": {"editorData": [{"id": str(i), "actions": row} for i, row in enumerate(rows)]},
+        "assets": ASSETS,
+        "output": {"width": 320, "height": 180, "fps": 15, **output},
+    }
+
+
+def _act(effect: str, start: float, end: float, src: str | None = None, **data: Any) -> dict[str, Any]:
+    return {"id": f"{effect}-{start}", "start": start, "end": end, "effectId": effect,
+            "data": {**({"src": src} if src else {}), **data}}  # fmt: skip
+
+
+# One timeline per feature of the planner; the compiled command of each is a snapshot file.
+FEATURES: dict[str, dict[str, Any]] = {
+    # full-frame clips (contain at the same aspect, cover with speed) are the base; the title is overlaid
+    "base_concat_with_text": REQUEST,
+    # a Melies stage: V2 (4:3, videoLayer 1) cuts V1 in two, a micro gap holds, a macro gap shows black,
+    # the music loops, the 4:3 clip's effect2 is silence
+    "melies_stage": _timeline(
+        [_act("effect1", 1, 2, "b43.mp4", videoLayer=1)],
+        [
+            _act("effect1", 0, 3, "a.mp4", offset=1),
+            _act("effect1", 3.05, 4, "a.mp4", offset=6),
+            _act("effect1", 5, 6, "a.mp4"),
+        ],
+        [_act("effect0", 0, 6, "song.wav", offset=59)],
+        [_act("effect2", 0, 3, "a.mp4", offset=1), _act("effect2", 1, 2, "b43.mp4")],
+    ),
+    # only what lies above the base is overlaid, only where it is on screen
+    "overlays_over_a_base": _timeline(
+        [_act("image", 1, 3, "logo.png", x=10, y=10, width=32, height=32, opacity=0.5)],
+        [_act("video", 0.5, 1.5, "b43.mp4", x=160, y=0, width=160, height=90, fit="cover")],
+        [_act("video", 0, 4, "a.mp4", muted=True)],
+    ),
+    # a full-frame clip hides what lies below it: the hidden part is never decoded
+    "hidden_below_an_opaque_clip": _timeline(
+        [_act("video", 1, 2, "a.mp4", trimStart=5, fit="fill")],
+        [_act("video", 0, 3, "b43.mp4")],
+    ),
+    # nothing on screen: the background, and the audio
+    "background_only": _timeline([_act("text", 0.5, 1, text="x")], [_act("audio", 0, 2, "song.wav")]),
 }
 
-EXPECTED_ARGV = [
-    "ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats",
-    "-f", "lavfi", "-i", "color=c=0x102030@1.000:s=320x180:r=15:d=3",
-    "-protocol_whitelist", "file", "-ss", "1", "-t", "2.25", "-i", "file:/a/assets/a.mp4",
-    "-protocol_whitelist", "file", "-t", "2.25", "-i", "file:/a/assets/a.mp4",
-    "-protocol_whitelist", "file", "-t", "2.75", "-i", "file:/a/assets/song.wav",
-    "-filter_complex",
-    "[0:v]format=yuv420p[s0];"
-    "[1:v]trim=duration=2[s1];[s1]setpts=PTS-STARTPTS+0/TB[s2];[s2]scale=320:180:force_divisible_by=2"
-    ":force_original_aspect_ratio=decrease[s3];[s3]setsar=1[s4];"
-    "[s0][s4]overlay=enable=gte(t\\,-0.0001)*lt(t\\,1.9999):eof_action=pass:x=0+(320-overlay_w)/2"
-    ":y=0+(180-overlay_h)/2[s5];"
-    "[2:v]trim=duration=2[s6];[s6]setpts=(PTS-STARTPTS)/2+2/TB[s7];"
-    "[s7]scale=320:180:force_original_aspect_ratio=increase[s8];[s8]crop=320:180[s9];[s9]setsar=1[s10];"
-    "[s5][s10]overlay=enable=gte(t\\,1.9999)*lt(t\\,2.9999):eof_action=pass:x=0:y=0[s11];"
-    "[s11]drawtext=box=1:boxborderw=5:boxcolor=0x000000@0.502:enable=gte(t\\,0.4999)*lt(t\\,1.9999)"
-    ":expansion=none:fontcolor=0xffffff@1.000:fontfile=/fonts/F.ttf:fontsize=20"
-    ":textfile=/work/text-0.txt:x=0:y=0+(180-text_h)/2[s12];"
-    "[s12]format=yuv420p[s13];"
-    "anullsrc=cl=stereo:r=48000[s14];[s14]atrim=duration=3[s15];"
-    "[3:a]atrim=duration=2.5[s16];[s16]asetpts=PTS-STARTPTS[s17];[s17]aresample=48000[s18];"
-    "[s18]aformat=channel_layouts=stereo:sample_fmts=fltp[s19];[s19]volume=0.5[s20];"
-    "[s20]afade=d=1:st=1.5:t=out[s21];[s21]adelay=all=1:delays=500[s22];"
-    "[1:a]atrim=duration=2[s23];[s23]asetpts=PTS-STARTPTS[s24];[s24]aresample=48000[s25];"
-    "[s25]aformat=channel_layouts=stereo:sample_fmts=fltp[s26];"
-    "[s15][s22][s26]amix=dropout_transition=0:duration=first:inputs=3:normalize=0[s27]",
-    "-map", "[s13]", "-map", "[s27]",
-    "-f", "mp4", "-ac", "2", "-ar", "48000", "-b:a", "128k", "-c:a", "aac", "-c:v", "libx264", "-crf", "23",
-    "-movflags", "+faststart", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-r", "15", "-t", "3",
-    "file:/out/x.mp4",
-]  # fmt: skip
+
+def _compile(body: dict[str, Any]) -> tuple[RenderPlan, CompiledCommand]:
+    plan = plan_render(ExportRequest.model_validate(body).to_composition(), MEDIA, Path("/a"))
+    return plan, compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"), font="/fonts/F.ttf")
 
 
-def test_compiled_command_snapshot() -> None:
-    request = ExportRequest.model_validate(REQUEST)
-    plan = plan_render(request.to_composition(), MEDIA, Path("/a"))
-    command = compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"), font="/fonts/F.ttf")
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+def test_compiled_command_snapshot(feature: str) -> None:
+    """The argv, one option or filter a line. RENDER_UPDATE_SNAPSHOTS=1 rewrites the files."""
+    _, command = _compile(FEATURES[feature])
+    text = "\n".join(part for arg in command.argv for part in arg.split(";")) + "\n"
+    path = SNAPSHOTS / f"{feature}.txt"
+    if UPDATE:
+        path.write_text(text)
+    assert path.exists(), f"no snapshot for {feature}: run with RENDER_UPDATE_SNAPSHOTS=1"
+    assert text == path.read_text(), f"{feature} changed; review, then RENDER_UPDATE_SNAPSHOTS=1"
+
+
+def test_text_files_are_returned_as_data() -> None:
+    _, command = _compile(REQUEST)
     assert command.files == {Path("/work/text-0.txt"): "Hi: 100%"}
-    assert command.argv == EXPECTED_ARGV, "\n".join(command.argv)
+
+
+def test_the_base_is_the_top_opaque_picture_of_each_interval() -> None:
+    plan, _ = _compile(FEATURES["melies_stage"])
+    base = [(s.first, s.end, s.clip and s.clip.src, s.source_frames) for s in plan.base]
+    # frames at 15 fps: V1 [0, 15), V2 [15, 30), V1 again [30, 45), held over the 0.05 s gap to 3.05 s
+    assert base == [(0, 15, "a.mp4", 15), (15, 30, "b43.mp4", 15), (30, 46, "a.mp4", 15),
+                    (46, 60, "a.mp4", 14), (60, 75, None, 0), (75, 90, "a.mp4", 15)]  # fmt: skip
+    assert plan.overlays == ()
+    assert [s.pad_color for s in plan.base] == [None, "#000000ff", None, None, None, None]
+    # the 4:3 clip has no audio: its effect2 plays silence; the music loops from 59 s of its 60
+    tracks = {track.clip.src: plan.inputs[track.input_index] for track in plan.audios}
+    assert sorted(tracks) == ["a.mp4", "song.wav"]
+    assert tracks["song.wav"].loop and tracks["song.wav"].seek == 59
+
+
+def test_overlays_are_drawn_only_where_they_are_on_screen() -> None:
+    plan, _ = _compile(FEATURES["overlays_over_a_base"])
+    assert [(s.first, s.end, s.clip and s.clip.src) for s in plan.base] == [(0, 60, "a.mp4")]
+    windows = {o.clip.src: o.windows for o in plan.overlays}
+    assert windows == {"b43.mp4": ((8, 23),), "logo.png": ((15, 45),)}
+
+
+def test_a_hidden_part_is_not_read() -> None:
+    plan, _ = _compile(FEATURES["hidden_below_an_opaque_clip"])
+    assert [(s.first, s.end, s.clip and s.clip.src) for s in plan.base] == [
+        (0, 15, "b43.mp4"), (15, 30, "a.mp4"), (30, 45, "b43.mp4")
+    ]  # fmt: skip
+    # the 4:3 clip is read twice, each time from where its segment starts; its bars show the background
+    seeks = sorted((spec.path.name, spec.seek) for spec in plan.inputs)
+    assert seeks == [("a.mp4", 5), ("b43.mp4", 0), ("b43.mp4", 2)]
+    assert {s.pad_color for s in plan.base if s.clip and s.clip.src == "b43.mp4"} == {"#000000ff"}
 
 
 def test_the_same_input_used_twice_is_split() -> None:
-    request = ExportRequest.model_validate(
-        REQUEST
-        | {
-            "timeline": {
-                "editorData": [
-                    {
-                        "id": "r",
-                        "actions": [{"id": "a", "start": 0, "end": 1, "type": "video", "src": "a.mp4"}],
-                    },
-                    {
-                        "id": "s",
-                        "actions": [{"id": "b", "start": 0, "end": 1, "type": "video", "src": "a.mp4"}],
-                    },
-                ]
-            }
-        }
+    # The picture-in-picture copy of the clip reads the same window as the base: one input, split.
+    body = _timeline(
+        [_act("video", 0, 1, "a.mp4", x=0, y=0, width=160, height=90)], [_act("video", 0, 1, "a.mp4")]
     )
-    plan = plan_render(request.to_composition(), MEDIA, Path("/a"))
-    assert len(plan.inputs) == 1
-    argv = compile_plan(plan, Path("/o.mp4"), workdir=Path("/w")).argv
-    graph = argv[argv.index("-filter_complex") + 1]
-    assert "[1:v]split=2" in graph and "[1:a]asplit=2" in graph
+    plan, command = _compile(body)
+    assert len([spec for spec in plan.inputs if spec.path.name == "a.mp4"]) == 1
+    graph = command.argv[command.argv.index("-filter_complex") + 1]
+    assert "split=2" in graph and "asplit=2" in graph
 
 
 def test_progress_lines_become_fractions() -> None:
