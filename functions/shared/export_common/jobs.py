@@ -72,7 +72,13 @@ class Job(BaseModel):
     lease_until: int | None = Field(default=None, alias="leaseUntil")
     progress: float | None = None
     error: JobError | None = None
+    # the transient failure that ended the previous attempt (set on release; the job is retried)
+    last_error: JobError | None = Field(default=None, alias="lastError")
     output: JobOutput | None = None
+
+    def lease_is_live(self, now: float) -> bool:
+        """True while a RUNNING attempt holds the job (its heartbeat keeps extending the lease)."""
+        return self.status is JobStatus.RUNNING and (self.lease_until or 0) >= int(now)
 
     def request_body(self) -> dict[str, Any]:
         """The validated ``POST /export`` body this job was created from."""
@@ -162,9 +168,33 @@ class JobRepository:
         )
         return job
 
-    def claim(self, job_id: str, *, lease_seconds: int, now: float | None = None) -> Job | None:
-        """QUEUED → RUNNING, or takes over a RUNNING job whose lease expired; None if not claimable."""
+    def claim(
+        self,
+        job_id: str,
+        *,
+        lease_seconds: int,
+        now: float | None = None,
+        max_attempts: int | None = None,
+    ) -> Job | None:
+        """QUEUED → RUNNING, or takes over a RUNNING job whose lease expired; None if not claimable.
+
+        Every claim starts a new attempt (``attempt`` + 1). With ``max_attempts``, a job that has had
+        that many attempts is not claimable any more (``fail_abandoned`` then ends it).
+        """
         now_s = int(now if now is not None else time.time())
+        condition = "attribute_exists(pk) AND (#s = :queued OR (#s = :running AND leaseUntil < :now_s))"
+        values: dict[str, Any] = {
+            ":running": JobStatus.RUNNING.value,
+            ":queued": JobStatus.QUEUED.value,
+            ":zero": 0,
+            ":one": 1,
+            ":lease": now_s + lease_seconds,
+            ":now": utc_now_iso(),
+            ":now_s": now_s,
+        }
+        if max_attempts is not None:
+            condition += " AND (attribute_not_exists(attempt) OR attempt < :max_attempts)"
+            values[":max_attempts"] = max_attempts
         try:
             result = self._table.update_item(
                 Key={"pk": JOB_KEY_PREFIX + job_id},
@@ -172,19 +202,9 @@ class JobRepository:
                     "SET #s = :running, attempt = if_not_exists(attempt, :zero) + :one, "
                     "leaseUntil = :lease, progress = :zero, updatedAt = :now"
                 ),
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (#s = :queued OR (#s = :running AND leaseUntil < :now_s))"
-                ),
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":running": JobStatus.RUNNING.value,
-                    ":queued": JobStatus.QUEUED.value,
-                    ":zero": 0,
-                    ":one": 1,
-                    ":lease": now_s + lease_seconds,
-                    ":now": utc_now_iso(),
-                    ":now_s": now_s,
-                },
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -202,12 +222,16 @@ class JobRepository:
             {":p": Decimal(str(round(min(max(progress, 0.0), 1.0), 3)))},
         )
 
-    def extend_lease(self, job_id: str, attempt: int, lease_seconds: int) -> bool:
+    def extend_lease(
+        self, job_id: str, attempt: int, lease_seconds: int, *, now: float | None = None
+    ) -> bool:
+        """The heartbeat: the lease of this attempt runs until now + ``lease_seconds``; False if not owned."""
+        now_s = int(now if now is not None else time.time())
         return self._update_owned(
             job_id,
             attempt,
             "SET leaseUntil = :lease, updatedAt = :now",
-            {":lease": int(time.time()) + lease_seconds},
+            {":lease": now_s + lease_seconds},
         )
 
     def mark_succeeded(self, job_id: str, attempt: int, output: JobOutput) -> bool:
@@ -224,14 +248,57 @@ class JobRepository:
             names={"#o": "output"},
         )
 
-    def release(self, job_id: str, attempt: int) -> bool:
-        """RUNNING (this attempt) → QUEUED, so a later delivery starts afresh."""
+    def release(self, job_id: str, attempt: int, *, last_error: JobError | None = None) -> bool:
+        """RUNNING (this attempt) → QUEUED, so a later delivery starts afresh (as the next attempt).
+
+        ``last_error`` records why this attempt gave up (a transient failure), for logs and clients.
+        """
+        if last_error is None:
+            return self._update_owned(
+                job_id,
+                attempt,
+                "SET #s = :queued, updatedAt = :now REMOVE leaseUntil, progress",
+                {":queued": JobStatus.QUEUED.value},
+            )
         return self._update_owned(
             job_id,
             attempt,
-            "SET #s = :queued, updatedAt = :now REMOVE leaseUntil, progress",
-            {":queued": JobStatus.QUEUED.value},
+            "SET #s = :queued, lastError = :last, updatedAt = :now REMOVE leaseUntil, progress",
+            {":queued": JobStatus.QUEUED.value, ":last": last_error.model_dump()},
         )
+
+    def fail_abandoned(self, job_id: str, error: JobError, *, attempt: int, now: float | None = None) -> bool:
+        """Ends a job nobody holds: QUEUED, or RUNNING with an expired lease, still at ``attempt``.
+
+        For a job out of attempts, and for the DLQ consumer. The attempt condition makes a claim that
+        happened since the caller read the job win: that new attempt then owns the job's end.
+        """
+        now_s = int(now if now is not None else time.time())
+        try:
+            self._table.update_item(
+                Key={"pk": JOB_KEY_PREFIX + job_id},
+                UpdateExpression="SET #s = :failed, #e = :error, updatedAt = :now REMOVE leaseUntil",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (#s = :queued OR (#s = :running AND leaseUntil < :now_s)) "
+                    "AND (attempt = :attempt OR (attribute_not_exists(attempt) AND :attempt = :zero))"
+                ),
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues={
+                    ":failed": JobStatus.FAILED.value,
+                    ":queued": JobStatus.QUEUED.value,
+                    ":running": JobStatus.RUNNING.value,
+                    ":error": error.model_dump(),
+                    ":now": utc_now_iso(),
+                    ":now_s": now_s,
+                    ":attempt": attempt,
+                    ":zero": 0,
+                },
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def mark_failed(self, job_id: str, error: JobError, *, attempt: int | None = None) -> bool:
         """Any unfinished state (or only this attempt's, when given) → FAILED with a readable reason."""

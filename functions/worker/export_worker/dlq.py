@@ -1,9 +1,10 @@
 """DLQ consumer: the backstop that ends a job whose message SQS gave up on.
 
-The worker marks a job FAILED itself at the last receive, but it cannot when that last attempt was
-killed (timeout, crash). Messages reaching the DLQ are handled here: a job still QUEUED or RUNNING
-with an expired lease ends FAILED; a job RUNNING under a live lease is left to its owner and the
-DLQ message comes back later (it is reported failed).
+The worker ends every job itself, also one whose last attempt died (the next delivery fails it), so a
+job message reaches the DLQ only when SQS's receive limit, a safety net far above the job's attempts,
+ran out first: a worker that cannot start at all, for example. Messages reaching the DLQ are handled
+here: a job still QUEUED or RUNNING with an expired lease ends FAILED; a job RUNNING under a live
+lease is left to its owner and the DLQ message comes back later (it is reported failed).
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from export_common.errors import ErrorCode
-from export_common.jobs import JobError, JobMessage, JobRepository, JobStatus
-from export_worker.process import RETRIES_EXHAUSTED_MESSAGE, ItemFailedError, Outcome, RecordResult
+from export_common.jobs import JobError, JobMessage, JobRepository
+from export_worker.process import (
+    NEVER_STARTED_MESSAGE,
+    ItemFailedError,
+    Outcome,
+    RecordResult,
+    retries_exhausted_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +39,20 @@ def process_dead_letter(
     job = repo.get(job_id)
     if job is None or job.status.is_final:
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="nothing to do")
-    if job.status is JobStatus.RUNNING and (job.lease_until or 0) >= clock():
+    now = clock()
+    if job.lease_is_live(now):
         raise ItemFailedError(RecordResult(Outcome.RETRY, job_id=job_id, reason="job busy"))
-    error = JobError(
-        code=ErrorCode.RETRIES_EXHAUSTED.value, message=RETRIES_EXHAUSTED_MESSAGE.format(n=max_receive_count)
-    )
-    # a RUNNING job is failed only if the same (dead) attempt still holds it
-    attempt = job.attempt if job.status is JobStatus.RUNNING else None
-    if repo.mark_failed(job_id, error, attempt=attempt):
-        logger.error("job failed from the DLQ", extra={"status_before": job.status.value})
-        return RecordResult(Outcome.FAILED, job_id=job_id, attempt=attempt, error_code=error.code)
+    message = retries_exhausted_message(job.attempt) if job.attempt else NEVER_STARTED_MESSAGE
+    error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
+    # only if nobody claimed the job since it was read (that attempt then ends it)
+    if repo.fail_abandoned(job_id, error, attempt=job.attempt, now=now):
+        logger.error(
+            "job failed from the DLQ",
+            extra={
+                "status_before": job.status.value,
+                "attempts": job.attempt,
+                "max_receive_count": max_receive_count,
+            },
+        )
+        return RecordResult(Outcome.FAILED, job_id=job_id, attempt=job.attempt, error_code=error.code)
     return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="changed meanwhile")

@@ -30,3 +30,7 @@ class RetryLaterError(Exception):
 
 class PoisonMessageError(Exception):
     """The message body is not a job message: it can only end in the DLQ."""
+
+
+class LeaseLostError(Exception):
+    """Another attempt owns the job now (this one's lease ran out): stop working on it, write nothing."""

@@ -8,6 +8,7 @@ so importing this module needs no AWS configuration.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -18,11 +19,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from pydantic import ValidationError
 
 from export_common.jobs import JobMessage, JobRepository
 from export_worker.dlq import process_dead_letter
 from export_worker.process import (
+    POISON_REASON,
     Delivery,
     ItemFailedError,
     Outcome,
@@ -61,17 +64,31 @@ def _default_renderer() -> Renderer:
     return renderer
 
 
+# Heartbeat calls give up quickly: a late beat is worth less than the next one, and the lease outlives
+# one missed beat.
+HEARTBEAT_CLIENT_CONFIG = Config(
+    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 2}
+)
+
+
 def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> WorkerDeps:
     """The real dependencies: boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
     table: Table = boto3.resource("dynamodb").Table(settings.jobs_table_name)
+    # the heartbeat thread gets a resource of its own (boto3 resources are not thread-safe)
+    lease_table: Table = (
+        boto3.session.Session()
+        .resource("dynamodb", config=HEARTBEAT_CLIENT_CONFIG)
+        .Table(settings.jobs_table_name)
+    )
     s3: S3Client = boto3.client("s3")
-    sqs: SQSClient = boto3.client("sqs")
+    sqs: SQSClient = boto3.client("sqs", config=HEARTBEAT_CLIENT_CONFIG)  # clients are thread-safe
     return WorkerDeps(
         settings=settings,
         repo=JobRepository(table, ttl_days=settings.job_ttl_days),
         s3=s3,
         render=renderer or _default_renderer(),
         sqs=sqs,
+        lease_repo=JobRepository(lease_table, ttl_days=settings.job_ttl_days),
     )
 
 
@@ -109,6 +126,8 @@ def _record_metrics(result: RecordResult) -> None:
             metric.add_dimension(name="ErrorCode", value=result.error_code)
     elif result.outcome is Outcome.SKIPPED:
         metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
+        if result.reason == POISON_REASON:
+            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
 
@@ -129,17 +148,38 @@ def _schedule_redelivery(deps: WorkerDeps, record: SQSRecord, seconds: int | Non
     logger.info("redelivery scheduled", extra={"retry_after_seconds": seconds})
 
 
+def _visibility_extender(deps: WorkerDeps, record: SQSRecord) -> Callable[[int], None] | None:
+    """ChangeMessageVisibility of this record's message, for the heartbeat (None without SQS)."""
+    sqs = deps.sqs
+    if sqs is None:
+        return None
+    try:
+        queue_url = queue_url_from_arn(record.event_source_arn)
+    except ValueError:
+        logger.warning("record without a queue ARN; its visibility cannot be extended")
+        return None
+    receipt_handle = record.receipt_handle
+
+    def extend(seconds: int) -> None:
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
+    return extend
+
+
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """One job message; raising reports the item failed (SQS redelivers it, then moves it to the DLQ)."""
     logger.append_keys(job_id=_job_id_for_log(record.body), message_id=record.message_id)
     try:
+        deps = get_deps()
         delivery = Delivery(
             body=record.body,
             receive_count=int(record.attributes.approximate_receive_count),
             remaining_seconds=lambda: lambda_context.get_remaining_time_in_millis() / 1000.0,
             invocation_seconds=_invocation_seconds,
+            extend_visibility=_visibility_extender(deps, record),
         )
-        deps = get_deps()
         try:
             result = process_message(delivery, deps)
         except ItemFailedError as failure:

@@ -4,11 +4,19 @@
 (report the item failed: SQS delivers it again, or moves it to the DLQ after the redrive limit).
 Every transition goes through ``JobRepository``'s conditional updates, so redeliveries, takeovers
 and late writes of a dead attempt can never produce a second final state.
+
+Retries are counted on the job record: each claim is an attempt (``attempt`` + 1), and a job that has had
+``MAX_ATTEMPTS`` of them ends FAILED at once, by the attempt that fails last or, when that one died, by
+the next delivery. Deliveries that claim nothing (the job is busy, already final, or there was too little
+time) cost no attempt. While an attempt runs, its heartbeat (``export_worker.heartbeat``) keeps the job's
+lease and the message's visibility short and alive, so a dead attempt is taken over within one lease.
+SQS's receive count only backs this up (``maxReceiveCount`` far above the attempts, then the DLQ).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +29,8 @@ from pydantic import ValidationError
 from export_common.errors import ErrorCode
 from export_common.jobs import Job, JobError, JobMessage, JobOutput, JobRepository, output_key
 from export_worker.budget import TimeBudget
-from export_worker.failures import JobFailedError, PoisonMessageError, RetryLaterError
+from export_worker.failures import JobFailedError, LeaseLostError, PoisonMessageError, RetryLaterError
+from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.settings import WorkerSettings
@@ -36,7 +45,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RETRIES_EXHAUSTED_MESSAGE = "the export could not be completed after {n} attempts; please try again later"
+
+def retries_exhausted_message(attempts: int) -> str:
+    plural = "" if attempts == 1 else "s"
+    return f"the export could not be completed after {attempts} attempt{plural}; please try again later"
+
+
+POISON_REASON = "poison message"
+NEVER_STARTED_MESSAGE = "the export could not be started; please try again later"
+TRANSIENT_RETRY_MESSAGE = "the export hit a temporary error; retrying"
 RENDER_TIMEOUT_MESSAGE = "the render did not finish within the worker's time limit"
 
 
@@ -106,6 +123,8 @@ class WorkerDeps:
     render: Renderer
     clock: Callable[[], float] = field(default=time.time)
     sqs: SQSClient | None = None  # to hasten the redelivery of released messages (None: don't)
+    # the heartbeat thread's own repository (boto3 resources are not shared across threads); None: repo
+    lease_repo: JobRepository | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,8 @@ class Delivery:
     receive_count: int
     remaining_seconds: Callable[[], float]
     invocation_seconds: float  # remaining time when the invocation started
+    # ChangeMessageVisibility of this message (seconds from now); None: the queue's timeout decides
+    extend_visibility: Callable[[int], None] | None = None
 
 
 def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
@@ -124,19 +145,25 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         job_id = _parse(delivery.body)
         return _process(job_id, delivery, deps)
     except PoisonMessageError as error:
-        logger.error("poison message: not a job message", extra={"detail": str(error)[:300]})
-        result = RecordResult(
-            Outcome.RETRY,
-            reason="poison message",
-            retry_after_seconds=backoff_seconds(delivery.receive_count),
+        # No retry can make it a job message, and it names no job to fail: dropped at once, with the
+        # evidence in the log (and the PoisonMessages metric), instead of cycling through every receive.
+        logger.error(
+            "poison message: not a job message; dropped",
+            extra={"body_prefix": delivery.body[:200], "detail": str(error)[:300]},
         )
-        raise ItemFailedError(result) from error
+        return RecordResult(Outcome.SKIPPED, reason=POISON_REASON)
     except RetryLaterError as error:
-        result = _on_retry_later(job_id, error, delivery, deps)
+        logger.info(
+            "released for a later delivery",
+            extra={"reason": error.reason, "retry_after_seconds": error.retry_after_seconds},
+        )
+        result = RecordResult(
+            Outcome.RETRY, job_id=job_id, reason=error.reason, retry_after_seconds=error.retry_after_seconds
+        )
         raise ItemFailedError(result) from error
     except ItemFailedError:
         raise
-    except Exception as error:  # transient AWS errors and bugs alike: retry, then give up cleanly
+    except Exception as error:  # before any claim (reading the job, claiming it): no attempt was used
         logger.exception("processing failed; the message will be retried")
         result = RecordResult(
             Outcome.RETRY,
@@ -144,8 +171,6 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
             reason=f"error: {type(error).__name__}",
             retry_after_seconds=backoff_seconds(delivery.receive_count),
         )
-        if job_id is not None and _is_last_receive(delivery, deps):
-            result = _give_up(job_id, None, delivery, deps)
         raise ItemFailedError(result) from error
 
 
@@ -156,45 +181,38 @@ def _parse(body: str) -> str:
         raise PoisonMessageError(str(error)) from error
 
 
-def _is_last_receive(delivery: Delivery, deps: WorkerDeps) -> bool:
-    return delivery.receive_count >= deps.settings.max_receive_count
-
-
-def _give_up(job_id: str, attempt: int | None, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
-    """Last receive: the job ends FAILED now, since SQS will not deliver this message again."""
-    error = JobError(
-        code=ErrorCode.RETRIES_EXHAUSTED.value,
-        message=RETRIES_EXHAUSTED_MESSAGE.format(n=delivery.receive_count),
+def _exhausted(job: Job, deps: WorkerDeps) -> RecordResult:
+    """The job had all its attempts and the last one died: it ends FAILED now, by this delivery."""
+    error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=retries_exhausted_message(job.attempt))
+    if not deps.repo.fail_abandoned(job.job_id, error, attempt=job.attempt, now=deps.clock()):
+        raise RetryLaterError("job changed meanwhile", retry_after_seconds=0)
+    logger.error(
+        "retries exhausted; job failed",
+        extra={"attempts": job.attempt, "last_error": job.last_error.code if job.last_error else None},
     )
-    try:
-        marked = deps.repo.mark_failed(job_id, error, attempt=attempt)
-    except Exception:
-        logger.exception("could not mark the job FAILED; the DLQ consumer will")
-        marked = False
-    logger.error("retries exhausted; the message goes to the DLQ", extra={"marked_failed": marked})
     return RecordResult(
-        Outcome.FAILED if marked else Outcome.RETRY,
-        job_id=job_id,
-        attempt=attempt,
-        error_code=error.code if marked else None,
+        Outcome.FAILED,
+        job_id=job.job_id,
+        attempt=job.attempt,
+        error_code=error.code,
         reason="retries exhausted",
     )
 
 
-def _on_retry_later(
-    job_id: str | None, error: RetryLaterError, delivery: Delivery, deps: WorkerDeps
-) -> RecordResult:
-    if job_id is not None and _is_last_receive(delivery, deps) and error.reason != "job busy":
-        return _give_up(job_id, None, delivery, deps)
-    # "job busy" at the last receive: another attempt holds a live lease and ends the job itself;
-    # if it dies, the DLQ consumer fails the job once the lease expired.
-    logger.info(
-        "released for a later delivery",
-        extra={"reason": error.reason, "retry_after_seconds": error.retry_after_seconds},
-    )
-    return RecordResult(
-        Outcome.RETRY, job_id=job_id, reason=error.reason, retry_after_seconds=error.retry_after_seconds
-    )
+def _not_claimed(job_id: str, deps: WorkerDeps) -> RecordResult:
+    """Why the claim was refused: finished, held by a live attempt, or out of attempts."""
+    current = deps.repo.get(job_id)
+    if current is None or current.status.is_final:
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="finished by another delivery")
+    now = deps.clock()
+    if current.lease_is_live(now):
+        # another attempt holds the job and beats: look again when its lease would have run out.
+        # This delivery claimed nothing, so it costs the job no attempt.
+        lease_left = (current.lease_until or 0) - now
+        raise RetryLaterError("job busy", retry_after_seconds=clamp_visibility(lease_left + 1))
+    if current.attempt >= deps.settings.max_attempts:
+        return _exhausted(current, deps)
+    raise RetryLaterError("job changed meanwhile", retry_after_seconds=0)
 
 
 def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
@@ -224,14 +242,14 @@ def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         # a fresh invocation has the whole timeout: come back at once
         raise RetryLaterError("not enough time left in this invocation", retry_after_seconds=0)
 
-    claimed = deps.repo.claim(job_id, lease_seconds=deps.settings.job_lease_seconds, now=deps.clock())
+    claimed = deps.repo.claim(
+        job_id,
+        lease_seconds=deps.settings.job_lease_seconds,
+        now=deps.clock(),
+        max_attempts=deps.settings.max_attempts,
+    )
     if claimed is None:
-        current = deps.repo.get(job_id)
-        if current is None or current.status.is_final:
-            return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="finished by another delivery")
-        # another attempt holds a live lease: look again when it has run out
-        lease_left = (current.lease_until or 0) - deps.clock()
-        raise RetryLaterError("job busy", retry_after_seconds=clamp_visibility(lease_left + 1))
+        return _not_claimed(job_id, deps)
     logger.info("job claimed", extra={"attempt": claimed.attempt, "render_timeout": round(render_timeout, 1)})
     return _run_claimed(
         claimed, request=request, render_timeout=render_timeout, budget=budget, delivery=delivery, deps=deps
@@ -249,6 +267,36 @@ def _request_of(job: Job, deps: WorkerDeps) -> ExportRequest | None:
         return None
 
 
+def _heartbeat(job_id: str, attempt: int, delivery: Delivery, deps: WorkerDeps) -> Heartbeat:
+    settings = deps.settings
+    lease_repo = deps.lease_repo or deps.repo
+    extend = delivery.extend_visibility
+
+    def extend_lease() -> bool:
+        return lease_repo.extend_lease(job_id, attempt, settings.job_lease_seconds, now=deps.clock())
+
+    def extend_visibility() -> None:
+        if extend is not None:
+            extend(settings.job_lease_seconds)
+
+    return Heartbeat(
+        extend_lease=extend_lease,
+        extend_visibility=extend_visibility if extend is not None else None,
+        interval_seconds=settings.heartbeat_seconds,
+    )
+
+
+def _shorten_visibility(delivery: Delivery, deps: WorkerDeps) -> None:
+    """From the claim on, the message comes back one lease after the last heartbeat, not after the
+    queue's visibility timeout (at least the worker timeout, which an event source mapping requires)."""
+    if delivery.extend_visibility is None:
+        return
+    try:
+        delivery.extend_visibility(deps.settings.job_lease_seconds)
+    except Exception:
+        logger.warning("could not shorten the message's visibility", exc_info=True)
+
+
 def _run_claimed(
     job: Job,
     *,
@@ -259,6 +307,7 @@ def _run_claimed(
     deps: WorkerDeps,
 ) -> RecordResult:
     job_id, attempt = job.job_id, job.attempt
+    last_attempt = attempt >= deps.settings.max_attempts
     upload_margin = deps.settings.upload_margin_seconds
     used_timeout = [render_timeout]
 
@@ -267,14 +316,26 @@ def _run_claimed(
         used_timeout[0] = max(1.0, min(render_timeout, delivery.remaining_seconds() - upload_margin))
         return used_timeout[0]
 
+    _shorten_visibility(delivery, deps)
+    heartbeat = _heartbeat(job_id, attempt, delivery, deps)
     try:
-        with job_work_dir(deps.settings.work_dir) as work:
-            result = _render_and_upload(
-                job_id, attempt, request=request, render_timeout=timeout_now, work=work, deps=deps
+        with job_work_dir(deps.settings.work_dir) as work, heartbeat:
+            output, rendered, progress_writes = _render_and_upload(
+                job_id,
+                attempt,
+                request=request,
+                render_timeout=timeout_now,
+                work=work,
+                deps=deps,
+                lost=heartbeat.lost,
             )
+    except LeaseLostError:
+        # another attempt took the job over (this one's lease ran out): it owns the outcome now
+        logger.warning("job no longer owned by this attempt; work abandoned")
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
     except RenderTimeoutError as error:
         _log_render_error(error)
-        if budget.timeout_was_ours(used_timeout[0]) and not _is_last_receive(delivery, deps):
+        if budget.timeout_was_ours(used_timeout[0]) and not last_attempt:
             _release(job_id, attempt, deps)
             raise RetryLaterError(
                 "render stopped by the invocation's time budget", retry_after_seconds=0
@@ -286,14 +347,23 @@ def _run_claimed(
     except JobFailedError as error:
         logger.warning("job failed", extra={"code": error.code, "detail": error.log_detail})
         return _fail(job_id, attempt, error.code, error.message, deps)
-    except Exception:
-        # transient: at the last receive give up now, else hand the job back for the next delivery
-        if _is_last_receive(delivery, deps):
-            logger.exception("processing failed at the last receive")
-            raise ItemFailedError(_give_up(job_id, attempt, delivery, deps)) from None
-        _release(job_id, attempt, deps)
-        raise
-    return result
+    except Exception as error:
+        # transient (S3, DynamoDB, a bug): the next attempt may do better, unless this was the last
+        logger.exception("attempt failed", extra={"attempt": attempt, "last_attempt": last_attempt})
+        if last_attempt:
+            message = retries_exhausted_message(attempt)
+            return _fail(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+        last_error = JobError(code=ErrorCode.INTERNAL_ERROR.value, message=TRANSIENT_RETRY_MESSAGE)
+        _release(job_id, attempt, deps, last_error=last_error)
+        result = RecordResult(
+            Outcome.RETRY,
+            job_id=job_id,
+            attempt=attempt,
+            reason=f"error: {type(error).__name__}",
+            retry_after_seconds=backoff_seconds(attempt),
+        )
+        raise ItemFailedError(result) from error
+    return _succeed(job_id, attempt, output, rendered=rendered, progress_writes=progress_writes, deps=deps)
 
 
 def _render_and_upload(
@@ -304,7 +374,8 @@ def _render_and_upload(
     render_timeout: Callable[[], float],
     work: Path,
     deps: WorkerDeps,
-) -> RecordResult:
+    lost: threading.Event,
+) -> tuple[JobOutput, RenderOutcome, int]:
     settings = deps.settings
     assets_dir = work / "in"
     refs = _used_assets(request)
@@ -314,16 +385,27 @@ def _render_and_upload(
     logger.info("assets downloaded", extra={"assets": len(refs), "bytes": downloaded})
     output_path = work / "out.mp4"
     reporter = ProgressReporter(deps.repo, job_id, attempt)
+
+    def on_progress(value: float) -> None:
+        # raising here stops the render (the executor kills ffmpeg): the job belongs to another attempt
+        if lost.is_set() or reporter.lost_ownership:
+            raise LeaseLostError
+        reporter(value)
+
+    if lost.is_set():
+        raise LeaseLostError
     rendered = deps.render(
         request,
         assets_dir,
         output_path,
-        on_progress=reporter,
+        on_progress=on_progress,
         timeout_seconds=render_timeout(),
         ffmpeg=settings.ffmpeg,
         ffprobe=settings.ffprobe,
         scratch_dir=work,
     )
+    if lost.is_set() or reporter.lost_ownership:
+        raise LeaseLostError
     key = output_key(job_id)
     size = upload_output(deps.s3, output_path, settings.exports_bucket_name, key)
     output = JobOutput(
@@ -334,6 +416,18 @@ def _render_and_upload(
         height=rendered.height,
         render_seconds=round(rendered.render_seconds, 3),
     )
+    return output, rendered, reporter.writes
+
+
+def _succeed(
+    job_id: str,
+    attempt: int,
+    output: JobOutput,
+    *,
+    rendered: RenderOutcome,
+    progress_writes: int,
+    deps: WorkerDeps,
+) -> RecordResult:
     if not deps.repo.mark_succeeded(job_id, attempt, output):
         # Another attempt took over (our lease expired). The key is deterministic, so the object
         # is a render of this same job; the owner of the job writes its final state.
@@ -341,7 +435,7 @@ def _render_and_upload(
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
     logger.info(
         "job succeeded",
-        extra={"output": output.model_dump(by_alias=True), "progress_writes": reporter.writes},
+        extra={"output": output.model_dump(by_alias=True), "progress_writes": progress_writes},
     )
     return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=rendered)
 
@@ -361,10 +455,10 @@ def _fail(job_id: str, attempt: int, code: str, message: str, deps: WorkerDeps) 
     return RecordResult(Outcome.FAILED, job_id=job_id, attempt=attempt, error_code=code)
 
 
-def _release(job_id: str, attempt: int, deps: WorkerDeps) -> None:
+def _release(job_id: str, attempt: int, deps: WorkerDeps, *, last_error: JobError | None = None) -> None:
     """RUNNING → QUEUED so the next delivery can claim at once; if this fails the lease expires instead."""
     try:
-        released = deps.repo.release(job_id, attempt)
+        released = deps.repo.release(job_id, attempt, last_error=last_error)
     except Exception:
         logger.warning("release failed; the lease will expire instead", exc_info=True)
         return

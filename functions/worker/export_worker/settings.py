@@ -9,9 +9,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from export_common.jobs import DEFAULT_JOB_TTL_DAYS
+from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 
 GIB = 1024**3
 
@@ -24,9 +25,15 @@ class WorkerSettings(BaseModel):
     exports_bucket_name: str = Field(alias="EXPORTS_BUCKET_NAME", min_length=1)
     max_upload_bytes: int = Field(2 * GIB, alias="MAX_UPLOAD_BYTES", gt=0)
     job_ttl_days: int = Field(DEFAULT_JOB_TTL_DAYS, alias="JOB_TTL_DAYS", gt=0)
-    # worker timeout + margin: a claim outlives the invocation that made it, never less
-    job_lease_seconds: int = Field(960, alias="JOB_LEASE_SECONDS", gt=0)
-    max_receive_count: int = Field(3, alias="MAX_RECEIVE_COUNT", ge=1)
+    # A RUNNING job's lease and its message's visibility both run this long past the last heartbeat:
+    # a crashed attempt's job is claimable again, and its message visible again, within this time.
+    job_lease_seconds: int = Field(120, alias="JOB_LEASE_SECONDS", gt=0, le=MAX_VISIBILITY_SECONDS)
+    # how often a running attempt extends its lease and its message's visibility
+    heartbeat_seconds: float = Field(60.0, alias="JOB_HEARTBEAT_SECONDS", gt=0)
+    # attempts that really started (claims) before the job ends FAILED; counted on the job record
+    max_attempts: int = Field(3, alias="MAX_ATTEMPTS", ge=1, le=100)
+    # the queue's redrive maxReceiveCount: a safety net above the attempts (the DLQ consumer logs it)
+    max_receive_count: int = Field(50, alias="MAX_RECEIVE_COUNT", ge=1)
     # where per-job temp dirs are made; None = the system temp dir (/tmp on Lambda)
     work_dir: Path | None = Field(None, alias="WORK_DIR")
     # the job's own render limit; the invocation's remaining time may bound it further
@@ -35,6 +42,12 @@ class WorkerSettings(BaseModel):
     upload_margin_seconds: float = Field(60.0, alias="UPLOAD_MARGIN_SECONDS", ge=0)
     ffmpeg: str = Field("ffmpeg", alias="FFMPEG_PATH", min_length=1)
     ffprobe: str = Field("ffprobe", alias="FFPROBE_PATH", min_length=1)
+
+    @model_validator(mode="after")
+    def _a_missed_heartbeat_is_survivable(self) -> WorkerSettings:
+        if self.heartbeat_seconds * 2 > self.job_lease_seconds:
+            raise ValueError("JOB_LEASE_SECONDS must be at least twice JOB_HEARTBEAT_SECONDS")
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:

@@ -42,6 +42,11 @@ module "export_service" {
   # The local executor runs functions as host processes: a short timeout surfaces hangs quickly.
   worker_timeout    = var.worker_timeout
   max_receive_count = var.max_receive_count
+  max_attempts      = var.max_attempts
+  # Crash recovery within a minute (see terraform/README.md): a heartbeat every 10 s, a lease of three
+  # (two missed heartbeats survived: renders share two cores with everything else here).
+  job_heartbeat_seconds = var.job_heartbeat_seconds
+  job_lease_seconds     = var.job_lease_seconds
 
   # Generous throttling: tests fire bursts.
   api_throttling_rate_limit  = 1000

@@ -35,9 +35,27 @@ variable "worker_timeout" {
 }
 
 variable "max_receive_count" {
-  description = "Receives of a job message before it moves to the dead-letter queue."
+  description = "Receives of a job message before it moves to the dead-letter queue (a safety net above max_attempts)."
+  type        = number
+  default     = 50
+}
+
+variable "max_attempts" {
+  description = "Attempts that really start (claims) before a job ends FAILED."
   type        = number
   default     = 3
+}
+
+variable "job_heartbeat_seconds" {
+  description = "How often a running attempt extends its job's lease and its message's visibility."
+  type        = number
+  default     = 10
+}
+
+variable "job_lease_seconds" {
+  description = "How long a lease and a message's visibility run past the last heartbeat (the longest a crash delays a job)."
+  type        = number
+  default     = 30
 }
 
 variable "service_version" {

@@ -84,6 +84,8 @@ module "export_service" {
   worker_timeout              = var.worker_timeout
   worker_reserved_concurrency = var.worker_reserved_concurrency
   max_receive_count           = var.max_receive_count
+  max_attempts                = var.max_attempts
+  job_heartbeat_seconds       = var.job_heartbeat_seconds
 
   api_throttling_rate_limit  = var.api_throttling_rate_limit
   api_throttling_burst_limit = var.api_throttling_burst_limit

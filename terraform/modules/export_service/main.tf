@@ -15,8 +15,11 @@ locals {
   assets_prefix  = "assets/"
   exports_prefix = "exports/"
 
+  # Only what a message waits whose worker died before claiming its job (an event source mapping needs
+  # at least the function timeout); from the claim on, the worker's heartbeat keeps each message's
+  # visibility at one job lease, so a crashed attempt's job comes back within one lease.
   queue_visibility_timeout = var.worker_timeout * var.queue_visibility_timeout_multiplier
-  job_lease_seconds        = var.worker_timeout + var.job_lease_margin_seconds
+  job_lease_seconds        = coalesce(var.job_lease_seconds, 2 * var.job_heartbeat_seconds)
   # A dead letter whose job is still RUNNING under a live lease comes back after this long: one whole
   # lease, so the second look finds the lease over. At least 6x the consumer's timeout (AWS advice
   # for a Lambda event source; below the function timeout the mapping is refused).
@@ -41,11 +44,12 @@ locals {
     DOWNLOAD_URL_EXPIRY_SECONDS = tostring(var.download_url_expiry_seconds)
   })
   worker_environment = merge(local.common_environment, {
-    JOB_LEASE_SECONDS = tostring(local.job_lease_seconds)
-    MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+    JOB_LEASE_SECONDS     = tostring(local.job_lease_seconds)
+    JOB_HEARTBEAT_SECONDS = tostring(var.job_heartbeat_seconds)
+    MAX_ATTEMPTS          = tostring(var.max_attempts)
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
-  # touches S3) and names MAX_RECEIVE_COUNT in the error it stores.
+  # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.
   dlq_environment = merge(local.common_environment, {
     MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
   })

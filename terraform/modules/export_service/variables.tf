@@ -125,21 +125,54 @@ variable "cors_max_age_seconds" {
 # SQS
 ################################################################################
 
-variable "max_receive_count" {
-  description = "Receives of one job message before SQS moves it to the dead-letter queue; on the last receive the worker marks a failing job FAILED. An integer from 1 to 1000."
+variable "max_attempts" {
+  description = "MAX_ATTEMPTS: attempts of one job that really start rendering (claims counted on the job record) before the job ends FAILED. Deliveries that find the job busy or final cost none. An integer from 1 to 100."
   type        = number
   default     = 3
 
   validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
-    error_message = "max_receive_count must be between 1 and 1000."
+    condition     = var.max_attempts >= 1 && var.max_attempts <= 100
+    error_message = "max_attempts must be between 1 and 100."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives of one job message before SQS moves it to the dead-letter queue. Only a safety net: the worker ends every job after max_attempts attempts itself; receives that find the job busy (a duplicate message re-checking a live lease about every job lease) also count here. An integer from max_attempts + 1 to 1000."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.max_receive_count > var.max_attempts && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be more than max_attempts and at most 1000."
+  }
+}
+
+variable "job_heartbeat_seconds" {
+  description = "JOB_HEARTBEAT_SECONDS: how often a running attempt extends its job's lease and its message's visibility. A dead attempt is taken over within job_lease_seconds of its last heartbeat. An integer from 5 to 900."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.job_heartbeat_seconds >= 5 && var.job_heartbeat_seconds <= 900
+    error_message = "job_heartbeat_seconds must be between 5 and 900."
+  }
+}
+
+variable "job_lease_seconds" {
+  description = "JOB_LEASE_SECONDS: how long a job's lease, and its message's visibility, run past the last heartbeat, so the longest a crashed attempt delays its job. Null: two heartbeats (one missed heartbeat is survived). At least twice job_heartbeat_seconds, at most 43200."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.job_lease_seconds == null || (coalesce(var.job_lease_seconds, 0) >= 2 * var.job_heartbeat_seconds && coalesce(var.job_lease_seconds, 0) <= 43200)
+    error_message = "job_lease_seconds must be null or between 2 * job_heartbeat_seconds and 43200."
   }
 }
 
 variable "queue_visibility_timeout_multiplier" {
-  description = "The job queue's visibility timeout is the worker timeout times this factor (AWS recommends at least 6 for a Lambda event source). The product must not exceed 43200 seconds (12 hours)."
+  description = "The job queue's visibility timeout is the worker timeout times this factor. An event source mapping needs at least the function timeout (factor 1). It only decides when a message comes back whose worker died before its claim: from the claim on, the worker keeps each message's visibility at one job lease (heartbeat). The product must not exceed 43200 seconds (12 hours)."
   type        = number
-  default     = 6
+  default     = 1
 
   validation {
     condition     = var.queue_visibility_timeout_multiplier >= 1 && var.queue_visibility_timeout_multiplier * var.worker_timeout <= 43200
@@ -159,13 +192,13 @@ variable "queue_message_retention_seconds" {
 }
 
 variable "dlq_message_retention_seconds" {
-  description = "How long the dead-letter queue keeps a message, in seconds, counted from when the message was first sent to the job queue (SQS keeps that time when it dead-letters a message). At most 1209600 (14 days), and at least the job queue's retention plus two job leases (2 x (worker_timeout + job_lease_margin_seconds)), so that a dead letter of a message that aged in the job queue still gets a first look and one more after a live lease."
+  description = "How long the dead-letter queue keeps a message, in seconds, counted from when the message was first sent to the job queue (SQS keeps that time when it dead-letters a message). At most 1209600 (14 days), and at least the job queue's retention plus the longest a live attempt can hold a job (worker_timeout plus one lease) plus one more lease, so that a dead letter of a message that aged in the job queue still gets a look after a live lease ended."
   type        = number
   default     = 1209600
 
   validation {
-    condition     = var.dlq_message_retention_seconds <= 1209600 && var.dlq_message_retention_seconds >= var.queue_message_retention_seconds + 2 * (var.worker_timeout + var.job_lease_margin_seconds)
-    error_message = "dlq_message_retention_seconds must be at most 1209600 and at least queue_message_retention_seconds + 2 * (worker_timeout + job_lease_margin_seconds)."
+    condition     = var.dlq_message_retention_seconds <= 1209600 && var.dlq_message_retention_seconds >= var.queue_message_retention_seconds + var.worker_timeout + 2 * coalesce(var.job_lease_seconds, 2 * var.job_heartbeat_seconds)
+    error_message = "dlq_message_retention_seconds must be at most 1209600 and at least queue_message_retention_seconds + worker_timeout + 2 * job lease."
   }
 }
 
@@ -405,17 +438,6 @@ variable "worker_maximum_concurrency" {
   validation {
     condition     = var.worker_maximum_concurrency == null || (coalesce(var.worker_maximum_concurrency, 2) >= 2 && coalesce(var.worker_maximum_concurrency, 2) <= 1000)
     error_message = "worker_maximum_concurrency must be null or between 2 and 1000."
-  }
-}
-
-variable "job_lease_margin_seconds" {
-  description = "JOB_LEASE_SECONDS is the worker timeout plus this margin: a RUNNING claim older than that belongs to a dead worker. An integer from 0 to 3600."
-  type        = number
-  default     = 60
-
-  validation {
-    condition     = var.job_lease_margin_seconds >= 0 && var.job_lease_margin_seconds <= 3600
-    error_message = "job_lease_margin_seconds must be between 0 and 3600."
   }
 }
 

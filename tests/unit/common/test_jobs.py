@@ -86,3 +86,65 @@ def test_release_returns_the_job_to_the_queue(jobs_table) -> None:
 def test_message_body_round_trips() -> None:
     assert JobMessage.model_validate_json(job_message_body("abc")).job_id == "abc"
     assert output_key("abc") == "exports/abc.mp4"
+
+
+def test_claims_count_attempts_and_stop_at_the_budget(jobs_table) -> None:
+    repo = JobRepository(jobs_table)
+    _new_job(repo)
+    now = time.time()
+    for attempt in (1, 2):
+        claimed = repo.claim("j1", lease_seconds=60, now=now, max_attempts=2)
+        assert claimed is not None and claimed.attempt == attempt
+        now += 61  # that attempt died: its lease ran out
+    assert repo.claim("j1", lease_seconds=60, now=now, max_attempts=2) is None
+    job = repo.get("j1")
+    assert job.status is JobStatus.RUNNING and job.attempt == 2 and not job.lease_is_live(now)
+    # without a budget the same job is claimable (the budget is the caller's rule, not the table's)
+    assert repo.claim("j1", lease_seconds=60, now=now).attempt == 3
+
+
+def test_a_released_attempt_leaves_its_reason(jobs_table) -> None:
+    repo = JobRepository(jobs_table)
+    _new_job(repo)
+    job = repo.claim("j1", lease_seconds=60)
+    reason = JobError(code="RENDER_RESOURCES_EXHAUSTED", message="the render ran out of resources; retrying")
+    assert repo.release("j1", job.attempt, last_error=reason)
+    released = repo.get("j1")
+    assert released.status is JobStatus.QUEUED and released.last_error == reason
+    assert released.error is None and released.lease_until is None
+
+
+def test_the_heartbeat_moves_the_lease_from_now(jobs_table) -> None:
+    repo = JobRepository(jobs_table)
+    _new_job(repo)
+    now = time.time()
+    job = repo.claim("j1", lease_seconds=30, now=now)
+    assert job.lease_until == int(now) + 30 and job.lease_is_live(now + 30)
+    assert repo.extend_lease("j1", job.attempt, 30, now=now + 20)
+    assert repo.get("j1").lease_until == int(now + 20) + 30
+    assert not repo.extend_lease("j1", job.attempt + 1, 30)  # not the owner
+
+
+def test_only_an_abandoned_job_at_the_seen_attempt_is_failed(jobs_table) -> None:
+    repo = JobRepository(jobs_table)
+    error = JobError(code="RETRIES_EXHAUSTED", message="m")
+    now = time.time()
+
+    _new_job(repo, "queued")  # never claimed: attempt 0, no attribute yet
+    assert not repo.fail_abandoned("queued", error, attempt=1, now=now)
+    assert repo.fail_abandoned("queued", error, attempt=0, now=now)
+    assert repo.get("queued").status is JobStatus.FAILED
+
+    _new_job(repo, "live")
+    repo.claim("live", lease_seconds=60, now=now)
+    assert not repo.fail_abandoned("live", error, attempt=1, now=now)  # its owner is alive
+    assert repo.fail_abandoned("live", error, attempt=1, now=now + 61)  # its owner died
+    assert repo.get("live").error == error and repo.get("live").lease_until is None
+
+    _new_job(repo, "reclaimed")
+    repo.claim("reclaimed", lease_seconds=60, now=now)
+    repo.claim("reclaimed", lease_seconds=60, now=now + 61)  # taken over since it was read at attempt 1
+    assert not repo.fail_abandoned("reclaimed", error, attempt=1, now=now + 61)
+    assert repo.get("reclaimed").status is JobStatus.RUNNING
+
+    assert not repo.fail_abandoned("missing", error, attempt=0, now=now)

@@ -32,7 +32,9 @@ from export_worker.settings import WorkerSettings
 REGION = "us-east-1"
 ASSETS_BUCKET = "assets-bucket"
 EXPORTS_BUCKET = "exports-bucket"
-MAX_RECEIVE_COUNT = 3
+MAX_ATTEMPTS = 3
+# the queue's redrive limit: a safety net above the job's attempts, as Terraform sets it
+MAX_RECEIVE_COUNT = 6
 W, H = 160, 90
 
 requires_ffmpeg = pytest.mark.skipif(
@@ -278,7 +280,9 @@ def bench(
             "ASSETS_BUCKET_NAME": ASSETS_BUCKET,
             "EXPORTS_BUCKET_NAME": EXPORTS_BUCKET,
             "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
-            "JOB_LEASE_SECONDS": "960",
+            "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+            "JOB_LEASE_SECONDS": "120",
+            "JOB_HEARTBEAT_SECONDS": "60",
             "MAX_UPLOAD_BYTES": str(10 * 1024 * 1024),
             "WORK_DIR": str(work_root),
         }

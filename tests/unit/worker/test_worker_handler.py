@@ -23,7 +23,7 @@ from render.errors import RenderTimeoutError
 
 from .conftest import (
     EXPORTS_BUCKET,
-    MAX_RECEIVE_COUNT,
+    MAX_ATTEMPTS,
     Bench,
     CountingRenderer,
     FakeContext,
@@ -201,42 +201,96 @@ class ThrottledDownloads:
         return getattr(self._s3, name)
 
 
-def test_a_transient_error_is_retried_then_fails_the_job_and_dead_letters_the_message(bench: Bench) -> None:
+def test_a_transient_error_is_retried_per_attempt_then_fails_the_job_at_the_last_one(bench: Bench) -> None:
     job_id = bench.create_job()
     flaky = ThrottledDownloads(bench.s3)
     handler.set_deps(bench.deps(s3=flaky))
 
-    for receive in range(1, MAX_RECEIVE_COUNT):
+    for attempt in range(1, MAX_ATTEMPTS):
         delivered, failed = bench.deliver()
         assert (delivered, len(failed)) == (1, 1)
         job = bench.job(job_id)
-        # handed back for the next delivery, not failed before the last receive
-        assert job.status is JobStatus.QUEUED and job.attempt == receive and job.error is None
-    delivered, failed = bench.deliver()
-    assert (delivered, len(failed)) == (1, 1)  # still reported failed, so SQS dead-letters it
+        # handed back for the next attempt, with a reason a client may read
+        assert job.status is JobStatus.QUEUED and job.attempt == attempt and job.error is None
+        assert job.last_error is not None and job.last_error.message.endswith("retrying")
+        assert "SlowDown" not in job.last_error.message
+    # the last attempt fails the job itself, at once, and the message is done (no DLQ needed)
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None and job.attempt == MAX_ATTEMPTS
+    assert job.error.code == ErrorCode.RETRIES_EXHAUSTED.value
+    assert (
+        job.error.message
+        == f"the export could not be completed after {MAX_ATTEMPTS} attempts; please try again later"
+    )
+    assert bench.queue_depth(bench.queue_url) == 0 and bench.queue_depth(bench.dlq_url) == 0
+    assert flaky.calls == MAX_ATTEMPTS and bench.renderer.calls == 0
+    assert bench.leftovers() == []
+
+
+def test_busy_deliveries_cost_no_attempt(bench: Bench) -> None:
+    job_id = bench.create_job(send=False)
+    owner = bench.repo.claim(job_id, lease_seconds=bench.settings.job_lease_seconds, now=bench.clock())
+    assert owner is not None and owner.attempt == 1  # another attempt is rendering it
+    bench.send(job_message_body(job_id))
+
+    for _ in range(MAX_ATTEMPTS + 2):  # more busy deliveries than the job has attempts
+        assert bench.deliver()[1] != []
+        job = bench.job(job_id)
+        assert job.status is JobStatus.RUNNING and job.attempt == 1
+
+    bench.clock_offset[0] = bench.settings.job_lease_seconds + 1  # the owner died: its lease ran out
+    assert bench.deliver() == (1, [])
+    job = bench.job(job_id)
+    assert job.status is JobStatus.SUCCEEDED and job.attempt == 2
+    assert bench.renderer.calls == 1
+
+
+def test_a_job_whose_last_attempt_died_fails_at_the_next_delivery(bench: Bench) -> None:
+    job_id = bench.create_job()
+
+    def crash() -> None:
+        raise SimulatedCrash
+
+    bench.renderer.before = crash
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with pytest.raises(SimulatedCrash):
+            bench.deliver()
+        assert bench.job(job_id).attempt == attempt
+        bench.clock_offset[0] += bench.settings.job_lease_seconds + 1
+        bench.make_visible()
+    assert bench.renderer.calls == MAX_ATTEMPTS
+
+    assert bench.deliver() == (1, [])  # no fourth render: the job ends, the message is done
 
     job = bench.job(job_id)
     assert job.status is JobStatus.FAILED and job.error is not None
     assert job.error.code == ErrorCode.RETRIES_EXHAUSTED.value
-    assert "SlowDown" not in job.error.message
-    assert bench.deliver() == (0, [])  # SQS moved it to the DLQ on the next receive
-    assert bench.queue_depth(bench.dlq_url) == 1
-    assert flaky.calls == MAX_RECEIVE_COUNT and bench.renderer.calls == 0
-    assert bench.leftovers() == []
-
-    # the DLQ consumer finds the job already final and drops the message
-    assert bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler) == (1, [])
-    assert bench.job(job_id) == job
+    assert str(MAX_ATTEMPTS) in job.error.message
+    assert bench.renderer.calls == MAX_ATTEMPTS
+    assert bench.queue_depth(bench.queue_url) == 0
 
 
 @pytest.mark.parametrize("body", ["not json", '{"jobId": ""}', '{"job": "x"}', "[]"])
-def test_a_poison_message_fails_every_time_and_ends_in_the_dlq(bench: Bench, body: str) -> None:
+def test_a_poison_message_is_dropped_at_once_with_its_evidence_logged(
+    bench: Bench, body: str, capsys: pytest.CaptureFixture[str], log_stream: io.StringIO
+) -> None:
+    job_id = bench.create_job(send=False)
     bench.send(body)
-    for _ in range(MAX_RECEIVE_COUNT):
-        delivered, failed = bench.deliver()
-        assert (delivered, len(failed)) == (1, 1)
-    assert bench.deliver() == (0, [])
-    assert bench.queue_depth(bench.dlq_url) == 1
+
+    assert bench.deliver() == (1, [])  # acknowledged: no retry can make it a job message
+
+    assert bench.queue_depth(bench.queue_url) == 0 and bench.queue_depth(bench.dlq_url) == 0
+    logs = _logs(log_stream.getvalue())
+    (line,) = [x for x in logs if x["message"] == "poison message: not a job message; dropped"]
+    assert line["level"] == "ERROR" and line["body_prefix"] == body
+    stdout = capsys.readouterr().out
+    metrics = {name for doc in _emf(stdout) for name in doc if name not in ("_aws", "service")}
+    assert "PoisonMessages" in metrics
+    assert bench.job(job_id).status is JobStatus.QUEUED and bench.renderer.calls == 0
+    # one that reaches the DLQ anyway (sent there by hand) is dropped by its consumer too
+    bench.sqs.send_message(QueueUrl=bench.dlq_url, MessageBody=body)
     assert bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler) == (1, [])
     assert bench.leftovers() == []
 
@@ -325,7 +379,7 @@ def test_a_late_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(ben
 
     job = bench.job(job_id)
     assert job.status is JobStatus.RUNNING and job.attempt == 2  # the owner finishes it, not us
-    assert bench.exports() == [output_key(job_id)]  # same deterministic key: no second output
+    assert bench.exports() == []  # the superseded attempt stopped its render and uploaded nothing
     assert bench.leftovers() == []
 
 
@@ -341,8 +395,12 @@ def test_the_dlq_consumer_fails_dead_jobs_and_waits_for_live_leases(bench: Bench
     delivered, failed = bench.deliver(queue_url=bench.dlq_url, entry=handler.dlq_lambda_handler)
 
     assert delivered == 3 and len(failed) == 1
+    messages = {}
     for job_id in (queued, dead):
         job = bench.job(job_id)
         assert job.status is JobStatus.FAILED and job.error is not None
         assert job.error.code == ErrorCode.RETRIES_EXHAUSTED.value
+        messages[job_id] = job.error.message
+    assert messages[queued] == "the export could not be started; please try again later"
+    assert messages[dead] == "the export could not be completed after 1 attempt; please try again later"
     assert bench.job(live).status is JobStatus.RUNNING

@@ -1,9 +1,12 @@
-"""The worker's small modules on their own: budget, progress throttle, work dirs, S3 transfers, settings."""
+"""The worker's small modules on their own: budget, progress throttle, work dirs, S3 transfers, settings,
+heartbeat."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from export_common.jobs import JobRepository
 from export_worker import workdir
 from export_worker.budget import TimeBudget, estimated_render_seconds
 from export_worker.failures import JobFailedError
+from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
 from export_worker.settings import GIB, WorkerSettings
 from export_worker.storage import AssetRef, _stream_one, download_assets, local_path, upload_output
@@ -194,6 +198,74 @@ def test_settings_come_from_the_environment_with_the_documented_defaults() -> No
         }
     )
     assert settings.max_receive_count == 5
+    assert (settings.max_attempts, settings.heartbeat_seconds, settings.job_lease_seconds) == (3, 60, 120)
+    # a lease must outlive one missed heartbeat
+    with pytest.raises(ValidationError, match="twice"):
+        WorkerSettings.from_env(
+            {
+                "JOBS_TABLE_NAME": "t",
+                "ASSETS_BUCKET_NAME": "a",
+                "EXPORTS_BUCKET_NAME": "e",
+                "JOB_HEARTBEAT_SECONDS": "20",
+                "JOB_LEASE_SECONDS": "30",
+            }
+        )
     assert settings.max_upload_bytes == 2 * GIB and settings.job_ttl_days == 30
     with pytest.raises(ValidationError):
         WorkerSettings.from_env({"JOBS_TABLE_NAME": "t"})
+
+
+# ---------------------------------------------------------------- heartbeat
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_the_heartbeat_extends_lease_then_visibility_until_the_block_ends() -> None:
+    calls: list[str] = []
+    beat = Heartbeat(
+        extend_lease=lambda: calls.append("lease") is None,
+        extend_visibility=lambda: calls.append("visibility"),
+        interval_seconds=0.02,
+    )
+    with beat:
+        _wait_for(lambda: beat.beats >= 3)
+    after_exit = len(calls)
+    time.sleep(0.1)
+    assert len(calls) == after_exit  # no beat after the block
+    assert calls[:4] == ["lease", "visibility", "lease", "visibility"]
+    assert not beat.lost.is_set() and beat.failures == 0
+
+
+def test_a_refused_lease_means_lost_and_stops_the_beat_before_the_message() -> None:
+    visibility: list[int] = []
+    beat = Heartbeat(
+        extend_lease=lambda: False, extend_visibility=lambda: visibility.append(1), interval_seconds=0.02
+    )
+    with beat:
+        _wait_for(beat.lost.is_set)
+        time.sleep(0.1)
+    assert visibility == []  # a message of a job another attempt owns is not kept hidden
+    assert beat.beats == 0
+
+
+def test_a_failing_call_is_logged_and_the_beat_goes_on() -> None:
+    attempts = [0]
+
+    def flaky_lease() -> bool:
+        attempts[0] += 1
+        if attempts[0] == 1:
+            raise ConnectionError("table unreachable")
+        return True
+
+    def broken_visibility() -> None:
+        raise ConnectionError("queue unreachable")
+
+    beat = Heartbeat(extend_lease=flaky_lease, extend_visibility=broken_visibility, interval_seconds=0.02)
+    with beat:
+        _wait_for(lambda: beat.beats >= 2)
+    assert not beat.lost.is_set() and beat.failures >= 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -94,3 +95,44 @@ def test_without_an_sqs_client_the_visibility_timeout_decides(bench: Bench, log_
     assert len(failed) == 1
     assert _scheduled(log_stream) == []
     assert bench.receive() == []
+
+
+class VisibilitySpy:
+    """The SQS client, recording every ChangeMessageVisibility."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self.visibility: list[int] = []
+
+    def change_message_visibility(self, **kwargs: Any) -> Any:
+        self.visibility.append(int(kwargs["VisibilityTimeout"]))
+        return self._sqs.change_message_visibility(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
+@requires_ffmpeg
+def test_while_a_render_runs_the_heartbeat_extends_the_lease_and_the_message(bench: Bench) -> None:
+    settings = bench.settings.model_copy(update={"heartbeat_seconds": 0.1, "job_lease_seconds": 3})
+    spy = VisibilitySpy(bench.sqs)
+    handler.set_deps(replace(bench.deps(), settings=settings, sqs=spy))
+    job_id = bench.create_job()
+    leases: list[int] = []
+
+    def slow_render() -> None:
+        for _ in range(3):
+            job = bench.job(job_id)
+            assert job.lease_until is not None
+            leases.append(job.lease_until)
+            time.sleep(1.1)
+
+    bench.renderer.before = slow_render
+    messages, failed = _invoke(bench, FakeContext())
+
+    assert failed == [] and bench.job(job_id).status is JobStatus.SUCCEEDED
+    assert leases == sorted(leases) and leases[-1] > leases[0]  # the lease moved with the render
+    assert all(lease <= time.time() + 3 for lease in leases)  # ... and stayed one short lease ahead
+    # the first change at the claim, then one per beat: always the lease, never the queue's timeout
+    assert len(spy.visibility) >= 10 and set(spy.visibility) == {3}
+    assert len(messages) == 1
