@@ -8,6 +8,8 @@ from __future__ import annotations
 
 class RenderError(Exception):
     code = "RENDER_FAILED"
+    # True when another attempt may well succeed (the render was stopped, not wrong): the worker retries
+    transient = False
 
     def __init__(self, message: str, *, stderr_tail: str = "") -> None:
         super().__init__(message)
@@ -32,3 +34,17 @@ class RenderTimeoutError(RenderError):
 
 class RenderFailedError(RenderError):
     code = "RENDER_FAILED"
+
+
+class RenderResourcesError(RenderError):
+    """ffmpeg was killed by a signal (the kernel's out-of-memory killer sends SIGKILL) or ran out of memory.
+
+    Nothing is wrong with the job itself, so it is retried; it fails with this code only when every
+    attempt ran out of resources.
+    """
+
+    code = "RENDER_RESOURCES_EXHAUSTED"
+    transient = True
+
+    def __init__(self, message: str = "the render ran out of resources", *, stderr_tail: str = "") -> None:
+        super().__init__(message, stderr_tail=stderr_tail)

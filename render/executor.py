@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import collections
+import re
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
-from render.errors import RenderFailedError, RenderTimeoutError
+from render.errors import RenderFailedError, RenderResourcesError, RenderTimeoutError
 
 _STDERR_TAIL_LINES = 40
+# ffmpeg's own words when it stops on a signal it catches (SIGTERM, SIGINT) or when memory runs out
+_STOPPED_BY_SYSTEM = re.compile(
+    r"received signal \d+|Cannot allocate memory|Out of memory|std::bad_alloc", re.IGNORECASE
+)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_error(returncode: int, stderr_tail: str) -> RenderFailedError | RenderResourcesError:
+    """The error of a non-zero ffmpeg exit: killed or out of memory is transient, anything else is not.
+
+    A negative return code is a signal (`subprocess`); SIGKILL is what the out-of-memory killer sends.
+    The signal or exit code goes to the logs (``stderr_tail``), never into the client's message.
+    """
+    if returncode < 0:
+        detail = f"ffmpeg killed by {_signal_name(-returncode)}"
+        return RenderResourcesError(stderr_tail=f"{detail}\n{stderr_tail}".rstrip())
+    if _STOPPED_BY_SYSTEM.search(stderr_tail):
+        return RenderResourcesError(stderr_tail=f"ffmpeg exited with code {returncode}\n{stderr_tail}")
+    return RenderFailedError(f"ffmpeg exited with code {returncode}", stderr_tail=stderr_tail)
 
 
 def parse_progress(lines: Iterable[str], total_seconds: float) -> Iterable[float]:
@@ -42,8 +69,9 @@ def run_ffmpeg(
 ) -> float:
     """Run ffmpeg; return the wall-clock seconds it took.
 
-    Raises RenderTimeoutError past `timeout_seconds` (the process is killed) and RenderFailedError
-    on a non-zero exit; both carry the tail of stderr for logs.
+    Raises RenderTimeoutError past `timeout_seconds` (the process is killed), RenderResourcesError when
+    ffmpeg was killed by a signal or ran out of memory (transient), and RenderFailedError on any other
+    non-zero exit; all carry the tail of stderr for logs.
     """
     started = time.monotonic()
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
@@ -82,5 +110,5 @@ def run_ffmpeg(
     if timed_out.is_set():
         raise RenderTimeoutError(f"rendering took longer than {timeout_seconds:g} s", stderr_tail=stderr_tail)
     if returncode != 0:
-        raise RenderFailedError(f"ffmpeg exited with code {returncode}", stderr_tail=stderr_tail)
+        raise exit_error(returncode, stderr_tail)
     return time.monotonic() - started

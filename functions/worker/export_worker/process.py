@@ -343,6 +343,8 @@ def _run_claimed(
         return _fail(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
     except RenderError as error:
         _log_render_error(error)
+        if error.transient:
+            return _retry_transient_render(job_id, attempt, error, deps)
         return _fail(job_id, attempt, error.code, error.message, deps)
     except JobFailedError as error:
         logger.warning("job failed", extra={"code": error.code, "detail": error.log_detail})
@@ -364,6 +366,26 @@ def _run_claimed(
         )
         raise ItemFailedError(result) from error
     return _succeed(job_id, attempt, output, rendered=rendered, progress_writes=progress_writes, deps=deps)
+
+
+def _retry_transient_render(job_id: str, attempt: int, error: RenderError, deps: WorkerDeps) -> RecordResult:
+    """A render stopped by the system (killed, out of memory): the next attempt, or FAILED after the last."""
+    if attempt >= deps.settings.max_attempts:
+        plural = "" if attempt == 1 else "s"
+        message = f"{error.message} in {attempt} attempt{plural}; a shorter or smaller export may succeed"
+        return _fail(job_id, attempt, error.code, message, deps)
+    _release(
+        job_id, attempt, deps, last_error=JobError(code=error.code, message=f"{error.message}; retrying")
+    )
+    raise ItemFailedError(
+        RecordResult(
+            Outcome.RETRY,
+            job_id=job_id,
+            attempt=attempt,
+            reason=f"transient render failure: {error.code}",
+            retry_after_seconds=backoff_seconds(attempt),
+        )
+    )
 
 
 def _render_and_upload(
