@@ -54,7 +54,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit e2e test bench
+.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -73,6 +73,9 @@ unit: venv node-tools ## Unit tests (moto, real ffmpeg; the Node client on Node 
 
 e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; left running)
 	@$(PY) -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
+
+chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmpeg, duplicates, poison (also in e2e)
+	@$(PY) -m pytest tests/e2e/test_faults.py -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
 
 test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
 
