@@ -87,3 +87,36 @@ def close_to(actual: tuple[int, int, int], expected: tuple[int, int, int], toler
 def busy_clip(path: Path, seconds: float = 6.0) -> Path:
     """A clip full of moving noise: expensive to encode, so a render of it takes visible time."""
     return _clip_with_tone(path, f"testsrc2=s=640x360:r=30:d={seconds},noise=alls=60:allf=t", 330, seconds)
+
+
+def two_tone_clip(path: Path) -> Path:
+    """2 s red at 440 Hz, then 2 s blue at 1000 Hz: a clip's place in its source shows in colour and pitch."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", "color=c=red:s=640x360:r=25:d=2",
+        "-f", "lavfi", "-i", "color=c=blue:s=640x360:r=25:d=2",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+        "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=2",
+        "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v];[2:a][3:a]concat=n=2:v=0:a=1[a]",
+        "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", str(path),
+    )  # fmt: skip
+    return path
+
+
+def silent_clip(path: Path, color: str, size: str = "480x360", seconds: float = 3.0) -> Path:
+    """A clip without an audio stream, as screen recorders make them (480x360: 4:3)."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"color=c={color}:s={size}:r=25:d={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path),
+    )  # fmt: skip
+    return path
+
+
+def two_tone_music(path: Path) -> Path:
+    """1.5 s of music: 0.75 s at 600 Hz, then 0.75 s at 1500 Hz (shows where a loop is in its source)."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=600:sample_rate=48000:duration=0.75",
+        "-f", "lavfi", "-i", "sine=frequency=1500:sample_rate=48000:duration=0.75",
+        "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1", "-c:a", "libmp3lame", "-b:a", "128k", str(path),
+    )  # fmt: skip
+    return path

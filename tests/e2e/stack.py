@@ -172,3 +172,23 @@ class Stack:
                 return status, seen
             time.sleep(poll_interval)
         raise AssertionError(f"job {job_id} did not finish in {timeout} s; last: {seen[-1:]}")
+
+    def node_export(
+        self, job_file: Path, target: Path, *, timeout: float = 600
+    ) -> tuple[dict[str, Any], str]:
+        """`clients/node/cli.mjs export`: exportVideo as a Base44 backend function calls it.
+
+        Returns the final job and the progress lines the module's onProgress printed.
+        """
+        result = subprocess.run(
+            ["node", str(REPO_ROOT / "clients" / "node" / "cli.mjs"), "export", str(job_file), str(target)],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPORT_API_URL": self.api_url,
+                 "EXPORT_SIGNING_SECRET": self.secret},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )  # fmt: skip
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        final: dict[str, Any] = json.loads(result.stdout)
+        return final, result.stderr

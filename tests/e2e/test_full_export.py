@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import requests
 from render.limits import DEFAULT_FPS, DEFAULT_HEIGHT, DEFAULT_WIDTH
 from tests.e2e import media
 from tests.e2e.conftest import CONTENT_TYPES, showcase_request
-from tests.e2e.stack import REPO_ROOT, TIMINGS, Stack
+from tests.e2e.stack import TIMINGS, Stack
 
 RED, BLUE, LIME = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 
@@ -88,20 +86,10 @@ def test_full_export_through_the_node_client(
     job_file.write_text(json.dumps({"timeline": timeline, "assets": assets}))
     target = downloads / "node-output.mp4"
     started = time.perf_counter()
-    result = subprocess.run(
-        ["node", str(REPO_ROOT / "clients" / "node" / "cli.mjs"), "export", str(job_file), str(target)],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPORT_API_URL": stack.api_url,
-             "EXPORT_SIGNING_SECRET": stack.secret},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    final, progress = stack.node_export(job_file, target)
     TIMINGS["full export (node client), files → downloaded"] = f"{time.perf_counter() - started:.2f} s"
-    final = json.loads(result.stdout)
     assert final["status"] == "SUCCEEDED", final
-    assert f"job {final['jobId']} SUCCEEDED" in result.stderr, "exportVideo passes onProgress through"
+    assert f"job {final['jobId']} SUCCEEDED" in progress, "exportVideo passes onProgress through"
     output = final["output"]
     assert (output["width"], output["height"]) == (DEFAULT_WIDTH, DEFAULT_HEIGHT)
     assert target.stat().st_size == output["sizeBytes"]

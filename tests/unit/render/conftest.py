@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import struct
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 
 from render.model import ExportRequest
 from render.pipeline import RenderResult, render_export
+from tests import audio_levels
 
 W, H, FPS = 160, 90, 10
 
@@ -148,9 +148,6 @@ _MEDIA: dict[str, list[str]] = {
 }
 
 
-_TONE_RATE = 48_000
-
-
 def _size(path: Path) -> tuple[int, int]:
     video = next(s for s in Media.probe(path)["streams"] if s["codec_type"] == "video")
     return int(video["width"]), int(video["height"])
@@ -212,34 +209,9 @@ class Media:
     def pixel(path: Path, t: float, x: int, y: int) -> tuple[int, int, int]:
         return Media.frame(path, t).pixel(x, y)
 
-    @staticmethod
-    def tone(path: Path, start: float, duration: float, frequency: float) -> float:
-        """Amplitude of one frequency in [start, start + duration): tells mixed sources apart."""
-        samples = Media.samples(path, start, duration)
-        step = 2 * math.pi * frequency / _TONE_RATE
-        re = sum(s * math.cos(step * i) for i, s in enumerate(samples))
-        im = sum(s * math.sin(step * i) for i, s in enumerate(samples))
-        return 2 * math.hypot(re, im) / max(1, len(samples))
-
-    @staticmethod
-    def samples(path: Path, start: float, duration: float) -> tuple[float, ...]:
-        """The mono-mixed audio in [start, start + duration) at 48 kHz."""
-        proc = subprocess.run(
-            ["ffmpeg", "-v", "error", "-ss", f"{start}", "-t", f"{duration}", "-i", str(path),
-             "-vn", "-ac", "1", "-ar", str(_TONE_RATE), "-f", "f32le", "-"],
-            capture_output=True,
-            check=True,
-        )  # fmt: skip
-        count = len(proc.stdout) // 4
-        return struct.unpack(f"<{count}f", proc.stdout[: count * 4])
-
-    @staticmethod
-    def rms(path: Path, start: float, duration: float) -> float:
-        """Root mean square of the (mono-mixed) audio in [start, start + duration)."""
-        samples = Media.samples(path, start, duration)
-        if not samples:
-            return 0.0
-        return math.sqrt(sum(s * s for s in samples) / len(samples))
+    tone = staticmethod(audio_levels.tone)
+    samples = staticmethod(audio_levels.samples)
+    rms = staticmethod(audio_levels.rms)
 
 
 @pytest.fixture(scope="session")
