@@ -83,6 +83,7 @@ module "export_service" {
   worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
   worker_timeout              = var.worker_timeout
   worker_reserved_concurrency = var.worker_reserved_concurrency
+  api_reserved_concurrency    = var.api_reserved_concurrency
   max_receive_count           = var.max_receive_count
   max_attempts                = var.max_attempts
   job_heartbeat_seconds       = var.job_heartbeat_seconds

@@ -86,6 +86,12 @@ variable "worker_timeout" {
   default     = 900
 }
 
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the API function (null: none, share the account pool)."
+  type        = number
+  default     = null
+}
+
 variable "worker_reserved_concurrency" {
   description = "Most renders that run at once (-1: no reservation)."
   type        = number

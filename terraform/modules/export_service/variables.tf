@@ -295,13 +295,13 @@ variable "api_timeout" {
 }
 
 variable "api_reserved_concurrency" {
-  description = "Reserved concurrency of the API Lambda: -1 for none (share the account pool), 0 to disable the function, otherwise a cap."
+  description = "Reserved concurrency of the API Lambda: null (or -1) for none, sharing the account pool; 0 disables the function; otherwise both a guaranteed share and a cap (a burst beyond it is throttled: API Gateway answers 429/502 instead of every call slowing down)."
   type        = number
-  default     = -1
+  default     = null
 
   validation {
-    condition     = var.api_reserved_concurrency >= -1
-    error_message = "api_reserved_concurrency must be -1 or more."
+    condition     = var.api_reserved_concurrency == null || coalesce(var.api_reserved_concurrency, -1) >= -1
+    error_message = "api_reserved_concurrency must be null, -1 or more."
   }
 }
 
@@ -409,13 +409,13 @@ variable "worker_timeout" {
 }
 
 variable "worker_reserved_concurrency" {
-  description = "Reserved concurrency of the worker Lambda: -1 for none, 0 to pause rendering, otherwise the most renders that run at once."
+  description = "Reserved concurrency of the worker Lambda: null (or -1) for none; 0 pauses rendering (messages wait in the queue); otherwise the most renders that run at once. Keep worker_maximum_concurrency at or below it, so the event source does not invoke into throttling."
   type        = number
-  default     = -1
+  default     = null
 
   validation {
-    condition     = var.worker_reserved_concurrency >= -1
-    error_message = "worker_reserved_concurrency must be -1 or more."
+    condition     = var.worker_reserved_concurrency == null || coalesce(var.worker_reserved_concurrency, -1) >= -1
+    error_message = "worker_reserved_concurrency must be null, -1 or more."
   }
 }
 
