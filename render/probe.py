@@ -10,6 +10,12 @@ from typing import Any
 
 from render.errors import InvalidMediaError
 
+# How far before its stated end a file's last packet may stop (track lengths differ a little; priming).
+_TRUNCATION_SLACK_SECONDS = 1.0
+_TRUNCATION_SLACK_SHARE = 0.02
+# The tail read to find where the data really ends.
+_TAIL_SECONDS = 3.0
+
 _IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "gif", "tiff"}
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"}
 
@@ -123,4 +129,52 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
     info = parse_probe(data)
     if not info.has_video and not info.has_audio:
         raise InvalidMediaError("the file has no audio or video stream")
+    if info.duration:
+        start = _float((data.get("format") or {}).get("start_time")) or 0.0
+        _check_complete(path, info.duration, start, ffprobe=ffprobe, timeout=timeout)
     return info
+
+
+def _float(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def data_end(packet_csv: str) -> float | None:
+    """The end of the last packet in ffprobe's `pts_time,duration_time` lines (pure, tested on output)."""
+    ends = []
+    for line in packet_csv.splitlines():
+        pts, _, duration = line.partition(",")
+        at = _float(pts)
+        if at is not None:
+            ends.append(at + (_float(duration.strip(",")) or 0.0))
+    return max(ends, default=None)
+
+
+def _check_complete(path: Path, duration: float, start: float, *, ffprobe: str, timeout: float) -> None:
+    """INVALID_MEDIA when the media data stops well before the length the file's header states.
+
+    A file cut short in transfer (a faststart mp4 keeps its whole index up front) probes as the full
+    length and would render as a picture that stops, then black. Reading the packets of the last few
+    seconds tells where the data really ends.
+    """
+    argv = [
+        ffprobe, "-v", "error", "-protocol_whitelist", "file",
+        "-read_intervals", f"{max(0.0, start + duration - _TAIL_SECONDS):.3f}%",
+        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", f"file:{path}",
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise InvalidMediaError("probing the media timed out") from exc
+    end = data_end(proc.stdout.decode(errors="replace"))
+    stated = start + duration
+    if end is None or end < stated - max(_TRUNCATION_SLACK_SECONDS, _TRUNCATION_SLACK_SHARE * duration):
+        where = "no media data near its end" if end is None else f"media data only up to {end - start:.1f} s"
+        raise InvalidMediaError(
+            f"the file is truncated or corrupt: it says it lasts {duration:.1f} s but has {where} "
+            "(was the upload cut short?)",
+            stderr_tail=proc.stderr.decode(errors="replace")[-2000:],
+        )

@@ -99,6 +99,7 @@ _MEDIA: dict[str, list[str]] = {
         "libx264",
     ],
     "tone.wav": ["-f", "lavfi", "-i", "sine=f=1000:r=22050:d=3"],
+    "tone.mp3": ["-f", "lavfi", "-i", "sine=f=1000:r=44100:d=3", "-c:a", "libmp3lame"],  # states its length
     # Melies media. 2 s red with a 440 Hz tone, then 2 s blue with a 1000 Hz tone: where a clip and its
     # linked audio are in the source shows in both the picture and the pitch.
     "redblue_tones.mp4": [

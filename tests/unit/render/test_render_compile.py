@@ -15,7 +15,7 @@ from render.errors import RenderFailedError, RenderTimeoutError
 from render.executor import parse_progress, run_ffmpeg
 from render.model import ExportRequest
 from render.planner import RenderPlan, plan_render
-from render.probe import MediaInfo, parse_probe
+from render.probe import MediaInfo, data_end, parse_probe
 
 REQUEST = {
     "timeline": {
@@ -173,6 +173,12 @@ def test_progress_lines_become_fractions() -> None:
         "progress=end",
     ]
     assert list(parse_progress(lines, 2.0)) == [0.25, 1.0, 1.0]
+
+
+def test_the_end_of_the_media_data_is_read_from_packet_lines() -> None:
+    assert data_end("9.96,0.04\n9.961361,0.023220\n") == pytest.approx(10.0, abs=1e-3)
+    assert data_end("2.6,0.04,\nN/A,N/A\n") == pytest.approx(2.64)
+    assert data_end("") is None
 
 
 def test_probe_output_is_parsed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,27 @@ def test_missing_and_unreadable_assets_are_named(media: Media, tmp_path: Path) -
     with pytest.raises(InvalidMediaError) as invalid:
         render_export(request, tmp_path, tmp_path / "o.mp4")
     assert invalid.value.code == "INVALID_MEDIA" and str(tmp_path) not in invalid.value.message
+
+
+@pytest.mark.parametrize(("name", "kind"), [("green_tone.mp4", "video"), ("tone.mp3", "audio")])
+def test_a_file_cut_short_is_invalid_media_naming_its_src(
+    media: Media, tmp_path: Path, name: str, kind: str
+) -> None:
+    """A faststart mp4 (or an mp3) cut to 30 % of its bytes still states its full length in its header."""
+    (tmp_path / "assets").mkdir()
+    upload = tmp_path / "assets" / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(media.root / "assets" / name), "-c", "copy",
+         "-movflags", "+faststart", str(upload)],
+        check=True,
+    )  # fmt: skip
+    request = media.request([[act(kind, 0, 1, src=name)]])
+    render_export(request, tmp_path, tmp_path / "whole.mp4")  # the whole file renders
+    data = upload.read_bytes()
+    upload.write_bytes(data[: int(len(data) * 0.3)])
+    with pytest.raises(InvalidMediaError) as invalid:
+        render_export(request, tmp_path, tmp_path / "cut.mp4")
+    assert name in invalid.value.message and "truncated" in invalid.value.message
 
 
 @pytest.mark.parametrize(
