@@ -2,7 +2,8 @@
 """The `POST /export` body as a pydantic model, shared by the API (validation) and the worker.
 
 Imports only pydantic and the stdlib (plus the pure modules `render.limits`, `render.colors`,
-`render.composition`, `render.editor_formats`): the API Lambda ships it without ffmpeg.
+`render.composition`, `render.editor_formats`, `render.json_types`): the API Lambda ships it
+without ffmpeg.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from render import limits
 from render.colors import parse_color
 from render.composition import Composition
 from render.editor_formats.react_timeline_editor import EditorTimeline, build_composition
+from render.json_types import STRICT, WholeNumber
 
 ASSET_KEY_PATTERN: Final = r"^assets/[A-Za-z0-9][A-Za-z0-9._-]*$"
 _ASSET_KEY = re.compile(ASSET_KEY_PATTERN)
@@ -25,7 +27,7 @@ _ASSET_KEY = re.compile(ASSET_KEY_PATTERN)
 class Asset(BaseModel):
     """An uploaded file: `src` is the name the timeline uses, `s3Key` where it was uploaded."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(**STRICT, extra="forbid")
 
     src: str = Field(min_length=1, max_length=limits.MAX_SRC_LENGTH)
     s3Key: Annotated[str, Field(pattern=ASSET_KEY_PATTERN, max_length=300)]
@@ -39,10 +41,10 @@ class Asset(BaseModel):
 
 
 class OutputSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(**STRICT, extra="forbid")
 
-    width: int = Field(limits.DEFAULT_WIDTH, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_WIDTH)
-    height: int = Field(limits.DEFAULT_HEIGHT, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_HEIGHT)
+    width: WholeNumber = Field(limits.DEFAULT_WIDTH, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_WIDTH)
+    height: WholeNumber = Field(limits.DEFAULT_HEIGHT, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_HEIGHT)
     fps: float = Field(limits.DEFAULT_FPS, ge=limits.MIN_FPS, le=limits.MAX_FPS)
     backgroundColor: str = Field(limits.DEFAULT_BACKGROUND, max_length=64, validate_default=True)
 
@@ -62,7 +64,7 @@ class OutputSettings(BaseModel):
 class ExportRequest(BaseModel):
     """The body of `POST /export`."""
 
-    model_config = ConfigDict(extra="forbid", title="ExportRequest")
+    model_config = ConfigDict(**STRICT, extra="forbid", title="ExportRequest")
 
     timeline: EditorTimeline
     assets: list[Asset] = Field(default_factory=list, max_length=limits.MAX_ASSETS)

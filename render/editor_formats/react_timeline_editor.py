@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from render import limits
@@ -23,6 +23,7 @@ from render.colors import parse_color
 from render.composition import Align, Box, Clip, ClipKind, Composition, Fit, TextStyle
 from render.editor_formats import melies
 from render.editor_formats.melies import MeliesEffect, StageAction
+from render.json_types import STRICT, Identifier, WholeNumber
 
 KIND_ALIASES: Mapping[str, ClipKind] = {
     "video": ClipKind.VIDEO,
@@ -45,13 +46,12 @@ _MEDIA_KINDS = (ClipKind.VIDEO, ClipKind.AUDIO, ClipKind.IMAGE)
 Seconds = Annotated[float, Field(ge=0, le=limits.MAX_DURATION_SECONDS)]
 Coordinate = Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]
 Extent = Annotated[float, Field(gt=0, le=limits.MAX_COORDINATE)]
-Identifier = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
 
 
 class ActionData(BaseModel):
     """The app-defined part of an action (under `data`, or directly on the action)."""
 
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(**STRICT, extra="ignore")
 
     type: str | None = Field(None, description="video, audio, image or text (aliases accepted)")
     src: str | None = Field(
@@ -63,7 +63,7 @@ class ActionData(BaseModel):
     offset: float | None = Field(
         None, ge=0, le=86_400, description="Melies' name for trimStart (trimStart wins when both are set)"
     )
-    videoLayer: int = Field(
+    videoLayer: WholeNumber = Field(
         0, ge=0, le=limits.MAX_ROWS, description="Melies: among effect1 actions, the highest is shown"
     )
     speed: float = Field(1.0, ge=limits.MIN_SPEED, le=limits.MAX_SPEED)
@@ -112,7 +112,7 @@ class ActionData(BaseModel):
 
 
 class EditorAction(BaseModel):
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    model_config = ConfigDict(**STRICT, extra="ignore")
 
     id: Identifier = Field("", max_length=limits.MAX_ID_LENGTH)
     start: Seconds
@@ -137,7 +137,7 @@ class EditorAction(BaseModel):
 
 
 class EditorRow(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(**STRICT, extra="ignore")
 
     id: Identifier = Field("", max_length=limits.MAX_ID_LENGTH)
     actions: list[EditorAction] = Field(default_factory=list)
@@ -146,7 +146,7 @@ class EditorRow(BaseModel):
 class EditorTimeline(BaseModel):
     """`timeline` of the export request: `{"editorData": [row, ...]}`; other fields are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(**STRICT, extra="ignore")
 
     editorData: list[EditorRow] = Field(max_length=limits.MAX_ROWS)
 

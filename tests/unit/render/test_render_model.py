@@ -115,7 +115,40 @@ def test_defaults() -> None:
             "less than",
         ),
         (body([video() | {"start": -1}]), ("timeline", "editorData", 0, "actions", 0, "start"), "greater"),
-        (body([video() | {"end": "NaN"}]), ("timeline", "editorData", 0, "actions", 0, "end"), "finite"),
+        (
+            body([video() | {"end": float("nan")}]),
+            ("timeline", "editorData", 0, "actions", 0, "end"),
+            "finite",
+        ),
+        # strict JSON: numbers are JSON numbers, booleans JSON booleans
+        (
+            body([video() | {"start": True}]),
+            ("timeline", "editorData", 0, "actions", 0, "start"),
+            "valid number",
+        ),
+        (
+            body([video() | {"start": "0"}]),
+            ("timeline", "editorData", 0, "actions", 0, "start"),
+            "valid number",
+        ),
+        (
+            body([video(muted=1)]),
+            ("timeline", "editorData", 0, "actions", 0, "data", "muted"),
+            "valid boolean",
+        ),
+        (
+            body([video(volume="1")]),
+            ("timeline", "editorData", 0, "actions", 0, "data", "volume"),
+            "valid number",
+        ),
+        (
+            body([video(videoLayer=1.5)]),
+            ("timeline", "editorData", 0, "actions", 0, "data", "videoLayer"),
+            "integer",
+        ),
+        (body([video()], output={"width": "640"}), ("output", "width"), "valid integer"),
+        (body([video()], output={"width": True}), ("output", "width"), "valid integer"),
+        (body([video(src=7)]), ("timeline", "editorData", 0, "actions", 0, "data", "src"), "valid string"),
         (body([video(speed=0)]), ("timeline", "editorData", 0, "actions", 0, "data", "speed"), "greater"),
         (body([video(fit="stretch")]), ("timeline", "editorData", 0, "actions", 0, "data", "fit"), "contain"),
         (body([video(opacity=2)]), ("timeline", "editorData", 0, "actions", 0, "data", "opacity"), "less"),
@@ -257,7 +290,8 @@ def test_model_imports_only_pydantic_and_the_stdlib() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('ffmpeg', 'tqdm', 'boto3')); "
         "bad += sorted(m for m in sys.modules if m.startswith('render.') and m not in "
         "('render.model', 'render.limits', 'render.colors', 'render.composition', 'render.editor_formats', "
-        "'render.editor_formats.react_timeline_editor', 'render.editor_formats.melies')); print(bad)"
+        "'render.editor_formats.react_timeline_editor', 'render.editor_formats.melies', "
+        "'render.json_types')); print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -297,6 +331,25 @@ def test_trim_start_wins_over_offset_and_a_stored_request_reads_the_same() -> No
     assert sorted(c.trim_start for c in request.to_composition().clips) == [2, 3]
     stored = ExportRequest.model_validate(json.loads(request.model_dump_json()))  # what the worker reads
     assert stored.to_composition() == request.to_composition()
+
+
+def test_whole_numbers_may_carry_a_fraction_and_ids_may_be_numbers() -> None:
+    request = ExportRequest.model_validate(
+        body(
+            [
+                {
+                    "id": 7,
+                    "start": 0,
+                    "end": 2,
+                    "effectId": "effect1",
+                    "data": {"src": "clip.mp4", "videoLayer": 1.0},
+                }
+            ]
+        )
+        | {"output": {"width": 640.0, "height": 360, "fps": 30}}
+    )
+    (clip,) = request.to_composition().clips
+    assert (clip.id, request.output.width) == ("7", 640)
 
 
 def test_src_is_an_opaque_key_up_to_the_limit() -> None:
