@@ -64,10 +64,42 @@ def fork_server_enabled() -> bool:
     return os.environ.get("LOCAL_LAMBDA_FORK_SERVER", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+# Folders never searched for the source a zygote imported (environments, caches, build output).
+_NOT_SOURCE = frozenset({"node_modules", "__pycache__", "build", "dist"})
+
+
+def source_fingerprint(pythonpath: str) -> str:
+    """The newest modification time of the Python source on a code path (`LOCAL_LAMBDA_PYTHONPATH`).
+
+    A container-image function runs from this repository's folders, not from a deployed copy, so its
+    function version does not change when its code does: the fingerprint keys the zygote instead, and
+    an edited module gets a fresh zygote at the next cold start.
+    """
+    newest = 0
+    stack = [Path(entry) for entry in pythonpath.split(os.pathsep) if entry]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in _NOT_SOURCE:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.name.endswith(".py"):
+                with contextlib.suppress(OSError):
+                    newest = max(newest, entry.stat().st_mtime_ns)
+    return str(newest)
+
+
 def zygote_key(owner: str, python: str, env: dict[str, str]) -> str:
-    """One zygote per function version (owner), interpreter and environment (per-env variables aside)."""
+    """One zygote per function version (owner), interpreter, environment (per-env variables aside) and
+    version of the source it imports."""
     stable = {name: value for name, value in env.items() if name not in PER_ENVIRONMENT_VARIABLES}
-    digest = hashlib.sha256(json.dumps([owner, python, sorted(stable.items())]).encode())
+    source = source_fingerprint(env.get("LOCAL_LAMBDA_PYTHONPATH", ""))
+    digest = hashlib.sha256(json.dumps([owner, python, sorted(stable.items()), source]).encode())
     return digest.hexdigest()[:16]
 
 
@@ -339,6 +371,8 @@ class ZygotePool:
                 return None
             zygote.on_death = lambda dead: self.discard(key, "it died", only=dead)
             with self._lock:
+                # A zygote of older source stays until its version is cleaned up: environments forked
+                # from it end with it, and one of them may still be running.
                 self._zygotes[key] = zygote
                 self._owners[key] = owner
             LOG.debug("Lambda zygote for %s: pid %s", owner, zygote.pid)

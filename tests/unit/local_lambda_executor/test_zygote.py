@@ -249,3 +249,20 @@ def test_import_failure_in_the_zygote_leaves_plain_runtimes(tmp_path: Path, endp
         assert json.loads(endpoint.wait_for("/error"))["errorType"] == "RuntimeError"
     finally:
         pool.stop_all()
+
+
+def test_edited_source_on_the_code_path_gets_a_fresh_zygote(tmp_path: Path) -> None:
+    """An image function runs from the repository: an edit must reach the next cold start."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    module = package / "mod.py"
+    module.write_text("X = 1\n")
+    (tmp_path / ".venv").mkdir()
+    env = {"LOCAL_LAMBDA_PYTHONPATH": str(tmp_path), "_HANDLER": "pkg.mod.handler"}
+    before = zygote_key("fn:1", sys.executable, env)
+    assert zygote_key("fn:1", sys.executable, env) == before
+    (tmp_path / ".venv" / "ignored.py").write_text("")  # environments and caches do not count
+    os.utime(tmp_path / ".venv" / "ignored.py", ns=(2**62, 2**62))
+    assert zygote_key("fn:1", sys.executable, env) == before
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
+    assert zygote_key("fn:1", sys.executable, env) != before
