@@ -80,6 +80,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice; which value was meant is unknowable."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
 def check_request(
     event: Mapping[str, Any], authenticator: Authenticator, *, max_body_bytes: int
 ) -> GateResult:
@@ -116,7 +133,14 @@ def check_request(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as Content-Type: application/json."
         )
     try:
-        parsed = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        parsed = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+        )
+    except DuplicateKeyError as error:
+        raise ServiceError(
+            ErrorCode.INVALID_JSON,
+            f"The request body repeats the key {error.key[:100]!r} in one object; each key may appear once.",
+        ) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ServiceError(ErrorCode.INVALID_JSON, "The request body is not valid JSON.") from None
     if not isinstance(parsed, dict):

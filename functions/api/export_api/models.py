@@ -13,13 +13,14 @@ from pydantic_core import PydanticCustomError
 from export_api.media import ALLOWED_MEDIA, OCTET_STREAM, is_header_value, media_type_of
 from export_common.jobs import JobStatus
 from render import limits
+from render.json_types import STRICT, WholeNumber
 
 # An ext longer than this is no file extension; it is ignored like any other unusable one.
 _MAX_EXT_LENGTH = 16
 
 
 class PresignAsset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(**STRICT, extra="forbid")
 
     src: str = Field(
         min_length=1,
@@ -41,6 +42,16 @@ class PresignAsset(BaseModel):
             "the file's extension (`.mp4` or `mp4`), optional. The key gets the content type's own "
             "extension when this one is missing, unknown or disagrees with a known type; with "
             f"{OCTET_STREAM} a known media extension is kept, otherwise the key has none"
+        ),
+    )
+
+    size: WholeNumber | None = Field(
+        None,
+        ge=1,
+        description=(
+            "the file's size in bytes, optional. When given, the presigned PUT is bound to exactly this "
+            "Content-Length (S3 refuses a short or long upload) and the form POST to this size; at most "
+            "maxUploadBytes"
         ),
     )
 
@@ -80,7 +91,7 @@ class PresignAsset(BaseModel):
 class PresignRequest(BaseModel):
     """Body of ``POST /export/presign``."""
 
-    model_config = ConfigDict(extra="forbid", title="PresignRequest")
+    model_config = ConfigDict(**STRICT, extra="forbid", title="PresignRequest")
 
     assets: list[PresignAsset] = Field(min_length=1, max_length=limits.MAX_ASSETS)
 
@@ -105,7 +116,8 @@ class PresignedUpload(BaseModel):
     headers: dict[str, str] = Field(
         description=(
             "headers the PUT must carry exactly: the content type is signed, so a file presigned as "
-            f"{OCTET_STREAM} (or without a contentType) must be sent with Content-Type: {OCTET_STREAM}"
+            f"{OCTET_STREAM} (or without a contentType) must be sent with Content-Type: {OCTET_STREAM}; "
+            "with a size, Content-Length is signed too"
         )
     )
     post: PresignedPost = Field(description="alternative: an HTML-form POST that enforces the size limit")

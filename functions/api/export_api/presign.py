@@ -1,17 +1,20 @@
 """Presigned uploads: one fresh ``assets/<uuid><ext>`` key per asset, as a PUT URL and as a form POST.
 
 The PUT URL binds the content type (it is a signed header; ``headers`` tells the client to send it, also
-``application/octet-stream``); the POST policy also enforces the size limit with ``content-length-range``,
-which a PUT URL cannot. The key's extension is chosen by ``export_api.media.key_extension``; it may be empty.
+``application/octet-stream``) and, when the client states the file's ``size``, the Content-Length, so S3
+itself refuses an upload cut short. The POST policy enforces the size limit (or the stated size) with
+``content-length-range``. The key's extension is chosen by ``export_api.media.key_extension``; it may be
+empty.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from export_api.media import key_extension, media_type_of
 from export_api.models import PresignedPost, PresignedUpload, PresignRequest, PresignResponse
+from export_common.errors import ErrorCode, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,14 +34,27 @@ def presign_uploads(
     expires_in: int,
     max_upload_bytes: int,
 ) -> PresignResponse:
+    too_large = [
+        {
+            "path": f"assets[{i}].size",
+            "message": f"must be at most {max_upload_bytes} bytes (the upload limit)",
+        }
+        for i, asset in enumerate(request.assets)
+        if asset.size is not None and asset.size > max_upload_bytes
+    ]
+    if too_large:
+        message = "; ".join(f"{d['path']}: {d['message']}" for d in too_large)
+        raise ServiceError(ErrorCode.VALIDATION_ERROR, message, details=too_large)
     uploads = []
     for asset in request.assets:
         key = new_asset_key(key_extension(media_type_of(asset.contentType), asset.ext))
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ContentType": asset.contentType}
+        headers = {"Content-Type": asset.contentType}
+        if asset.size is not None:
+            params["ContentLength"] = asset.size
+            headers["Content-Length"] = str(asset.size)
         put_url = s3.generate_presigned_url(
-            "put_object",
-            Params={"Bucket": bucket, "Key": key, "ContentType": asset.contentType},
-            ExpiresIn=expires_in,
-            HttpMethod="PUT",
+            "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
         )
         post = s3.generate_presigned_post(
             Bucket=bucket,
@@ -46,7 +62,7 @@ def presign_uploads(
             Fields={"Content-Type": asset.contentType},
             Conditions=[
                 {"Content-Type": asset.contentType},
-                ["content-length-range", 1, max_upload_bytes],
+                ["content-length-range", asset.size or 1, asset.size or max_upload_bytes],
             ],
             ExpiresIn=expires_in,
         )
@@ -55,7 +71,7 @@ def presign_uploads(
                 src=asset.src,
                 s3Key=key,
                 uploadUrl=put_url,
-                headers={"Content-Type": asset.contentType},
+                headers=headers,
                 post=PresignedPost(url=post["url"], fields={k: str(v) for k, v in post["fields"].items()}),
             )
         )

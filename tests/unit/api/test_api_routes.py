@@ -93,6 +93,10 @@ def test_presigned_put_url_actually_uploads(stack: Stack) -> None:
         ({"src": "a" * 4097, "contentType": "video/mp4"}, "assets[0].src"),
         ({"contentType": "video/mp4"}, "assets[0].src"),
         ({"src": "a", "contentType": "video/mp4", "ext": ".mp4", "extra": 1}, "assets[0].extra"),
+        ({"src": "a", "size": "100"}, "assets[0].size"),
+        ({"src": "a", "size": 0}, "assets[0].size"),
+        ({"src": "a", "size": 10.5}, "assets[0].size"),
+        ({"src": "a", "size": 3 * 1024**3}, "assets[0].size"),  # over the upload limit
     ],
 )
 def test_presign_rejects_bad_assets_with_the_field_path(
@@ -104,6 +108,21 @@ def test_presign_rejects_bad_assets_with_the_field_path(
     assert path in [d["path"] for d in reply.body["details"]]
     assert path in reply.body["error"]  # the readable message names the field too
     assert "Traceback" not in json.dumps(reply.body)
+
+
+def test_a_stated_size_binds_the_upload_length(stack: Stack) -> None:
+    import requests
+
+    reply = stack.call(
+        "POST", "/export/presign", {"assets": [{"src": "a", "contentType": "video/mp4", "size": 3}]}
+    )
+    upload = reply.body["uploads"][0]
+    assert upload["headers"] == {"Content-Type": "video/mp4", "Content-Length": "3"}
+    assert "content-length" in upload["uploadUrl"].lower()  # a signed header of the URL
+    policy = json.loads(base64.b64decode(upload["post"]["fields"]["policy"]))
+    assert ["content-length-range", 3, 3] in policy["conditions"]
+    response = requests.put(upload["uploadUrl"], data=b"abc", headers=upload["headers"], timeout=10)
+    assert response.status_code == 200
 
 
 def test_presign_limits_the_number_of_assets(stack: Stack) -> None:
@@ -266,6 +285,20 @@ def test_json_with_charset_is_accepted(stack: Stack, make_request: Callable[...,
 def test_malformed_json_is_400_invalid_json(stack: Stack, raw: str) -> None:
     reply = stack.call("POST", "/export", raw.encode("latin-1"))
     assert (reply.status, _code(reply)) == (400, "INVALID_JSON")
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ('{"timeline": {}, "timeline": {}}', "timeline"),
+        ('{"timeline": {"editorData": [{"actions": [{"start": 0, "start": 1, "end": 2}]}]}}', "start"),
+    ],
+)
+def test_a_key_repeated_anywhere_is_400_naming_it(stack: Stack, raw: str, key: str) -> None:
+    reply = stack.call("POST", "/export", raw)
+    assert (reply.status, _code(reply)) == (400, "INVALID_JSON")
+    assert f"repeats the key '{key}'" in reply.body["error"]
+    assert stack.messages() == []  # nothing queued
 
 
 @pytest.mark.parametrize("raw", ["[]", "1", '"x"', "null"])
