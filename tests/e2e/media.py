@@ -98,7 +98,7 @@ def two_tone_clip(path: Path) -> Path:
         "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=2",
         "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v];[2:a][3:a]concat=n=2:v=0:a=1[a]",
         "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", str(path),
+        "-c:a", "aac", "-movflags", "+faststart", str(path),
     )  # fmt: skip
     return path
 

@@ -313,3 +313,21 @@ def test_poison_bodies_are_dropped_and_the_queue_keeps_flowing(
     assert response.status_code == 202, response.text
     final, _ = stack.wait_for_final(response.json()["jobId"], timeout=120)
     assert final["status"] == "SUCCEEDED", final
+
+
+def test_a_truncated_upload_fails_as_invalid_media_naming_its_src(stack: Stack, media_dir: Path) -> None:
+    """A faststart mp4 cut to 30 % of its bytes still says it lasts 4 s: it must not render 'successfully'."""
+    whole = media.two_tone_clip(media_dir / "truncated-source.mp4")
+    cut = media_dir / "truncated.mp4"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.3)])
+    keys = presign_and_upload(stack, {"cut.mp4": cut})
+    started = time.monotonic()
+    response = stack.post_json("/export", one_clip_request("cut.mp4", keys["cut.mp4"], end=3))
+    assert response.status_code == 202, response.text
+    job_id = response.json()["jobId"]
+    final, _ = stack.wait_for_final(job_id, timeout=120)
+    _report("truncated upload", time.monotonic() - started, "failed cleanly in")
+    assert (final["status"], final["errorCode"]) == ("FAILED", "INVALID_MEDIA"), final
+    assert "cut.mp4" in final["error"] and "truncated" in final["error"]
+    assert _outputs_of(stack, job_id) == []

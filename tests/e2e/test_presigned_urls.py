@@ -98,6 +98,20 @@ def test_an_upload_with_another_content_type_is_refused(stack: Stack) -> None:
     assert _put(upload["uploadUrl"], upload["headers"]).status_code == 200
 
 
+def test_an_upload_shorter_or_longer_than_its_stated_size_is_refused(stack: Stack) -> None:
+    response = stack.post_json(
+        "/export/presign", {"assets": [{"src": "clip.mp4", "contentType": "video/mp4", "size": len(DATA)}]}
+    )
+    assert response.status_code == 200, response.text
+    upload = response.json()["uploads"][0]
+    assert upload["headers"]["Content-Length"] == str(len(DATA))
+    headers = {"Content-Type": "video/mp4"}  # requests sets Content-Length from the data, as browsers do
+    _refused(_put(upload["uploadUrl"], headers, DATA[:-5]))  # cut short in transfer
+    _refused(_put(upload["uploadUrl"], headers, DATA + b"more"))
+    assert not _exists(stack, upload["s3Key"])
+    assert _put(upload["uploadUrl"], headers, DATA).status_code == 200
+
+
 def _deployed_api_settings(stack: Stack) -> Settings:
     """The API function's own settings, read from its deployed configuration."""
     lambdas = stack.client("lambda")

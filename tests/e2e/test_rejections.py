@@ -118,12 +118,37 @@ def test_malformed_json_is_rejected(stack: Stack) -> None:
     assert stack.job_count() == before
 
 
+def test_a_repeated_key_is_rejected_naming_it(stack: Stack, valid_body: bytes) -> None:
+    before = stack.job_count()
+    body = valid_body.replace(b'"start": 0,', b'"start": 0, "start": 1,', 1)
+    assert body != valid_body
+    response = stack.request("POST", "/export", body=body)
+    assert response.status_code == 400
+    assert _error(response) == "INVALID_JSON"
+    assert "'start'" in response.json()["error"]
+    assert stack.job_count() == before
+
+
+@pytest.mark.parametrize(("field", "value"), [("start", True), ("start", "0"), ("end", "4")])
+def test_numbers_must_be_json_numbers(stack: Stack, uploaded: dict[str, str], field: str, value: Any) -> None:
+    def loosen(request: dict[str, Any]) -> None:
+        request["timeline"]["editorData"][-1]["actions"][0][field] = value
+
+    before = stack.job_count()
+    response = stack.post_json("/export", _mutated(uploaded, loosen))
+    assert response.status_code == 400
+    assert _error(response) == "VALIDATION_ERROR"
+    assert any(d["path"].endswith(f".{field}") for d in response.json()["details"]), response.text
+    assert stack.job_count() == before
+
+
 @pytest.mark.parametrize(
     ("asset", "path", "words"),
     [
         ({"src": "doc.pdf", "contentType": "application/pdf"}, "assets[0].contentType", "application/pdf"),
         ({"src": "", "contentType": "video/mp4"}, "assets[0].src", "assets[0].src"),
-        ({"src": "a", "contentType": "video/mp4", "size": 1}, "assets[0].size", "assets[0].size"),
+        ({"src": "a", "contentType": "video/mp4", "size": "1"}, "assets[0].size", "assets[0].size"),
+        ({"src": "a", "contentType": "video/mp4", "size": 10**12}, "assets[0].size", "upload limit"),
     ],
 )
 def test_a_bad_presign_request_names_the_field(
