@@ -52,6 +52,10 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("render/json_types.py", "render/json_types.py"),
     ("render/errors.py", "render/errors.py"),
     ("render/editor_formats", "render/editor_formats"),
+    # the signing rule, defined once in the Python client package; only its stdlib-only modules
+    ("clients/python/video_export/__init__.py", "video_export/__init__.py"),
+    ("clients/python/video_export/py.typed", "video_export/py.typed"),
+    ("clients/python/video_export/signing.py", "video_export/signing.py"),
 )
 
 # Packages provided by the runtime or never wanted in the zip.
@@ -124,6 +128,7 @@ PACKAGE_DIRS = {
     "render": ROOT / "render",
     "export_common": ROOT / "functions" / "shared" / "export_common",
     "export_api": ROOT / "functions" / "api" / "export_api",
+    "video_export": ROOT / "clients" / "python" / "video_export",
 }
 
 

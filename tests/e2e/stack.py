@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import requests
 
-from export_common.signing import signed_headers
+from video_export.signing import signed_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_ROOT = REPO_ROOT / "terraform" / "envs" / "local"

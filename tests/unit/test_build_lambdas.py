@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -61,6 +63,35 @@ def test_zip_is_deterministic_and_holds_only_what_the_api_needs(fake_deps: Path,
     assert not any(n.startswith(("boto3/", "bin/")) or "__pycache__" in n for n in names)
     # and nothing of the render runtime (ffmpeg compile/run) is shipped
     assert not any(n in names for n in ("render/compiler.py", "render/executor.py", "render/pipeline.py"))
+    # and of the client package only the signing rule: not its HTTP client (which needs requests)
+    assert {n for n in names if n.startswith("video_export/")} == {
+        "video_export/__init__.py",
+        "video_export/py.typed",
+        "video_export/signing.py",
+    }
+
+
+def test_zip_imports_the_signing_rule_with_the_standard_library_alone(
+    fake_deps: Path, tmp_path: Path
+) -> None:
+    # Given the zip unpacked where nothing else is importable (no site-packages, no editable installs)
+    build.write_zip(build.collect_entries(fake_deps), tmp_path / "api.zip")
+    root = tmp_path / "unpacked"
+    zipfile.ZipFile(tmp_path / "api.zip").extractall(root)
+    check = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; "
+        "import export_common.signing as s, video_export.signing as v; "
+        "assert s.sign is v.sign and s.SIGNATURE_HEADER == 'x-base44-signature'; "
+        "assert v.__file__.startswith(sys.argv[1]), v.__file__; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'urllib3')))"
+    )
+
+    # Then the API's signing module imports from the zip alone, and pulls in no HTTP client
+    run = subprocess.run(
+        [sys.executable, "-S", "-E", "-c", check, str(root)], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
 
 
 def test_missing_first_party_module_is_reported(fake_deps: Path) -> None:
@@ -71,6 +102,16 @@ def test_missing_first_party_module_is_reported(fake_deps: Path) -> None:
     # Then the check names the importer and the missing module
     problems = build.check_first_party_imports(entries)
     assert any("render.limits" in p for p in problems)
+
+
+def test_zip_without_the_client_signing_module_is_reported(fake_deps: Path) -> None:
+    entries = build.collect_entries(fake_deps)
+    del entries["video_export/signing.py"]
+
+    problems = build.check_first_party_imports(entries)
+    assert any(p.startswith("export_common/signing.py: imports video_export.signing") for p in problems), (
+        problems
+    )
 
 
 def test_complete_zip_passes_the_import_check(fake_deps: Path) -> None:

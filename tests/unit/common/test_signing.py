@@ -4,8 +4,11 @@ from pathlib import Path
 
 import pytest
 
+import export_common.signing as service_signing
+import video_export.signing as client_signing
 from export_common.errors import ErrorCode, ServiceError
-from export_common.signing import MAX_CLOCK_SKEW_MS, sign, signed_headers, verify
+from export_common.signing import verify
+from video_export.signing import MAX_CLOCK_SKEW_MS, sign, signed_headers
 
 VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "signing.json").read_text())["vectors"]
 NOW = 1_764_064_800_000
@@ -18,6 +21,30 @@ def test_signer_matches_openssl_vectors(vector: dict[str, str]) -> None:
         sign(vector["secret"], vector["timestamp"], vector["method"], vector["path"], body)
         == vector["signature"]
     )
+    # and the service verifies each vector at its own timestamp
+    headers = {"x-base44-timestamp": vector["timestamp"], "x-base44-signature": vector["signature"]}
+    verified = verify(
+        [vector["secret"]],
+        timestamp=headers["x-base44-timestamp"],
+        signature=headers["x-base44-signature"],
+        method=vector["method"],
+        paths=[vector["path"]],
+        raw_body=body,
+        now_ms=int(vector["timestamp"]),
+    )
+    assert verified.signature == vector["signature"]
+
+
+def test_the_service_uses_the_client_package_rule_not_a_copy() -> None:
+    for name in ("canonical_message", "sign", "signed_headers", "VerifiedSignature"):
+        assert getattr(service_signing, name) is getattr(client_signing, name), name
+    for name in ("TIMESTAMP_HEADER", "SIGNATURE_HEADER", "DELIVERY_ID_HEADER", "MAX_CLOCK_SKEW_MS"):
+        assert getattr(service_signing, name) == getattr(client_signing, name), name
+    assert (client_signing.TIMESTAMP_HEADER, client_signing.SIGNATURE_HEADER) == (
+        "x-base44-timestamp",
+        "x-base44-signature",
+    )
+    assert client_signing.MAX_CLOCK_SKEW_MS == 5 * 60 * 1000
 
 
 def _verify(headers: dict[str, str], *, secrets=("s1",), method="POST", paths=("/export",), body=b"{}"):
@@ -52,6 +79,10 @@ def test_previous_secret_and_stage_prefixed_path_are_accepted() -> None:
         (lambda h: h.update({"x-base44-timestamp": "12.5"}), ErrorCode.INVALID_TIMESTAMP),
         (lambda h: h.update({"x-base44-signature": "zz"}), ErrorCode.INVALID_SIGNATURE),
         (lambda h: h.update({"x-base44-signature": "0" * 64}), ErrorCode.INVALID_SIGNATURE),
+        (
+            lambda h: h.update({"x-base44-timestamp": h["x-base44-timestamp"] + "\n"}),
+            ErrorCode.INVALID_TIMESTAMP,
+        ),
     ],
 )
 def test_malformed_or_missing_headers_are_rejected(mutate, code) -> None:
@@ -98,3 +129,12 @@ def test_requests_signed_in_a_burst_never_share_a_timestamp() -> None:
     stamps = [signed_headers("s1", "GET", "/export/x")["x-base44-timestamp"] for _ in range(200)]
     assert len(set(stamps)) == len(stamps)
     assert stamps == sorted(stamps, key=int)
+
+
+def test_a_burst_from_many_threads_never_shares_a_timestamp() -> None:
+    """The clock is process-wide: threads polling in parallel never sign in the same millisecond."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stamps = list(pool.map(lambda _: signed_headers("s1", "GET", "/x")["x-base44-timestamp"], range(400)))
+    assert len(set(stamps)) == len(stamps)
