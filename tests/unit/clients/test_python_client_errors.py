@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -10,18 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def client_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "export_client_errors", ROOT / "scripts" / "export_client.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import video_export
+from video_export import client as client_module
 
 
 def _response(status: int, body: Any) -> requests.Response:
@@ -42,7 +31,7 @@ class _Session:
         return self.response
 
 
-def test_api_error_reads_message_code_and_details(client_module: Any) -> None:
+def test_api_error_reads_message_code_and_details() -> None:
     body = {
         "error": "The request body is invalid: assets[0].src: too short",
         "code": "VALIDATION_ERROR",
@@ -67,14 +56,12 @@ def test_api_error_reads_message_code_and_details(client_module: Any) -> None:
         ({"error": "No such route.", "code": "NOT_FOUND"}, "NOT_FOUND", "No such route."),
     ],
 )
-def test_api_error_of_a_foreign_body_keeps_its_text(
-    client_module: Any, body: Any, code: str, message: str
-) -> None:
+def test_api_error_of_a_foreign_body_keeps_its_text(body: Any, code: str, message: str) -> None:
     error = client_module.ApiError(502, body)
     assert (error.code, error.message, error.details) == (code, message, [])
 
 
-def test_failed_job_reads_error_and_error_code(client_module: Any) -> None:
+def test_failed_job_reads_error_and_error_code() -> None:
     failed = {
         "jobId": "j",
         "status": "FAILED",
@@ -85,3 +72,25 @@ def test_failed_job_reads_error_and_error_code(client_module: Any) -> None:
     assert client_module.job_failure({"status": "SUCCEEDED", "outputKey": "exports/j.mp4"}) is None
     client = client_module.ExportClient("http://api", "s", session=_Session(_response(200, failed)))
     assert client.get_status("j") == failed
+
+
+def test_a_failed_job_is_not_downloaded(tmp_path: Path) -> None:
+    failed = {
+        "jobId": "j",
+        "status": "FAILED",
+        "error": "clip.mp4 is not a video",
+        "errorCode": "INVALID_MEDIA",
+    }
+    client = client_module.ExportClient("http://api", "s", session=_Session(_response(200, failed)))
+    with pytest.raises(client_module.JobNotSucceededError) as caught:
+        client.download("j", tmp_path / "never.mp4")
+    assert str(caught.value) == "job j did not succeed: INVALID_MEDIA: clip.mp4 is not a video"
+    assert caught.value.job == failed and not (tmp_path / "never.mp4").exists()
+
+
+def test_the_package_exports_the_client_names() -> None:
+    assert video_export.ApiError is client_module.ApiError
+    assert video_export.job_failure is client_module.job_failure
+    assert issubclass(video_export.ApiError, video_export.ExportError)
+    with pytest.raises(AttributeError):
+        _ = video_export.nothing_of_that_name
