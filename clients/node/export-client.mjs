@@ -6,14 +6,18 @@
 //
 // Every function takes ONE object parameter; the reference is README.md next to this file.
 //
-// Signing (the same rule as export_common/signing.py, vectors in tests/vectors/signing.json):
+// Signing (the rule of the Python package's video_export/signing.py, vectors in tests/vectors/signing.json):
 //   x-base44-timestamp: unix time in ms, x-base44-signature: hex HMAC-SHA256(secret, `${ts}.${METHOD}.${path}.${rawBody}`)
 // where `path` is the route path (`/export`, `/export/presign`, `/export/<jobId>`) WITHOUT the API Gateway
 // stage: the base URL carries the stage, the signature does not.
-import { createHmac } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const TIMESTAMP_HEADER = "x-base44-timestamp";
 export const SIGNATURE_HEADER = "x-base44-signature";
+export const DELIVERY_ID_HEADER = "x-base44-delivery-id";
+/** A signed timestamp further than this from the receiver's clock, either way, is refused. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED"]);
@@ -49,6 +53,45 @@ export function buildSignedHeaders({ secret, method, path, rawBody = "" }) {
     [TIMESTAMP_HEADER]: String(timestampMs),
     [SIGNATURE_HEADER]: computeExportSignature({ secret, timestampMs, method, path, rawBody }),
   };
+}
+
+// ------------------------------------------------------------------------------------------ webhooks
+
+function headerValue(headers, name) {
+  if (!headers) return undefined;
+  if (typeof headers.get === "function") return headers.get(name) ?? undefined; // a fetch Headers object
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Whether a completion webhook the service POSTed is authentic and fresh. Synchronous.
+ * `secret`: the signing secret (or an array of them during a rotation). `headers`: the request's headers
+ * (a `Headers` object or a plain object, names in any case). `path`: the callback URL's path as registered
+ * (`/hooks/export`: no scheme, host or query). `rawBody`: the body exactly as received (string or bytes).
+ * `nowMs`: the receiver's clock (default `Date.now()`).
+ * False for missing or malformed `x-base44-timestamp`/`x-base44-signature`, a timestamp more than
+ * 5 minutes away, or a signature that does not match `${timestamp}.POST.${path}.${rawBody}` (compared in
+ * constant time). Throws a TypeError when `path` is not a path (a whole URL, a query string left on).
+ */
+export function verifyWebhook({ secret, headers, path, rawBody = "", nowMs = Date.now() }) {
+  if (typeof path !== "string" || !path.startsWith("/") || path.includes("?") || path.includes("#")) {
+    throw new TypeError(`path must be the callback URL's path, without scheme, host or query: ${path}`);
+  }
+  const timestamp = headerValue(headers, TIMESTAMP_HEADER);
+  const signature = headerValue(headers, SIGNATURE_HEADER);
+  if (typeof timestamp !== "string" || !/^[0-9]{1,16}$/.test(timestamp)) return false;
+  if (typeof signature !== "string" || !/^[0-9a-fA-F]{64}$/.test(signature)) return false;
+  if (Math.abs(Number(nowMs) - Number(timestamp)) > MAX_CLOCK_SKEW_MS) return false;
+  const given = Buffer.from(signature.toLowerCase(), "utf8");
+  let matched = false;
+  for (const candidate of Array.isArray(secret) ? secret : [secret]) {
+    if (!candidate) continue;
+    const expected = computeExportSignature({ secret: candidate, timestampMs: timestamp, method: "POST", path, rawBody });
+    matched = timingSafeEqual(Buffer.from(expected, "utf8"), given) || matched;
+  }
+  return matched;
 }
 
 // ------------------------------------------------------------------------------------------ transport

@@ -2,7 +2,8 @@
 //   node drive.mjs CALL.json        deno run --allow-net --allow-read drive.mjs CALL.json
 // CALL.json: {"fn": "<exported name>", "args": {...}} where, inside args,
 //   {"$bytes": "<base64>", "as": "uint8array" | "buffer" | "arraybuffer" | "blob"} becomes those bytes and
-//   {"$recorder": true} becomes a callback recording each call's arguments (e.g. onProgress).
+//   {"$recorder": true} becomes a callback recording each call's arguments (e.g. onProgress) and
+//   {"$headers": {...}} becomes a fetch Headers object (what a Deno.serve handler gets as req.headers).
 // Prints one JSON line: {"async": <returned a Promise>, "result": ...} or
 // {"error": {"name", "message", "status", "body", "code"}}, with "calls" (what each recorder received, in
 // order) and "elapsedMs".
@@ -30,6 +31,7 @@ function revive(value) {
           return bytes;
       }
     }
+    if ("$headers" in value) return new Headers(value.$headers);
     if (value.$recorder) {
       return (...args) => {
         calls.push(JSON.parse(JSON.stringify(args)));
