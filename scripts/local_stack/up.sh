@@ -48,6 +48,8 @@ start_host() {
       export LOCAL_LAMBDA_IMAGE_HANDLERS="${LS_IMAGE_HANDLERS}"
       export LOCAL_LAMBDA_LOG_DIR="${LS_LAMBDA_LOGS}"
       export LOCAL_LAMBDA_FORK_SERVER="${LOCAL_LAMBDA_FORK_SERVER:-1}"
+      # Most environment processes per function version; more invocations queue (empty: two per core).
+      export LOCAL_LAMBDA_MAX_ENVIRONMENTS="${LOCAL_LAMBDA_MAX_ENVIRONMENTS:-}"
       # LocalStack's default host names in returned URLs (queue URLs the AWS provider parses).
       unset AWS_ENDPOINT_URL LOCALSTACK_HOST EDGE_PORT S3_HOSTNAME PYTHONPATH VIRTUAL_ENV
       exec setsid nohup "${LS_PYTHON}" -m localstack.runtime.main >>"${LS_LOG}" 2>&1 </dev/null
