@@ -20,6 +20,7 @@ from render.encoding import (
     AUDIO_OUTPUT_OPTIONS,
     AUDIO_SAMPLE_RATE,
     CONTAINER_OPTIONS,
+    DECODER_THREADS,
     VIDEO_OUTPUT_OPTIONS,
 )
 from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
@@ -92,6 +93,7 @@ def compile_plan(
         ffmpeg.input(
             f"file:{spec.path}",
             protocol_whitelist="file",
+            threads=DECODER_THREADS,
             **({"ss": _num(spec.seek)} if spec.seek else {}),
             **({"t": _num(spec.duration)} if spec.duration is not None else {}),
             **({"stream_loop": -1} if spec.loop else {}),
@@ -185,6 +187,8 @@ def _copies(stream: Any, count: int) -> list[Any]:
 def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
     clip = segment.clip
     assert clip is not None  # noqa: S101 - only called for video segments
+    if segment.input_offset > 0:
+        stream = stream.filter("trim", start=_num(segment.input_offset))
     pts = "PTS-STARTPTS" if clip.speed == 1 else f"(PTS-STARTPTS)/{_num(clip.speed)}"
     stream = (
         stream.filter("setpts", pts)

@@ -18,6 +18,10 @@ AUDIO_OUTPUT_OPTIONS: Final[dict[str, str]] = {
     "ac": "2",
 }
 CONTAINER_OPTIONS: Final[dict[str, str]] = {"movflags": "+faststart", "f": "mp4"}
+# Threads of each source's decoder. The encoder takes every core; a decoder's frame threads each hold
+# frames of their own, so the default (one per core, and more) costs memory that grows with the cores
+# and buys no speed: two keep a source ahead of the encoder.
+DECODER_THREADS: Final = 2
 
 
 def output_argv() -> list[str]:

@@ -27,6 +27,8 @@ from render.probe import MediaInfo
 
 # Read a little more than needed from each source so the trim filter, not the demuxer, makes the cut.
 _READ_MARGIN_SECONDS = 0.25
+# Parts of one clip closer than this in its source share one input (see `_base_segments`).
+SHARED_INPUT_GAP_SECONDS = 10.0
 # Frames are compared against clip edges with this slack so float rounding never adds or drops one.
 EPSILON = 1e-4
 
@@ -58,8 +60,9 @@ class PlannedVisual:
 class BaseSegment:
     """Output frames [first, end) of the base picture: part of one opaque video, or the background.
 
-    A video segment reads `source_frames` frames from its own input (seeked to the segment's start);
-    any frames after those repeat the last one (a held frame, or a source a little shorter than said).
+    A video segment reads `source_frames` frames from its input, from `input_offset` seconds in (0 for
+    an input seeked to the segment's start); any frames after those repeat the last one (a held frame,
+    or a source a little shorter than said).
     A contained picture of another aspect ratio is padded to the frame in `pad_color` (its matte, or
     the background when nothing lies below it).
     """
@@ -68,6 +71,7 @@ class BaseSegment:
     end: int
     clip: Clip | None = None
     input_index: int | None = None
+    input_offset: float = 0.0  # seconds into the input where the segment starts (a shared input)
     needs_scale: bool = False
     source_frames: int = 0
     pad_color: str | None = None  # the bars' colour, when a contained picture leaves bars
@@ -268,7 +272,7 @@ def _stack(
             pieces[-1] = (pieces[-1][0], end, base)
         else:
             pieces.append((first, end, base))
-    return [_segment(first, end, visual, composition, inputs) for first, end, visual in pieces]
+    return _base_segments(pieces, composition, inputs)
 
 
 def _extend(windows: list[FrameRange], first: int, end: int) -> None:
@@ -278,37 +282,100 @@ def _extend(windows: list[FrameRange], first: int, end: int) -> None:
         windows.append((first, end))
 
 
-def _segment(
-    first: int, end: int, visual: _Visual | None, composition: Composition, inputs: _Inputs
-) -> BaseSegment:
-    if visual is None or visual.path is None or visual.info is None:
-        return BaseSegment(first, end)
-    clip, fps = visual.clip, composition.fps
-    begins = max(0.0, first / fps - clip.start)  # seconds into the clip
-    source_end = frame_at(min(_visible_end(visual.clip, visual.info, still=False), clip.end - clip.hold), fps)
-    source_frames = max(1, min(end, source_end) - first)
+@dataclass
+class _Read:
+    """What one base segment reads of its clip's source, in source seconds."""
+
+    first: int
+    end: int
+    visual: _Visual
+    seek: float
+    seconds: float
+    frames: int
+
+
+def _base_segments(
+    pieces: list[tuple[int, int, _Visual | None]], composition: Composition, inputs: _Inputs
+) -> list[BaseSegment]:
+    """Each piece as a segment; later parts of a file close ahead in its source share one input.
+
+    A clip cut in two by another picture on top (or split into actions that continue at their offset)
+    is read once, across the skipped stretch, when that stretch is at most `SHARED_INPUT_GAP_SECONDS`
+    of source: decoding it costs less than a second decoder's memory. Farther apart, or backwards,
+    each part seeks on its own.
+    """
+    fps = composition.fps
+    reads: list[_Read | None] = []
+    for first, end, visual in pieces:
+        if visual is None or visual.info is None:
+            reads.append(None)
+            continue
+        clip = visual.clip
+        begins = max(0.0, first / fps - clip.start)  # seconds into the clip
+        source_end = frame_at(min(_visible_end(clip, visual.info, still=False), clip.end - clip.hold), fps)
+        frames = max(1, min(end, source_end) - first)
+        reads.append(
+            _Read(
+                first, end, visual, clip.trim_start + begins * clip.speed, frames / fps * clip.speed, frames
+            )
+        )
+    groups: list[list[_Read]] = []
+    latest: dict[Path, list[_Read]] = {}  # per file, the group a following part may join
+    for read in reads:
+        if read is None or read.visual.path is None:
+            continue
+        group = latest.get(read.visual.path)
+        if (
+            group is not None
+            and 0 <= read.seek - (group[-1].seek + group[-1].seconds) <= SHARED_INPUT_GAP_SECONDS
+        ):
+            group.append(read)
+        else:
+            group = [read]
+            groups.append(group)
+            latest[read.visual.path] = group
+    placed: dict[int, tuple[int, float]] = {}  # id(read) -> (input index, offset into that input)
+    for group in groups:
+        head, tail = group[0], group[-1]
+        assert head.visual.path is not None  # noqa: S101 - media visuals have a path
+        spec = InputSpec(
+            head.visual.path,
+            seek=head.seek,
+            duration=tail.seek + tail.seconds - head.seek + _READ_MARGIN_SECONDS,
+        )
+        index = inputs.add(spec)
+        for read in group:
+            placed[id(read)] = (index, read.seek - head.seek)
     frame = Box(0, 0, composition.width, composition.height)
-    bars = _has_bars(clip, visual.info, frame, needs_scale=visual.needs_scale)
-    spec = InputSpec(
-        visual.path,
-        seek=clip.trim_start + begins * clip.speed,
-        duration=source_frames / fps * clip.speed + _READ_MARGIN_SECONDS,
-    )
-    return BaseSegment(
-        first,
-        end,
-        clip,
-        inputs.add(spec),
-        needs_scale=visual.needs_scale,
-        source_frames=source_frames,
-        pad_color=(clip.matte or composition.background_color) if bars else None,
-    )
+    segments = []
+    for (first, end, _), read in zip(pieces, reads, strict=True):
+        if read is None:
+            segments.append(BaseSegment(first, end))
+            continue
+        visual, clip = read.visual, read.visual.clip
+        assert visual.info is not None  # noqa: S101 - set for every media visual
+        bars = _has_bars(clip, visual.info, frame, needs_scale=visual.needs_scale)
+        index, offset = placed[id(read)]
+        segments.append(
+            BaseSegment(
+                first,
+                end,
+                clip,
+                index,
+                input_offset=offset,
+                needs_scale=visual.needs_scale,
+                source_frames=read.frames,
+                pad_color=(clip.matte or composition.background_color) if bars else None,
+            )
+        )
+    return segments
 
 
 def _timed_input(path: Path, clip: Clip, info: MediaInfo) -> InputSpec:
-    """The source window a clip reads; a looping clip starts at its in-point modulo the source length."""
+    """The source window a clip reads; a looping clip that outlasts its source starts at its in-point
+    modulo the source length (one that fits reads like any other, and may share an input)."""
     read = clip.source_duration + _READ_MARGIN_SECONDS
-    if clip.loop and info.duration:
+    if clip.loop and info.duration and clip.trim_start + clip.source_duration > info.duration:
         return InputSpec(path, seek=clip.trim_start % info.duration, duration=read, loop=True)
     return InputSpec(path, seek=clip.trim_start, duration=read)
 

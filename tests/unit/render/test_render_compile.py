@@ -41,8 +41,8 @@ REQUEST = {
     "output": {"width": 320, "height": 180, "fps": 15, "backgroundColor": "#102030"},
 }  # fmt: skip
 MEDIA = {
-    "assets/a.mp4": MediaInfo(duration=10, has_video=True, has_audio=True, width=640, height=360, fps=25),
-    "assets/b43.mp4": MediaInfo(duration=10, has_video=True, has_audio=False, width=480, height=360, fps=30),
+    "assets/a.mp4": MediaInfo(duration=60, has_video=True, has_audio=True, width=640, height=360, fps=25),
+    "assets/b43.mp4": MediaInfo(duration=60, has_video=True, has_audio=False, width=480, height=360, fps=30),
     "assets/song.wav": MediaInfo(duration=60, has_video=False, has_audio=True, sample_rate=44100),
     "assets/logo.png": MediaInfo(
         duration=None, has_video=True, has_audio=False, width=64, height=64, is_still=True
@@ -88,8 +88,13 @@ FEATURES: dict[str, dict[str, Any]] = {
         [_act("video", 0.5, 1.5, "b43.mp4", x=160, y=0, width=160, height=90, fit="cover")],
         [_act("video", 0, 4, "a.mp4", muted=True)],
     ),
-    # a full-frame clip hides what lies below it: the hidden part is never decoded
+    # a full-frame clip hides what lies below it: a long hidden part is never decoded
     "hidden_below_an_opaque_clip": _timeline(
+        [_act("video", 1, 13, "a.mp4", trimStart=5, fit="fill")],
+        [_act("video", 0, 14, "b43.mp4")],
+    ),
+    # a short cut: both parts of the clip below share one input, read across the hidden second
+    "short_cut_shares_an_input": _timeline(
         [_act("video", 1, 2, "a.mp4", trimStart=5, fit="fill")],
         [_act("video", 0, 3, "b43.mp4")],
     ),
@@ -141,15 +146,24 @@ def test_overlays_are_drawn_only_where_they_are_on_screen() -> None:
     assert windows == {"b43.mp4": ((8, 23),), "logo.png": ((15, 45),)}
 
 
-def test_a_hidden_part_is_not_read() -> None:
+def test_a_long_hidden_part_is_not_read() -> None:
     plan, _ = _compile(FEATURES["hidden_below_an_opaque_clip"])
     assert [(s.first, s.end, s.clip and s.clip.src) for s in plan.base] == [
-        (0, 15, "b43.mp4"), (15, 30, "a.mp4"), (30, 45, "b43.mp4")
+        (0, 15, "b43.mp4"), (15, 195, "a.mp4"), (195, 210, "b43.mp4")
     ]  # fmt: skip
-    # the 4:3 clip is read twice, each time from where its segment starts; its bars show the background
+    # 12 s hidden: each part of the 4:3 clip seeks to where it starts; its bars show the background
     seeks = sorted((spec.path.name, spec.seek) for spec in plan.inputs)
-    assert seeks == [("a.mp4", 5), ("b43.mp4", 0), ("b43.mp4", 2)]
+    assert seeks == [("a.mp4", 5), ("b43.mp4", 0), ("b43.mp4", 13)]
     assert {s.pad_color for s in plan.base if s.clip and s.clip.src == "b43.mp4"} == {"#000000ff"}
+
+
+def test_parts_of_a_clip_close_in_its_source_share_one_input() -> None:
+    plan, command = _compile(FEATURES["short_cut_shares_an_input"])
+    parts = [s for s in plan.base if s.clip and s.clip.src == "b43.mp4"]
+    assert [(s.first, s.end, s.input_offset) for s in parts] == [(0, 15, 0), (30, 45, 2)]
+    assert parts[0].input_index == parts[1].input_index
+    assert plan.inputs[parts[0].input_index].seek == 0 and plan.inputs[parts[0].input_index].duration == 3.25
+    assert "split=2" in command.argv[command.argv.index("-filter_complex") + 1]
 
 
 def test_the_same_input_used_twice_is_split() -> None:
