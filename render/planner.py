@@ -72,6 +72,7 @@ class BaseSegment:
     clip: Clip | None = None
     input_index: int | None = None
     input_offset: float = 0.0  # seconds into the input where the segment starts (a shared input)
+    frame_rate: float | None = None  # the source's frames per second on the timeline (after speed)
     needs_scale: bool = False
     source_frames: int = 0
     pad_color: str | None = None  # the bars' colour, when a contained picture leaves bars
@@ -363,6 +364,7 @@ def _base_segments(
                 clip,
                 index,
                 input_offset=offset,
+                frame_rate=visual.info.fps * clip.speed if visual.info.fps else None,
                 needs_scale=visual.needs_scale,
                 source_frames=read.frames,
                 pad_color=(clip.matte or composition.background_color) if bars else None,

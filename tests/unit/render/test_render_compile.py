@@ -98,6 +98,10 @@ FEATURES: dict[str, dict[str, Any]] = {
         [_act("video", 1, 2, "a.mp4", trimStart=5, fit="fill")],
         [_act("video", 0, 3, "b43.mp4")],
     ),
+    # in a 28 fps output a 25 fps source is scaled before fps repeats frames, a 30 fps one after fps drops
+    "scale_once_per_source_frame": _timeline(
+        [_act("video", 0, 1, "a.mp4", muted=True)], [_act("video", 1, 2, "b43.mp4", fit="cover")], fps=28
+    ),
     # nothing on screen: the background, and the audio
     "background_only": _timeline([_act("text", 0.5, 1, text="x")], [_act("audio", 0, 2, "song.wav")]),
 }
