@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +26,30 @@ class RenderResult:
     render_seconds: float
 
 
+# ffprobe runs are mostly process start-up and file reads: a few at once hide that latency.
+_PARALLEL_PROBES = 4
+
+
 def probe_assets(
     request: ExportRequest, assets_dir: Path, *, ffprobe: str = "ffprobe"
 ) -> dict[str, MediaInfo]:
-    """Probe every asset the timeline uses; ASSET_MISSING / INVALID_MEDIA name the asset by its src."""
+    """Probe every asset the timeline uses, a few at once; ASSET_MISSING / INVALID_MEDIA name the asset
+    by its src (the first failing asset in timeline order, whichever probe ends first)."""
     names = {a.s3Key: a.src for a in request.assets}
-    media: dict[str, MediaInfo] = {}
-    for key in request.used_asset_keys():
-        path = assets_dir / key
-        if not path.is_file():
+    keys = request.used_asset_keys()
+    for key in keys:
+        if not (assets_dir / key).is_file():
             raise AssetMissingError(f"asset {names.get(key, key)!r} was not uploaded")
-        try:
-            media[key] = probe(path, ffprobe=ffprobe)
-        except InvalidMediaError as exc:
-            raise InvalidMediaError(
-                f"asset {names.get(key, key)!r}: {exc.message}", stderr_tail=exc.stderr_tail
-            ) from exc
+    with ThreadPoolExecutor(max_workers=_PARALLEL_PROBES) as pool:
+        futures = {key: pool.submit(probe, assets_dir / key, ffprobe=ffprobe) for key in keys}
+        media: dict[str, MediaInfo] = {}
+        for key, future in futures.items():
+            try:
+                media[key] = future.result()
+            except InvalidMediaError as exc:
+                raise InvalidMediaError(
+                    f"asset {names.get(key, key)!r}: {exc.message}", stderr_tail=exc.stderr_tail
+                ) from exc
     return media
 
 
