@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from export_common.jobs import JobOutput, JobRepository
 from tests.unit.api.api_stack import Stack, rest_event
 
 RELAY_PATH = "/__s3__"
@@ -125,3 +126,16 @@ def serve_api(stack: Stack, *, prefix: str = "/v1", relay_s3: bool = False) -> I
     finally:
         server.shutdown()
         server.server_close()
+
+
+def finish_job(stack: Stack, job_id: str, data: bytes = b"rendered") -> None:
+    """Plays the worker: claims the job, puts its output where the worker would, marks it SUCCEEDED."""
+    repo = JobRepository(stack.table)
+    claimed = repo.claim(job_id, lease_seconds=60)
+    assert claimed is not None
+    key = f"exports/{job_id}.mp4"
+    stack.s3.put_object(Bucket="exports-bucket", Key=key, Body=data)
+    output = JobOutput(
+        key=key, duration_seconds=1, size_bytes=len(data), width=160, height=90, render_seconds=0.1
+    )
+    assert repo.mark_succeeded(job_id, claimed.attempt, output)

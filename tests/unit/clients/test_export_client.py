@@ -13,7 +13,7 @@ from export_common.errors import ErrorCode
 from export_common.jobs import JobError, JobOutput, JobRepository
 from export_common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.unit.api.api_stack import SECRET, Stack, timeline_request
-from tests.unit.clients.api_server import ApiServer, serve_api
+from tests.unit.clients.api_server import ApiServer, finish_job, serve_api
 from tests.unit.clients.runtimes import (
     CLIENT_DIR,
     RECORDER,
@@ -42,18 +42,6 @@ def _queued_job(stack: Stack) -> str:
     reply = stack.call("POST", "/export", timeline_request("clip.mp4"))
     assert reply.status == 202, reply.body
     return str(reply.body["jobId"])
-
-
-def _succeed(stack: Stack, job_id: str, data: bytes = b"rendered") -> None:
-    repo = JobRepository(stack.table)
-    claimed = repo.claim(job_id, lease_seconds=60)
-    assert claimed is not None
-    key = f"exports/{job_id}.mp4"
-    stack.s3.put_object(Bucket="exports-bucket", Key=key, Body=data)
-    output = JobOutput(
-        key=key, duration_seconds=1, size_bytes=len(data), width=160, height=90, render_seconds=0.1
-    )
-    assert repo.mark_succeeded(job_id, claimed.attempt, output)
 
 
 # ------------------------------------------------------------------------------------------ signing
@@ -323,7 +311,7 @@ def test_export_video_waits_and_passes_on_progress(runtime: Runtime, stack: Stac
     )
     wait_until(lambda: any(s.method == "GET" for s in api.api_calls()), "the first poll")
     job_id = next(s for s in api.api_calls() if s.method == "GET").path.rsplit("/", 1)[-1]
-    _succeed(stack, job_id)
+    finish_job(stack, job_id)
     reply = runtime.finish(running)
     assert reply["result"]["status"] == "SUCCEEDED" and reply["result"]["jobId"] == job_id
     assert not any(s.path.endswith("/presign") for s in api.seen), "no assets, no presign"

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from export_common.jobs import JobError, JobOutput, JobRepository
+from export_common.jobs import JobError, JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
-from tests.unit.clients.api_server import ApiServer
+from tests.unit.clients.api_server import ApiServer, finish_job
 from tests.unit.clients.runtimes import wait_until
 
 CLI = Path(sys.executable).parent / "video-export"
@@ -50,18 +50,6 @@ def _polled_job(api: ApiServer, cli: subprocess.Popen[str]) -> str:
     return next(s for s in api.api_calls() if s.method == "GET").path.rsplit("/", 1)[-1]
 
 
-def _succeed(stack: Stack, job_id: str, data: bytes) -> None:
-    repo = JobRepository(stack.table)
-    claimed = repo.claim(job_id, lease_seconds=60)
-    assert claimed is not None
-    key = f"exports/{job_id}.mp4"
-    stack.s3.put_object(Bucket="exports-bucket", Key=key, Body=data)
-    output = JobOutput(
-        key=key, duration_seconds=1, size_bytes=len(data), width=160, height=90, render_seconds=0.1
-    )
-    assert repo.mark_succeeded(job_id, claimed.attempt, output)
-
-
 def test_export_uploads_waits_and_downloads(stack: Stack, api: ApiServer, tmp_path: Path) -> None:
     clip, request = _media(tmp_path)
     out = tmp_path / "out.mp4"
@@ -73,7 +61,7 @@ def test_export_uploads_waits_and_downloads(stack: Stack, api: ApiServer, tmp_pa
     assert stored is not None
     [asset] = stored.request_body()["assets"]
     assert stack.s3.get_object(Bucket="assets-bucket", Key=asset["s3Key"])["Body"].read() == b"clip bytes"
-    _succeed(stack, job_id, b"the render")
+    finish_job(stack, job_id, b"the render")
     stdout, stderr = cli.communicate(timeout=60)
 
     assert cli.returncode == 0, stdout + stderr

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from export_common.jobs import JobError, JobOutput, JobRepository
+from export_common.jobs import JobError, JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
-from tests.unit.clients.api_server import ApiServer
+from tests.unit.clients.api_server import ApiServer, finish_job
 from video_export import ApiError, ExportClient, job_failure
 from video_export.progress import ProgressBar
 from video_export.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -25,18 +25,6 @@ from video_export.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 TIMELINE = {
     "editorData": [{"actions": [{"start": 0, "end": 1, "effectId": "video", "data": {"src": "clip.mp4"}}]}]
 }
-
-
-def _succeed(stack: Stack, job_id: str, data: bytes = b"rendered") -> None:
-    repo = JobRepository(stack.table)
-    claimed = repo.claim(job_id, lease_seconds=60)
-    assert claimed is not None
-    key = f"exports/{job_id}.mp4"
-    stack.s3.put_object(Bucket="exports-bucket", Key=key, Body=data)
-    output = JobOutput(
-        key=key, duration_seconds=1, size_bytes=len(data), width=160, height=90, render_seconds=0.5
-    )
-    assert repo.mark_succeeded(job_id, claimed.attempt, output)
 
 
 def test_presign_upload_export_wait_download(stack: Stack, api: ApiServer, tmp_path: Path) -> None:
@@ -66,7 +54,7 @@ def test_presign_upload_export_wait_download(stack: Stack, api: ApiServer, tmp_p
     assert client.export(request, idempotency_key="same")["jobId"] == job["jobId"]
     assert client.get_status(job["jobId"])["status"] == "QUEUED"
 
-    _succeed(stack, job["jobId"])
+    finish_job(stack, job["jobId"])
     seen: list[str] = []
     final = client.wait(job["jobId"], interval=0.01, on_status=lambda s: seen.append(s["status"]))
     assert final["status"] == "SUCCEEDED" and seen == ["SUCCEEDED"]
@@ -112,7 +100,7 @@ def test_export_files_does_the_whole_flow(stack: Stack, api: ApiServer, tmp_path
     # the uploaded file's issued key replaced the request's stale one
     [asset] = stored.request_body()["assets"]
     assert asset["src"] == "clip.mp4" and asset["s3Key"] != "assets/stale.mp4"
-    _succeed(stack, job_id, b"the render")
+    finish_job(stack, job_id, b"the render")
     runner.join(30)
     assert result["status"] == "SUCCEEDED" and result["jobId"] == job_id
     assert (tmp_path / "out.mp4").read_bytes() == b"the render"
