@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from render import limits
 from render.errors import RenderError
 from render.json_schema import export_request_schema_text
 from render.model import ExportRequest
@@ -27,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, help="mp4 to write")
     parser.add_argument("--plan", action="store_true", help="print the ffmpeg command instead of running it")
     parser.add_argument("--schema", action="store_true", help="print the JSON Schema of the request and exit")
-    parser.add_argument("--timeout", type=float, default=840, help="seconds before ffmpeg is stopped")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=limits.RENDER_TIMEOUT_SECONDS,
+        help="seconds before ffmpeg is stopped",
+    )
     parser.add_argument("--ffmpeg", default="ffmpeg")
     parser.add_argument("--ffprobe", default="ffprobe")
     return parser

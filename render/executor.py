@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
+from render import limits
 from render.errors import RenderFailedError, RenderResourcesError, RenderTimeoutError
 
 _STDERR_TAIL_LINES = 40
@@ -65,7 +66,7 @@ def run_ffmpeg(
     *,
     total_seconds: float,
     on_progress: Callable[[float], None] | None = None,
-    timeout_seconds: float = 840,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
 ) -> float:
     """Run ffmpeg; return the wall-clock seconds it took.
 

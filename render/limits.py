@@ -6,6 +6,9 @@ One place for each number: the API rejects what the worker could not render in t
 from typing import Final
 
 MAX_DURATION_SECONDS: Final = 600.0
+# How long one ffmpeg run may take by default: a worker Lambda's 900 s less a minute for the upload
+# and the final state write (the worker's RENDER_TIMEOUT_SECONDS may set its own).
+RENDER_TIMEOUT_SECONDS: Final = 840.0
 MAX_ACTIONS: Final = 200
 MAX_ROWS: Final = 100
 MAX_ASSETS: Final = 50

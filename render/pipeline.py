@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from render import limits
 from render.compiler import CompiledCommand, compile_plan
 from render.errors import AssetMissingError, InvalidMediaError, RenderError, RenderFailedError
 from render.executor import run_ffmpeg
@@ -77,7 +78,7 @@ def render_export(
     output_path: Path,
     *,
     on_progress: Callable[[float], None] | None = None,
-    timeout_seconds: float = 840,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,

@@ -36,6 +36,7 @@ from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.settings import WorkerSettings
 from export_worker.storage import AssetRef, download_assets, upload_output
 from export_worker.workdir import job_work_dir
+from render import limits
 from render.errors import RenderError, RenderTimeoutError
 from render.model import ExportRequest
 
@@ -82,7 +83,7 @@ class Renderer(Protocol):
         output_path: Path,
         *,
         on_progress: Callable[[float], None] | None = None,
-        timeout_seconds: float = 840,
+        timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
         ffmpeg: str = "ffmpeg",
         ffprobe: str = "ffprobe",
         scratch_dir: Path | None = None,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from export_common.jobs import DEFAULT_JOB_TTL_DAYS
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
+from render import limits
 
 GIB = 1024**3
 
@@ -37,7 +38,7 @@ class WorkerSettings(BaseModel):
     # where per-job temp dirs are made; None = the system temp dir (/tmp on Lambda)
     work_dir: Path | None = Field(None, alias="WORK_DIR")
     # the job's own render limit; the invocation's remaining time may bound it further
-    render_timeout_seconds: float = Field(840.0, alias="RENDER_TIMEOUT_SECONDS", gt=0)
+    render_timeout_seconds: float = Field(limits.RENDER_TIMEOUT_SECONDS, alias="RENDER_TIMEOUT_SECONDS", gt=0)
     # time kept after the render for the upload and the final state write
     upload_margin_seconds: float = Field(60.0, alias="UPLOAD_MARGIN_SECONDS", ge=0)
     ffmpeg: str = Field("ffmpeg", alias="FFMPEG_PATH", min_length=1)
