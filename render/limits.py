@@ -12,6 +12,8 @@ RENDER_TIMEOUT_SECONDS: Final = 840.0
 MAX_ACTIONS: Final = 200
 MAX_ROWS: Final = 100
 MAX_ASSETS: Final = 50
+# Where uploads live in the assets bucket; the Terraform module grants and expires this prefix too.
+ASSET_KEY_PREFIX: Final = "assets/"
 MAX_TEXT_LENGTH: Final = 500
 MAX_ID_LENGTH: Final = 200
 # An asset's `src` is an opaque key: editors write long cloud URLs with signed query strings there.

@@ -20,7 +20,7 @@ from render.composition import Composition
 from render.editor_formats.react_timeline_editor import EditorTimeline, build_composition
 from render.json_types import STRICT, WholeNumber
 
-ASSET_KEY_PATTERN: Final = r"^assets/[A-Za-z0-9][A-Za-z0-9._-]*$"
+ASSET_KEY_PATTERN: Final = rf"^{limits.ASSET_KEY_PREFIX}[A-Za-z0-9][A-Za-z0-9._-]*$"
 _ASSET_KEY = re.compile(ASSET_KEY_PATTERN)
 
 

@@ -14,7 +14,10 @@ from types import ModuleType
 import pytest
 
 from export_api.settings import Settings
+from export_common.jobs import OUTPUT_KEY_PREFIX
+from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
 from export_worker.settings import WorkerSettings
+from render.limits import ASSET_KEY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +170,22 @@ def test_image_functions_name_handlers_that_exist() -> None:
         module_name, function_name = spec.rsplit(".", 1)
         module = importlib.import_module(module_name)
         assert callable(getattr(module, function_name, None)), spec
+
+
+def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
+    """Facts Terraform restates (it must, to grant and expire by prefix) are checked, not trusted."""
+    module = ROOT / "terraform" / "modules" / "export_service"
+    variables = (module / "variables.tf").read_text()
+    main = (module / "main.tf").read_text()
+
+    def default_of(name: str) -> int:
+        block = variables.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
+        return int(re.search(r"^\s*default\s*=\s*(\d+)\s*$", block, re.M).group(1))  # type: ignore[union-attr]
+
+    def local(name: str) -> str:
+        return re.search(rf'^\s*{name}\s*=\s*"([^"]*)"', main, re.M).group(1)  # type: ignore[union-attr]
+
+    assert default_of("max_upload_bytes") == DEFAULT_MAX_UPLOAD_BYTES
+    assert default_of("job_ttl_days") == DEFAULT_JOB_TTL_DAYS
+    assert local("assets_prefix") == ASSET_KEY_PREFIX
+    assert local("exports_prefix") == OUTPUT_KEY_PREFIX

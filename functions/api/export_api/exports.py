@@ -25,6 +25,7 @@ from export_common.jobs import (
     job_message_body,
     put_unless_live,
 )
+from export_common.limits import is_missing_object
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> 
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code"))
-            if code in ("404", "NoSuchKey", "NotFound"):
+            if is_missing_object(error):
                 return False
             if code in ("403", "AccessDenied"):
                 # Without s3:ListBucket S3 answers 403 for a missing key.

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from export_api.auth import SecretProvider
 from export_api.models import HealthResponse
+from export_common.limits import is_missing_object
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -65,7 +66,7 @@ class HealthChecker:
         try:
             self.s3.head_object(Bucket=self.assets_bucket, Key=PROBE_OBJECT)
         except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) not in ("404", "NoSuchKey", "NotFound"):
+            if not is_missing_object(error):
                 raise
 
     @staticmethod

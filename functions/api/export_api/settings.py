@@ -11,8 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
+from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES, MIB
 
 
 class Settings(BaseModel):
@@ -25,8 +24,8 @@ class Settings(BaseModel):
     signing_secret_arn: str = Field(min_length=1)
     upload_url_expiry_seconds: int = Field(900, ge=60, le=7 * 86400)
     download_url_expiry_seconds: int = Field(3600, ge=60, le=7 * 86400)
-    max_upload_bytes: int = Field(2 * GIB, ge=1)
-    job_ttl_days: int = Field(30, ge=1, le=3650)
+    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, ge=1)
+    job_ttl_days: int = Field(DEFAULT_JOB_TTL_DAYS, ge=1, le=3650)
     service_version: str = "dev"
     aws_endpoint_url: str | None = None
     """Set for LocalStack; S3 then uses path-style URLs (virtual-hosted names do not resolve locally)."""

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from export_common.limits import DEFAULT_JOB_TTL_DAYS
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 JOB_KEY_PREFIX = "job#"
 OUTPUT_KEY_PREFIX = "exports/"
-DEFAULT_JOB_TTL_DAYS = 30
 
 
 class JobStatus(StrEnum):

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from export_common.jobs import DEFAULT_JOB_TTL_DAYS
+from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 from render import limits
-
-GIB = 1024**3
 
 
 class WorkerSettings(BaseModel):
@@ -24,7 +22,7 @@ class WorkerSettings(BaseModel):
     jobs_table_name: str = Field(alias="JOBS_TABLE_NAME", min_length=1)
     assets_bucket_name: str = Field(alias="ASSETS_BUCKET_NAME", min_length=1)
     exports_bucket_name: str = Field(alias="EXPORTS_BUCKET_NAME", min_length=1)
-    max_upload_bytes: int = Field(2 * GIB, alias="MAX_UPLOAD_BYTES", gt=0)
+    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, alias="MAX_UPLOAD_BYTES", gt=0)
     job_ttl_days: int = Field(DEFAULT_JOB_TTL_DAYS, alias="JOB_TTL_DAYS", gt=0)
     # A RUNNING job's lease and its message's visibility both run this long past the last heartbeat:
     # a crashed attempt's job is claimable again, and its message visible again, within this time.

@@ -14,20 +14,19 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
+from export_common.limits import GIB, MIB, is_missing_object
 from export_worker.failures import JobFailedError
+from render.errors import AssetMissingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
-MIB = 1024**2
 CHUNK_BYTES = 1 * MIB
 # room left beside the assets for the rendered output and ffmpeg's scratch files
 DISK_HEADROOM_BYTES = 256 * MIB
 MULTIPART_THRESHOLD_BYTES = 64 * MIB
-ASSET_MISSING = "ASSET_MISSING"  # render.errors.AssetMissingError.code, kept importable without ffmpeg
-_MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,8 @@ class AssetRef:
     s3_key: str
 
 
-def _is_missing(error: ClientError) -> bool:
-    return str(error.response.get("Error", {}).get("Code")) in _MISSING_CODES
-
-
 def _human(size: int) -> str:
-    return f"{size / MIB:.0f} MiB" if size < 1024 * MIB else f"{size / 1024**3:.1f} GiB"
+    return f"{size / MIB:.0f} MiB" if size < GIB else f"{size / GIB:.1f} GiB"
 
 
 def _too_large(ref: AssetRef, max_bytes: int) -> JobFailedError:
@@ -63,8 +58,8 @@ def _missing_means_failed(ref: AssetRef) -> Iterator[None]:
     try:
         yield
     except ClientError as error:
-        if _is_missing(error):
-            raise JobFailedError(ASSET_MISSING, f"asset {ref.src!r} was not uploaded") from error
+        if is_missing_object(error):
+            raise JobFailedError(AssetMissingError.code, f"asset {ref.src!r} was not uploaded") from error
         raise
 
 

@@ -15,12 +15,13 @@ from pydantic import ValidationError
 
 from export_common.errors import ErrorCode
 from export_common.jobs import JobRepository
+from export_common.limits import GIB
 from export_worker import workdir
 from export_worker.budget import TimeBudget, estimated_render_seconds
 from export_worker.failures import JobFailedError
 from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
-from export_worker.settings import GIB, WorkerSettings
+from export_worker.settings import WorkerSettings
 from export_worker.storage import AssetRef, _stream_one, download_assets, local_path, upload_output
 
 from .conftest import ASSETS_BUCKET, EXPORTS_BUCKET, Bench
