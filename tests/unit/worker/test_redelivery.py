@@ -20,7 +20,7 @@ from export_worker import handler
 from export_worker.redelivery import backoff_seconds, queue_url_from_arn
 
 from .conftest import Bench, FakeContext, requires_ffmpeg
-from .test_worker_handler import ThrottledDownloads
+from .test_handler import ThrottledDownloads
 
 
 def test_backoff_doubles_from_30_s_up_to_15_minutes() -> None:
