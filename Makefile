@@ -80,5 +80,5 @@ chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmp
 test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
 
 bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
-	@$(PY) scripts/bench_render.py
-	@$(PY) scripts/bench_api.py
+	@$(PY) benchmarks/bench_render.py
+	@$(PY) benchmarks/bench_api.py

@@ -18,7 +18,7 @@ Baselines, with the same encoder settings (`render.encoding`):
 Each measurement runs in a fresh child process so its peak memory (max RSS) is its own. The ratios are
 medians of ratios taken within a round, because the machines are noisy.
 
-    .venv/bin/python scripts/bench_render.py [--rounds N] [--keep DIR]
+    .venv/bin/python benchmarks/bench_render.py [--rounds N] [--keep DIR]
 """
 
 from __future__ import annotations
