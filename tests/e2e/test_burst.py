@@ -10,7 +10,6 @@ which counts pages shared with the zygote once) and presign p50/p95.
 from __future__ import annotations
 
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,7 +98,6 @@ def configured_limit() -> int:
         name, _, value = item.decode(errors="replace").partition("=")
         if name == LIMIT_VARIABLE and value.strip():
             return int(value)
-    sys.path.insert(0, str(REPO_ROOT / "scripts" / "local_lambda_executor"))
     from local_lambda_executor.limits import default_max_environments
 
     return default_max_environments()

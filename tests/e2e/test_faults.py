@@ -3,7 +3,7 @@
 Each case injects one fault into a running export, waits for the job to end and checks that it ended
 exactly once: one final state, the expected attempt count, one output object. Each prints how long the
 recovery took (fault → final state). The Lambda environments are local processes
-(scripts/local_lambda_executor), so a test finds the worker rendering its job by the ffmpeg process that
+(tools/local_lambda_executor), so a test finds the worker rendering its job by the ffmpeg process that
 reads the job's unique asset key.
 """
 

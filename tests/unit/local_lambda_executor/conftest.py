@@ -1,19 +1,13 @@
-"""The executor package lives in LocalStack's venv; its LocalStack-free modules are tested from source."""
+"""The executor package lives in LocalStack's venv; its LocalStack-free modules are tested from source
+(pytest's `pythonpath` has `tools/local_lambda_executor`)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
-EXECUTOR_SRC = Path(__file__).resolve().parents[3] / "scripts" / "local_lambda_executor"
-if str(EXECUTOR_SRC) not in sys.path:
-    sys.path.insert(0, str(EXECUTOR_SRC))
+import pytest
 
-
-import pytest  # noqa: E402 (after the path set-up above)
-
-from tests.unit.local_lambda_executor.fake_endpoint import FakeEndpoint, serve_fake_endpoint  # noqa: E402
+from tests.unit.local_lambda_executor.fake_endpoint import FakeEndpoint, serve_fake_endpoint
 
 
 @pytest.fixture
