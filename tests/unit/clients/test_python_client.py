@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import requests
 
 from export_common.jobs import JobError, JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
-from tests.unit.clients.api_server import ApiServer, finish_job
+from tests.unit.clients.api_server import ApiServer, finish_job, serving
 from video_export import ApiError, ExportClient, job_failure
 from video_export.progress import ProgressBar
 from video_export.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -153,15 +153,9 @@ def upload_server(plan: Callable[[str, int], int | None], delay: float = 0.0) ->
         def log_message(self, *_: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _uploads(
