@@ -39,6 +39,8 @@ export AWS_ENDPOINT_URL="${LS_ENDPOINT}"
 export EDGE_PORT="${LS_PORT}"
 # tflocal: S3 on 127.0.0.1 (path style) rather than s3.localhost.localstack.cloud, which needs DNS.
 export S3_HOSTNAME="${LS_HOST}"
+# The local root builds `api_url` from the edge URL, so another LOCALSTACK_PORT yields a working URL.
+export TF_VAR_localstack_endpoint="${LS_ENDPOINT}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
