@@ -15,12 +15,15 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- set-up
-.PHONY: system-deps venv node-tools
+.PHONY: system-deps venv node-tools lock
 system-deps: ## Install ffmpeg, a font, a JDK and Node.js from Debian when missing
 	@scripts/bootstrap/system_deps.sh
 
 venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
 	@scripts/bootstrap/venv.sh
+
+lock: ## Re-lock uv.lock after a pyproject change; export each Lambda's requirements from it
+	@scripts/bootstrap/lock.sh
 
 node-tools: system-deps ## Install the Node client's dev tools (Deno, pinned in clients/node/package-lock.json)
 	@scripts/bootstrap/node_tools.sh

@@ -125,12 +125,10 @@ def test_requirements_cover_what_the_handler_imports() -> None:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     imported = set(out.split()) - set(sys.stdlib_module_names) - FIRST_PARTY
     imported = {name for name in imported if not name.startswith("_")}
-    required = {
-        re.split(r"[=<>\[ ]", line, maxsplit=1)[0].lower()
-        for line in REQUIREMENTS.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
+    # One requirement per line that starts in column 0; its `--hash` options continue on indented lines.
+    lines = [line for line in REQUIREMENTS.read_text().splitlines() if line and line[0] not in "# "]
+    required = {re.split(r"[=<>\[ ]", line, maxsplit=1)[0].lower() for line in lines}
     unknown = sorted(name for name in imported if name not in DISTRIBUTIONS)
     assert unknown == []
     assert {DISTRIBUTIONS[name] for name in imported} <= required
-    assert all("==" in line for line in REQUIREMENTS.read_text().splitlines() if line and line[0] != "#")
+    assert all("==" in line for line in lines)
