@@ -3,7 +3,7 @@
 The zip is deterministic (sorted entries, fixed timestamps and modes), so its hash -- which
 Terraform uses to decide whether to update the function -- changes only when its content does.
 Third-party wheels come from `functions/api/requirements.txt` (manylinux wheels for the Lambda
-runtime, whatever this machine is) and are cached under `.tools/` keyed on that file.
+runtime, whatever the build host is) and are cached under `.tools/` keyed on that file.
 The worker is a container image (`functions/worker/Dockerfile`), built by `scripts/deploy.sh`.
 """
 
@@ -46,6 +46,7 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("render/__init__.py", "render/__init__.py"),
     ("render/py.typed", "render/py.typed"),
     ("render/model.py", "render/model.py"),
+    ("render/errors.py", "render/errors.py"),
     ("render/limits.py", "render/limits.py"),
     ("render/colors.py", "render/colors.py"),
     ("render/composition.py", "render/composition.py"),

@@ -33,7 +33,7 @@ start_host() {
       cd "${LS_DIR}"
       export GATEWAY_LISTEN="${LS_HOST}:${LS_PORT}"
       export DNS_DISABLED=1
-      # This machine may itself be a container: say "host mode" so every directory lands under FILESYSTEM_ROOT.
+      # The host may itself be a container: say "host mode" so every directory lands under FILESYSTEM_ROOT.
       export OVERRIDE_IN_DOCKER=0
       export FILESYSTEM_ROOT="${LS_FS_ROOT}"
       export TMPDIR="${LS_TMP}"

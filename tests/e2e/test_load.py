@@ -1,6 +1,6 @@
 """Twenty exports started at once all succeed; latency and per-job time are printed in the summary.
 
-Their latencies are reported apart from the sequential calls: on a 2-core machine twenty API
+Their latencies are reported apart from the sequential calls: on a small host twenty API
 environments cold-starting at once dominate them, which says nothing about a warm call.
 """
 

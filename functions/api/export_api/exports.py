@@ -88,7 +88,7 @@ def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> 
     ]
     if missing:
         raise ServiceError(
-            ErrorCode.ASSET_NOT_FOUND,
+            ErrorCode.ASSET_MISSING,
             "Some assets have not been uploaded (presign, then PUT each file before POST /export).",
             details=missing,
         )

@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from render.errors import AssetMissingError
+
 
 class ErrorCode(StrEnum):
     """Machine-readable error codes; the HTTP status for each lives in ``HTTP_STATUS``."""
@@ -20,7 +22,8 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "INVALID_JSON"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     INVALID_ASSET_KEY = "INVALID_ASSET_KEY"
-    ASSET_NOT_FOUND = "ASSET_NOT_FOUND"
+    # One code for an asset that was never uploaded, whether POST /export finds it out or the worker does.
+    ASSET_MISSING = AssetMissingError.code
     # 401
     MISSING_SIGNATURE = "MISSING_SIGNATURE"
     INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
@@ -48,7 +51,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_JSON: 400,
     ErrorCode.VALIDATION_ERROR: 400,
     ErrorCode.INVALID_ASSET_KEY: 400,
-    ErrorCode.ASSET_NOT_FOUND: 400,
+    ErrorCode.ASSET_MISSING: 400,
     ErrorCode.MISSING_SIGNATURE: 401,
     ErrorCode.INVALID_TIMESTAMP: 401,
     ErrorCode.TIMESTAMP_OUT_OF_RANGE: 401,

@@ -44,7 +44,7 @@ module "export_service" {
   max_receive_count = var.max_receive_count
   max_attempts      = var.max_attempts
   # Crash recovery within a minute (see terraform/README.md): a heartbeat every 10 s, a lease of three
-  # (two missed heartbeats survived: renders share two cores with everything else here).
+  # (two missed heartbeats survived: renders share the host's cores with LocalStack and the tests).
   job_heartbeat_seconds = var.job_heartbeat_seconds
   job_lease_seconds     = var.job_lease_seconds
 

@@ -355,7 +355,7 @@ def test_asset_that_was_never_uploaded_is_400(
 ) -> None:
     stack.upload("assets/a.mp4")
     reply = stack.call("POST", "/export", make_request("a.mp4", "b.mp4"))
-    assert (reply.status, _code(reply)) == (400, "ASSET_NOT_FOUND")
+    assert (reply.status, _code(reply)) == (400, "ASSET_MISSING")
     assert reply.body["details"] == [
         {"path": "assets[1].s3Key", "message": "no uploaded file at 'assets/b.mp4'"}
     ]

@@ -1,6 +1,6 @@
-"""Static checks of the worker image (no Docker engine here): base, entry point, final stage, contents.
+"""Static checks of the worker image: base, entry point, final stage, contents.
 
-The image was never built on this machine; these tests guard what can be checked without building.
+They need no Docker engine, so `make test` guards what can be checked without building the image.
 """
 
 from __future__ import annotations
