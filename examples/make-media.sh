@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes the sample media that examples/request.json and examples/melies-request.json use, with ffmpeg's test sources, into examples/media/.
+# Makes the sample media that examples/*.json and examples/timelines/*.json use, with ffmpeg's test sources, into examples/media/.
 set -euo pipefail
-out="$(dirname "$0")/media"
+out="${1:-$(dirname "$0")/media}"   # or the folder given as the first argument
 mkdir -p "${out}"
 ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
 ff -f lavfi -i "testsrc2=s=1280x720:r=30:d=6" -f lavfi -i "sine=frequency=440:duration=6" \
