@@ -36,7 +36,7 @@ def test_every_example_is_listed_in_the_readme() -> None:
     readme = (TIMELINES / "README.md").read_text(encoding="utf-8")
     assert EXAMPLES
     for example in EXAMPLES:
-        assert f"({example.name})" in readme, f"{example.name} is not described in examples/timelines/README.md"
+        assert f"({example.name})" in readme, f"examples/timelines/README.md does not describe {example.name}"
 
 
 @requires_ffmpeg
