@@ -38,7 +38,7 @@ from export_api.models import (
 )
 from export_api.presign import presign_uploads
 from export_api.settings import Settings
-from export_common.errors import HTTP_STATUS, ErrorCode, ServiceError
+from export_common.errors import ErrorCode, ServiceError
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -81,8 +81,21 @@ def _error_docs(*codes: int) -> dict[int, OpenAPIResponse]:
     }
 
 
-def error_body(code: ErrorCode, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return ServiceError(code, message, details=details).to_body()
+def as_service_error(error: Exception) -> ServiceError:
+    """The one mapping from an exception to what the client sees, for the gate and the resolver alike.
+
+    AWS failures become 503 and anything else 500, both logged with their traceback here and shown to the
+    client without detail.
+    """
+    if isinstance(error, ServiceError):
+        if error.http_status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            logger.warning("dependency failure", extra={"code": error.code.value})
+        return error
+    if isinstance(error, ClientError | BotoCoreError):
+        logger.exception("AWS call failed", extra={"error": type(error).__name__})
+        return ServiceError(ErrorCode.DEPENDENCY_UNAVAILABLE, "A dependency is unavailable; retry later.")
+    logger.exception("unhandled error", extra={"error": type(error).__name__})
+    return ServiceError(ErrorCode.INTERNAL_ERROR, "Internal error.")
 
 
 def _json_response(status: int, body: Mapping[str, Any]) -> Response[Any]:
@@ -136,27 +149,15 @@ class ExportApi:
         try:
             services = self._services()
             gate.check_request(event, services.authenticator, max_body_bytes=services.settings.max_body_bytes)
-        except ServiceError as error:
-            if error.http_status >= 500:
-                logger.warning("request gate: dependency failure", extra={"code": error.code.value})
-            return self._raw_response(error.http_status, error.to_body())
-        except (ClientError, BotoCoreError) as error:
-            logger.exception("request gate: AWS call failed", extra={"error": type(error).__name__})
-            body = error_body(ErrorCode.DEPENDENCY_UNAVAILABLE, "A dependency is unavailable; retry later.")
-            return self._raw_response(503, body)
-        except Exception:
-            logger.exception("request gate failed")
-            return self._raw_response(500, error_body(ErrorCode.INTERNAL_ERROR, "Internal error."))
+        except Exception as error:  # the gate runs before the resolver, so its errors are answered here
+            refused = as_service_error(error)
+            return {
+                "statusCode": refused.http_status,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON, **RESPONSE_HEADERS},
+                "body": json.dumps(refused.to_body(), separators=(",", ":")),
+                "isBase64Encoded": False,
+            }
         return self.app.resolve(event, context)
-
-    @staticmethod
-    def _raw_response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "statusCode": status,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON, **RESPONSE_HEADERS},
-            "body": json.dumps(body, separators=(",", ":")),
-            "isBase64Encoded": False,
-        }
 
     # ----------------------------------------------------------------- routes
     def _register_routes(self) -> None:
@@ -180,7 +181,8 @@ class ExportApi:
         )
         def health() -> Response[HealthResponse]:
             result = self._services().health.check()
-            return _json_response(200 if result.status == "ok" else 503, result.model_dump(mode="json"))
+            status = HTTPStatus.OK if result.status == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+            return _json_response(status, result.model_dump(mode="json"))
 
         @app.post(
             "/export/presign",
@@ -210,7 +212,7 @@ class ExportApi:
             "/export",
             summary="Start an export job",
             security=SIGNED,
-            status_code=202,
+            status_code=HTTPStatus.ACCEPTED,
             responses={
                 202: {
                     "description": "Job queued (or the existing job for a repeated Idempotency-Key)",
@@ -249,14 +251,15 @@ class ExportApi:
             jobId: Annotated[str, Path(description="the id POST /export returned")],  # noqa: N803
         ) -> Response[dict[str, Any]]:  # the model is documented above; absent fields are left out
             status = self._services().exports.status(jobId)
-            return _json_response(200, status.model_dump(mode="json", exclude_none=True))
+            return _json_response(HTTPStatus.OK, status.model_dump(mode="json", exclude_none=True))
 
     # ----------------------------------------------------------------- errors
     def _register_error_handlers(self) -> None:
         app = self.app
 
-        def service_error(error: ServiceError) -> Response[Any]:
-            return _json_response(error.http_status, error.to_body())
+        def reply(error: Exception) -> Response[Any]:
+            refused = as_service_error(error)
+            return _json_response(refused.http_status, refused.to_body())
 
         def validation_error(error: RequestValidationError) -> Response[Any]:
             details = validation_details(error.errors())
@@ -266,11 +269,10 @@ class ExportApi:
                 message = "The request body is invalid: " + "; ".join(
                     f"{d['path']}: {d['message']}" for d in details[:3]
                 )
-            return _json_response(400, error_body(ErrorCode.VALIDATION_ERROR, message[:1000], details))
+            return reply(ServiceError(ErrorCode.VALIDATION_ERROR, message[:1000], details=details))
 
         def unsupported_type(_: RequestUnsupportedContentType) -> Response[Any]:
-            code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
-            return _json_response(HTTP_STATUS[code], error_body(code, "Send the body as application/json."))
+            return reply(ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."))
 
         def not_found(_: NotFoundError) -> Response[Any]:
             method = app.current_event.http_method.upper()
@@ -283,25 +285,15 @@ class ExportApi:
                 }
             )
             if allowed and method not in allowed:
-                code = ErrorCode.METHOD_NOT_ALLOWED
-                response = _json_response(HTTP_STATUS[code], error_body(code, f"Use {', '.join(allowed)}."))
+                response = reply(ServiceError(ErrorCode.METHOD_NOT_ALLOWED, f"Use {', '.join(allowed)}."))
                 response.headers["Allow"] = ", ".join(allowed)
                 return response
-            return _json_response(404, error_body(ErrorCode.NOT_FOUND, "No such route."))
-
-        def dependency_error(error: Exception) -> Response[Any]:
-            logger.exception("AWS call failed", extra={"error": type(error).__name__})
-            code = ErrorCode.DEPENDENCY_UNAVAILABLE
-            return _json_response(503, error_body(code, "A dependency is unavailable; retry later."))
-
-        def internal_error(error: Exception) -> Response[Any]:
-            logger.exception("unhandled error", extra={"error": type(error).__name__})
-            return _json_response(500, error_body(ErrorCode.INTERNAL_ERROR, "Internal error."))
+            return reply(ServiceError(ErrorCode.NOT_FOUND, "No such route."))
 
         # Powertools' decorator is untyped; registering by call keeps mypy --strict meaningful here.
-        app.exception_handler(ServiceError)(service_error)
         app.exception_handler(RequestValidationError)(validation_error)
         app.exception_handler(RequestUnsupportedContentType)(unsupported_type)
-        app.exception_handler([ClientError, BotoCoreError])(dependency_error)
-        app.exception_handler([Exception, ResponseValidationError])(internal_error)
+        app.exception_handler([ServiceError, ClientError, BotoCoreError, Exception, ResponseValidationError])(
+            reply
+        )
         app.not_found(not_found)
