@@ -26,7 +26,7 @@ node-tools: system-deps ## Install the Node client's dev tools (Deno, pinned in 
 	@scripts/bootstrap/node_tools.sh
 
 # ---------------------------------------------------------------- local stack
-.PHONY: dev-up dev-down dev-status dev-env dev-logs
+.PHONY: dev-up dev-down dev-status dev-env dev-logs demo
 dev-up: venv ## Start LocalStack (host mode, no Docker) and deploy terraform/envs/local to it
 	@scripts/local_stack/up.sh
 
@@ -41,6 +41,9 @@ dev-env: ## Print EXPORT_API_URL, EXPORT_SIGNING_SECRET, AWS_ENDPOINT_URL for `e
 
 dev-logs: ## Follow LocalStack's log
 	@tail -n 200 -f .localstack/localstack.log
+
+demo: dev-up ## Browser demo on http://127.0.0.1:8044/ (DEMO_PORT=...): pick a video and music, export, play
+	@scripts/demo.sh
 
 # ---------------------------------------------------------------- build and deploy
 .PHONY: build plan deploy
