@@ -16,7 +16,7 @@ help: ## List the targets
 
 # ---------------------------------------------------------------- set-up
 .PHONY: system-deps venv node-tools
-system-deps: ## Install ffmpeg, a font, a JDK and Node.js from Debian when missing
+system-deps: ## Install ffmpeg, a font, a JDK, Node.js and Chromium from Debian when missing
 	@scripts/bootstrap/system_deps.sh
 
 venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
