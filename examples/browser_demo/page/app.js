@@ -60,6 +60,18 @@ async function waitForJob(jobId) {
   }
 }
 
+/** Loads the export into the player; done once a frame is decoded (the exports bucket must allow this origin). */
+function play(downloadUrl) {
+  const player = $("result");
+  return new Promise((resolve, reject) => {
+    player.addEventListener("loadeddata", resolve, { once: true });
+    const refused = () => reject(new Error(`the export cannot be played here (${player.error?.message || "refused"})`));
+    player.addEventListener("error", refused, { once: true });
+    player.src = downloadUrl;
+    player.hidden = false;
+  });
+}
+
 async function exportFiles(videoFile, musicFile) {
   const files = [
     { file: videoFile, src: `video:${videoFile.name}`, duration: await mediaDuration(videoFile, "video") },
@@ -79,9 +91,7 @@ async function exportFiles(videoFile, musicFile) {
 
   const job = await waitForJob(jobId);
   if (job.status === "FAILED") throw new Error(`${job.error} (${job.errorCode})`);
-  const player = $("result");
-  player.src = job.downloadUrl;
-  player.hidden = false;
+  await play(job.downloadUrl);
   show("done", `Done: ${job.output.durationSeconds} s, ${job.output.width}×${job.output.height}.`, 1);
 }
 
