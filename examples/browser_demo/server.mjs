@@ -132,4 +132,6 @@ export function startDemoServer(env = process.env) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { url } = await startDemoServer();
   console.log(`Browser demo: ${url}`);
+  // Ctrl-C (or make's TERM) is the normal way out: nothing to flush, end with success.
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
 }
