@@ -59,11 +59,16 @@ async function readJson(request) {
     if (size > MAX_BODY_BYTES) throw new HttpError(413, "PAYLOAD_TOO_LARGE", "The request body is too large.");
     chunks.push(chunk);
   }
+  let body;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
     throw new HttpError(400, "INVALID_JSON", "The request body is not JSON.");
   }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new HttpError(400, "INVALID_JSON", "The request body must be a JSON object.");
+  }
+  return body;
 }
 
 /** Only this server's own pages may use its signer: a browser names the calling page's origin. */

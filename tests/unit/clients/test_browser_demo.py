@@ -92,6 +92,7 @@ def test_the_backend_signs_the_pages_calls_and_never_hands_out_the_secret(api: A
         ("POST", "api/presign", {"data": b"{not json", "headers": {"content-type": "application/json"}}, 400,
          "INVALID_JSON"),
         ("POST", "api/presign", {"data": b"[" * (1024 * 1024 + 1)}, 413, "PAYLOAD_TOO_LARGE"),
+        ("POST", "api/export", {"data": b"null"}, 400, "INVALID_JSON"),
         ("GET", "api/export/../../etc/passwd", {}, 404, "NOT_FOUND"),
         ("GET", "server.mjs", {}, 404, "NOT_FOUND"),
         ("DELETE", "api/export/abc", {}, 404, "NOT_FOUND"),
