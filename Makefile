@@ -16,7 +16,7 @@ help: ## List the targets
 
 # ---------------------------------------------------------------- set-up
 .PHONY: system-deps venv node-tools lock
-system-deps: ## Install ffmpeg, a font, a JDK and Node.js from Debian when missing
+system-deps: ## Install ffmpeg, a font, a JDK, Node.js and Chromium from Debian when missing
 	@scripts/bootstrap/system_deps.sh
 
 venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
@@ -29,7 +29,7 @@ node-tools: system-deps ## Install the Node client's dev tools (Deno, pinned in 
 	@scripts/bootstrap/node_tools.sh
 
 # ---------------------------------------------------------------- local stack
-.PHONY: dev-up dev-down dev-status dev-env dev-logs
+.PHONY: dev-up dev-down dev-status dev-env dev-logs demo
 dev-up: venv ## Start LocalStack (host mode, no Docker) and deploy terraform/envs/local to it
 	@scripts/local_stack/up.sh
 
@@ -44,6 +44,9 @@ dev-env: ## Print EXPORT_API_URL, EXPORT_SIGNING_SECRET, AWS_ENDPOINT_URL for `e
 
 dev-logs: ## Follow LocalStack's log
 	@tail -n 200 -f .localstack/localstack.log
+
+demo: dev-up ## Browser demo on http://127.0.0.1:8044/ (DEMO_PORT=...): pick a video and music, export, play
+	@scripts/demo.sh
 
 # ---------------------------------------------------------------- build and deploy
 .PHONY: build plan deploy

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the few system packages the kit needs from Debian: ffmpeg (render and tests),
-# a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack) and Node.js (the Node client, npm).
+# a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack), Node.js (the Node client, npm,
+# the browser demo) and Chromium (the browser test drives it headless; no browser is downloaded at run time).
 # Does nothing when everything is already there, so it is cheap to call from every make target.
 set -euo pipefail
 missing=()
@@ -11,6 +12,7 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi

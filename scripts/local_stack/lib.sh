@@ -41,6 +41,8 @@ export EDGE_PORT="${LS_PORT}"
 export S3_HOSTNAME="${LS_HOST}"
 # The local root builds `api_url` from the edge URL, so another LOCALSTACK_PORT yields a working URL.
 export TF_VAR_localstack_endpoint="${LS_ENDPOINT}"
+# `make demo DEMO_PORT=...`: the buckets' CORS rules follow the demo's origin (default: the local root's).
+if [ -n "${DEMO_PORT:-}" ]; then export TF_VAR_demo_port="${DEMO_PORT}"; fi
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -15,6 +15,7 @@ locals {
     Environment = "local"
     ManagedBy   = "terraform"
   }
+  demo_origins = ["http://127.0.0.1:${var.demo_port}", "http://localhost:${var.demo_port}"]
 }
 
 module "export_service" {
@@ -29,6 +30,9 @@ module "export_service" {
   dynamodb_point_in_time_recovery_enabled = true # harmless locally; keeps the checkov scan free of exceptions
   secret_recovery_window_days             = 0
   log_retention_days                      = 1
+
+  # The browser demo's page uploads and plays from its own origin (make demo); any other is refused.
+  cors_allowed_origins = local.demo_origins
 
   # Short lifetimes keep the local disk small.
   assets_expiration_days  = 1

@@ -62,3 +62,13 @@ output "dlq_function_name" {
   description = "Name of the DLQ consumer Lambda function."
   value       = module.export_service.dlq_function_name
 }
+
+output "demo_url" {
+  description = "Where `make demo` serves the browser demo; its origin is in the buckets' CORS rules."
+  value       = "${local.demo_origins[0]}/"
+}
+
+output "cors_allowed_origins" {
+  description = "Browser origins the buckets' CORS rules allow."
+  value       = local.demo_origins
+}

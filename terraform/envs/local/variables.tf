@@ -16,6 +16,12 @@ variable "localstack_endpoint" {
   default     = "http://127.0.0.1:4566"
 }
 
+variable "demo_port" {
+  description = "Port of `make demo` (examples/browser_demo) on 127.0.0.1 and localhost: the buckets' CORS rules allow that origin (DEMO_PORT)."
+  type        = number
+  default     = 8044
+}
+
 variable "api_zip_path" {
   description = "The API Lambda zip built by `make build`, relative to this directory."
   type        = string

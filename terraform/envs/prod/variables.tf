@@ -45,9 +45,9 @@ variable "api_zip_path" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Browser origins allowed to upload assets and download exports with presigned URLs."
+  description = "Origins of the web apps whose pages upload assets and play exports with presigned URLs, e.g. [\"https://app.example.com\"]. Empty: browsers are refused."
   type        = list(string)
-  default     = ["*"]
+  default     = []
 }
 
 variable "assets_expiration_days" {

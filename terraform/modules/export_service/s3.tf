@@ -6,15 +6,28 @@ locals {
     assets = {
       prefix          = local.assets_prefix
       expiration_days = var.assets_expiration_days
-      # Browsers PUT uploads (presigned PUT) and may HEAD them.
-      cors_methods = ["PUT", "POST", "GET", "HEAD"]
+      # A page uploads with the presigned PUT (signed Content-Type) or the presigned POST form; it never
+      # reads an asset back.
+      cors = {
+        methods         = ["PUT", "POST"]
+        allowed_headers = ["content-type"]
+        expose_headers  = ["ETag"]
+      }
     }
     exports = {
       prefix          = local.exports_prefix
       expiration_days = var.exports_expiration_days
-      cors_methods    = ["GET", "HEAD"]
+      # A <video crossorigin> plays the presigned GET with range requests; fetch() may read the ranges too.
+      cors = {
+        methods         = ["GET", "HEAD"]
+        allowed_headers = ["range"]
+        expose_headers  = ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"]
+      }
     }
   }
+
+  # No origin, no CORS rule: browsers on other origins are refused until a root names its app's origins.
+  cors_buckets = length(var.cors_allowed_origins) > 0 ? local.buckets : {}
 }
 
 resource "aws_s3_bucket" "this" {
@@ -94,14 +107,14 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 resource "aws_s3_bucket_cors_configuration" "this" {
-  for_each = local.buckets
+  for_each = local.cors_buckets
 
   bucket = aws_s3_bucket.this[each.key].id
   cors_rule {
-    allowed_headers = ["*"]
-    allowed_methods = local.buckets[each.key].cors_methods
+    allowed_headers = each.value.cors.allowed_headers
+    allowed_methods = each.value.cors.methods
     allowed_origins = var.cors_allowed_origins
-    expose_headers  = ["ETag"]
+    expose_headers  = each.value.cors.expose_headers
     max_age_seconds = var.cors_max_age_seconds
   }
 }

@@ -100,13 +100,13 @@ variable "abort_incomplete_multipart_upload_days" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins allowed to PUT uploads to the assets bucket and GET exports from a browser (presigned URLs), e.g. [\"https://app.example.com\"]. [\"*\"] allows any origin; the presigned signature still guards access."
+  description = "Browser origins (`scheme://host[:port]`, no path) whose pages may PUT uploads to the assets bucket and play or GET exports, with the presigned URLs, e.g. [\"https://app.example.com\"]. Empty: no CORS rule, so every browser page is refused (server-side clients are unaffected)."
   type        = list(string)
-  default     = ["*"]
+  default     = []
 
   validation {
-    condition     = length(var.cors_allowed_origins) > 0
-    error_message = "cors_allowed_origins must name at least one origin."
+    condition     = alltrue([for origin in var.cors_allowed_origins : can(regex("^https?://[^/?#\\s]+$", origin))])
+    error_message = "cors_allowed_origins must hold origins like https://app.example.com (a scheme and a host, optionally a port, no path or trailing slash)."
   }
 }
 
