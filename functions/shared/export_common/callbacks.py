@@ -22,7 +22,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -39,7 +39,7 @@ from export_common.jobs import (
     Job,
     JobError,
     JobStatus,
-    is_condition_failure,
+    update_if,
     utc_now_iso,
 )
 
@@ -278,42 +278,37 @@ class CallbackStore:
     """The conditional updates of a job's ``callback`` map; only this class writes it after creation."""
 
     table: Table
-    clock: Any = field(default=time.time)
+    clock: Callable[[], float] = field(default=time.time)
 
     def claim(self, job_id: str, attempt: int, *, lease_seconds: int) -> bool:
         """Starts attempt ``attempt``: only after attempt - 1 ended unsuccessfully, or when the same
         attempt's holder died (its lease ran out). False: another message owns it, or it is done."""
         now = int(self.clock())
-        try:
-            self.table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
-                UpdateExpression=(
-                    "SET callback.#st = :delivering, callback.attempts = :n, callback.leaseUntil = :lease, "
-                    "updatedAt = :now REMOVE callback.nextAttemptAt"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(callback) AND NOT callback.#st IN (:delivered, :failed) AND "
-                    "(callback.attempts = :prev OR "
-                    "(callback.attempts = :n AND callback.#st = :delivering "
-                    "AND callback.leaseUntil < :now_s))"
-                ),
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues={
-                    ":delivering": CallbackState.DELIVERING.value,
-                    ":delivered": CallbackState.DELIVERED.value,
-                    ":failed": CallbackState.FAILED.value,
-                    ":n": attempt,
-                    ":prev": attempt - 1,
-                    ":lease": now + lease_seconds,
-                    ":now_s": now,
-                    ":now": utc_now_iso(),
-                },
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return update_if(
+            self.table,
+            Key={"pk": JOB_KEY_PREFIX + job_id},
+            UpdateExpression=(
+                "SET callback.#st = :delivering, callback.attempts = :n, callback.leaseUntil = :lease, "
+                "updatedAt = :now REMOVE callback.nextAttemptAt"
+            ),
+            ConditionExpression=(
+                "attribute_exists(callback) AND NOT callback.#st IN (:delivered, :failed) AND "
+                "(callback.attempts = :prev OR "
+                "(callback.attempts = :n AND callback.#st = :delivering "
+                "AND callback.leaseUntil < :now_s))"
+            ),
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={
+                ":delivering": CallbackState.DELIVERING.value,
+                ":delivered": CallbackState.DELIVERED.value,
+                ":failed": CallbackState.FAILED.value,
+                ":n": attempt,
+                ":prev": attempt - 1,
+                ":lease": now + lease_seconds,
+                ":now_s": now,
+                ":now": utc_now_iso(),
+            },
+        )
 
     def finish(
         self,
@@ -344,19 +339,14 @@ class CallbackStore:
             else:
                 sets.append(f"callback.{name} = :{name}")
                 values[f":{name}"] = value
-        try:
-            self.table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                ConditionExpression="callback.attempts = :n AND callback.#st = :delivering",
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return update_if(
+            self.table,
+            Key={"pk": JOB_KEY_PREFIX + job_id},
+            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            ConditionExpression="callback.attempts = :n AND callback.#st = :delivering",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues=values,
+        )
 
 
 def public_callback_view(record: CallbackRecord) -> dict[str, Any]:

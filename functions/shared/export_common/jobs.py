@@ -149,6 +149,17 @@ def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def update_if(table: Table, **update: Any) -> bool:
+    """One conditional ``UpdateItem``; False when its condition refused it (not a service failure)."""
+    try:
+        table.update_item(**update)
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def put_unless_live(table: Table, item: dict[str, Any], *, now: int) -> bool:
     """Writes an expiring item (``pk``, ``expiresAt``) unless a live one has its key; False if one has.
 
