@@ -7,6 +7,7 @@ bytes without end) or ``("redirect", url)``.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -51,8 +52,10 @@ class Receiver:
 
 
 @contextmanager
-def receiving(answers: list[Answer], path: str = "/hooks/export") -> Iterator[Receiver]:
-    """Serves until the block ends; ``receiver.url`` is ``http://127.0.0.1:<port><path>``."""
+def receiving(
+    answers: list[Answer], path: str = "/hooks/export", *, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """Serves until the block ends; ``receiver.url`` is ``http(s)://127.0.0.1:<port><path>``."""
     stop = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -94,7 +97,10 @@ def receiving(answers: list[Answer], path: str = "/hooks/export") -> Iterator[Re
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    receiver = Receiver(url=f"http://127.0.0.1:{server.server_port}{path}", answers=list(answers))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    receiver = Receiver(url=f"{scheme}://127.0.0.1:{server.server_port}{path}", answers=list(answers))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

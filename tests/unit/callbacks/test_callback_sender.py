@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from export_callbacks.sender import connect, post_webhook
 from export_common.callbacks import CallbackPolicy, IpAddress
@@ -154,3 +161,53 @@ def test_the_url_policy_applies_at_delivery_too() -> None:
         "http://example.com/x", BODY, {}, policy=CallbackPolicy(), timeout_seconds=2, max_response_bytes=1
     )
     assert (result.delivered, result.error) == (False, "callbackUrl must use https")
+
+
+def _tls_receiver_context(tmp_path: Path, host: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for ``host``: the server's context and a client context trusting it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+@pytest.mark.parametrize(("url_host", "delivered"), [("hooks.test", True), ("other.test", False)])
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(
+    tmp_path: Path, url_host: str, delivered: bool
+) -> None:
+    # Given a TLS receiver on 127.0.0.1 whose certificate names hooks.test, and names resolving there
+    server_context, client_context = _tls_receiver_context(tmp_path, "hooks.test")
+    with receiving([200], tls=server_context) as receiver:
+        url = f"https://{url_host}:{_port(receiver.url)}/hooks/export"
+        result = post_webhook(
+            url, BODY, {}, policy=CallbackPolicy.from_lists(["https"], ["127.0.0.0/8"]),
+            timeout_seconds=5, max_response_bytes=1024,
+            resolver=lambda host, port: [ipaddress.ip_address("127.0.0.1")], tls_context=client_context,
+        )  # fmt: skip
+
+    # Then the name on the certificate decides, not the address that was dialled
+    assert result.delivered is delivered, result
+    if not delivered:
+        assert result.error == "TLS failed: certificate not valid for the host"
