@@ -16,6 +16,7 @@ import requests
 from export_common.callbacks import callback_path
 from tests.e2e.conftest import one_clip_request, presign_and_upload
 from tests.e2e.stack import TIMINGS, Stack
+from tests.unit.clients.runtimes import Runtime, as_bytes
 from tests.webhook_receiver import Received, receiving
 from video_export.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from video_export.webhooks import verify_webhook
@@ -97,7 +98,9 @@ def test_a_failing_receiver_is_retried_until_it_answers(stack: Stack, tmp_path: 
     assert (callback["attempts"], callback["lastStatus"]) == (3, 204)
 
 
-def test_a_forged_delivery_is_refused_by_verify_webhook(stack: Stack, uploaded: dict[str, str]) -> None:
+def test_a_forged_delivery_is_refused_by_verify_webhook(
+    stack: Stack, uploaded: dict[str, str], tmp_path: Path
+) -> None:
     with receiving([200]) as receiver:
         _start(stack, one_clip_request("blue.mp4", uploaded["blue.mp4"]), receiver.url)
         deliveries = receiver.wait_for(1, WEBHOOK_TIMEOUT)
@@ -117,6 +120,19 @@ def test_a_forged_delivery_is_refused_by_verify_webhook(stack: Stack, uploaded: 
     assert not verify_webhook(stack.secret, forged, path, real.body)
     assert not verify_webhook(stack.secret, real.headers, "/hooks/other", real.body)
     assert not verify_webhook(stack.secret, real.headers, path, real.body, now_ms=int(timestamp) + 6 * 60_000)
+
+    # and the Node client a Base44 backend function uses judges the real and the edited delivery alike
+    node = Runtime("node", tmp_path)
+    for body, valid in ((real.body, True), (edited, False)):
+        reply = node.call(
+            "verifyWebhook",
+            secret=stack.secret,
+            headers={"$headers": real.headers},
+            path=path,
+            rawBody=as_bytes(body),
+            nowMs=int(timestamp),
+        )
+        assert reply["result"] is valid, reply
 
 
 def test_a_callback_url_to_a_private_address_is_refused(stack: Stack, uploaded: dict[str, str]) -> None:
