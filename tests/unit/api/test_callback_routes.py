@@ -63,7 +63,7 @@ def test_an_accepted_callback_is_stored_pending_and_watched(
     assert [CallbackMessage.model_validate(m).job_id for m in _callback_messages(stack)] == [job_id]
 
     status = stack.call("GET", f"/export/{job_id}")
-    assert status.body["callback"] == {"state": "PENDING", "attempts": 0}  # lastStatus: once answered
+    assert status.body["callback"] == {"state": "PENDING", "attempts": 0, "lastStatus": None}
 
 
 def test_without_a_callback_nothing_is_watched_and_get_shows_no_callback(
