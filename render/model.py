@@ -69,6 +69,16 @@ class ExportRequest(BaseModel):
     timeline: EditorTimeline
     assets: list[Asset] = Field(default_factory=list, max_length=limits.MAX_ASSETS)
     output: OutputSettings = Field(default_factory=OutputSettings)
+    callbackUrl: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description=(
+            "optional: where the service POSTs the job's outcome once it is SUCCEEDED or FAILED, signed "
+            "over this URL's path (the webhook contract: README, 'Completion webhooks'). https and a "
+            "public address in production; the renderer ignores it"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_timeline(self) -> ExportRequest:

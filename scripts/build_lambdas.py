@@ -1,5 +1,8 @@
 """Build the API Lambda zip (`build/api.zip`) for python3.12 on x86_64.
 
+The webhook delivery function runs from the same zip with its own handler
+(`export_callbacks.handler.lambda_handler`): it needs the same packages plus its own small one.
+
 The zip is deterministic (sorted entries, fixed timestamps and modes), so its hash -- which
 Terraform uses to decide whether to update the function -- changes only when its content does.
 Third-party wheels come from `functions/api/requirements.txt` (manylinux wheels for the Lambda
@@ -43,6 +46,7 @@ PIP_PLATFORM_ARGS = (
 SOURCES: tuple[tuple[str, str], ...] = (
     ("functions/shared/export_common", "export_common"),
     ("functions/api/export_api", "export_api"),
+    ("functions/callbacks/export_callbacks", "export_callbacks"),
     ("render/__init__.py", "render/__init__.py"),
     ("render/py.typed", "render/py.typed"),
     ("render/model.py", "render/model.py"),
@@ -129,6 +133,7 @@ PACKAGE_DIRS = {
     "render": ROOT / "render",
     "export_common": ROOT / "functions" / "shared" / "export_common",
     "export_api": ROOT / "functions" / "api" / "export_api",
+    "export_callbacks": ROOT / "functions" / "callbacks" / "export_callbacks",
     "video_export": ROOT / "clients" / "python" / "video_export",
 }
 

@@ -189,3 +189,54 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
     assert default_of("job_ttl_days") == DEFAULT_JOB_TTL_DAYS
     assert local("assets_prefix") == ASSET_KEY_PREFIX
     assert local("exports_prefix") == OUTPUT_KEY_PREFIX
+
+
+def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the_code() -> None:
+    from export_callbacks import handler as callbacks_handler
+    from export_callbacks.settings import CallbackSettings
+    from export_common.callbacks import MIN_RETRY_WINDOW_SECONDS, CallbackSchedule
+
+    required = {str(f.alias) for f in CallbackSettings.model_fields.values() if f.is_required()}
+    assert required <= _terraform_environment("callbacks_environment")
+    for name in ("api_environment", "worker_environment", "dlq_environment"):
+        assert "CALLBACK_QUEUE_URL" in _terraform_environment(name)
+    lambda_tf = (MODULE / "lambda.tf").read_text()
+    assert 'handler          = "export_callbacks.handler.lambda_handler"' in lambda_tf
+    assert callable(callbacks_handler.lambda_handler)
+
+    variables = (MODULE / "variables.tf").read_text()
+
+    def default_of(name: str) -> str:
+        block = variables.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
+        return re.search(r"^\s*default\s*=\s*(.+?)\s*$", block, re.M).group(1)  # type: ignore[union-attr]
+
+    fields = CallbackSettings.model_fields
+    pairs = {
+        "callback_first_delay_seconds": "first_delay_seconds",
+        "callback_backoff_factor": "backoff_factor",
+        "callback_max_delay_seconds": "max_delay_seconds",
+        "callback_max_attempts": "max_attempts",
+        "callback_watch_seconds": "watch_seconds",
+        "callback_timeout_seconds": "timeout_seconds",
+        "callback_max_response_bytes": "max_response_bytes",
+    }
+    for variable, field_name in pairs.items():
+        assert float(default_of(variable)) == float(fields[field_name].default), variable
+    assert default_of("callback_allowed_schemes") == '["https"]'
+    assert default_of("callback_allowed_networks") == "[]"
+    # the code's own default schedule is the module's, and retries for more than a day
+    schedule = CallbackSchedule()
+    assert (
+        schedule
+        == CallbackSettings.model_validate(
+            {
+                "JOBS_TABLE_NAME": "t",
+                "EXPORTS_BUCKET_NAME": "b",
+                "SIGNING_SECRET_ARN": "a",
+                "CALLBACK_QUEUE_URL": "q",
+            }
+        ).schedule()
+    )
+    assert schedule.window_seconds() >= MIN_RETRY_WINDOW_SECONDS
+    # and production keeps the module's schedule and URL rules (it sets none of them)
+    assert "callback_" not in (ROOT / "terraform" / "envs" / "prod" / "main.tf").read_text()

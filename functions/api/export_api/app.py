@@ -251,7 +251,10 @@ class ExportApi:
             jobId: Annotated[str, Path(description="the id POST /export returned")],  # noqa: N803
         ) -> Response[dict[str, Any]]:  # the model is documented above; absent fields are left out
             status = self._services().exports.status(jobId)
-            return _json_response(HTTPStatus.OK, status.model_dump(mode="json", exclude_none=True))
+            body = status.model_dump(mode="json", exclude_none=True)
+            if status.callback is not None:  # null until an attempt got an HTTP answer, but always there
+                body["callback"]["lastStatus"] = status.callback.lastStatus
+            return _json_response(HTTPStatus.OK, body)
 
     # ----------------------------------------------------------------- errors
     def _register_error_handlers(self) -> None:

@@ -8,14 +8,20 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from export_api.models import CreateExportResponse, JobStatusResponse, OutputInfo
+from export_api.models import CreateExportResponse, JobStatusResponse
+from export_common.callbacks import (
+    CallbackNotifier,
+    CallbackPolicy,
+    CallbackUrlError,
+    outcome_fields,
+    public_callback_view,
+)
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import (
     Job,
@@ -150,6 +156,27 @@ class ExportService:
     queue_url: str
     download_expiry_seconds: int
     clock: Callable[[], float] = time.time
+    callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)
+    callbacks: CallbackNotifier | None = None  # None: this deployment sends no webhooks
+
+    def _check_callback_url(self, url: str | None) -> None:
+        """A readable 400 for a callback URL the settings refuse (scheme, host, credentials, address)."""
+        if url is None:
+            return
+        if self.callbacks is None:
+            reason = "this deployment does not send webhooks"
+        else:
+            try:
+                self.callback_policy.check_url(url)
+            except CallbackUrlError as refused:
+                reason = str(refused)
+            else:
+                return
+        raise ServiceError(
+            ErrorCode.INVALID_CALLBACK_URL,
+            f"The callbackUrl is not accepted: {reason}.",
+            details=[{"path": "callbackUrl", "message": reason}],
+        )
 
     def create(self, request: ExportRequest, idempotency_key: str | None) -> CreateExportResponse:
         request_json, request_hash = canonical_request(request)
@@ -159,6 +186,7 @@ class ExportService:
                 f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
                 details=[{"path": "headers.Idempotency-Key", "message": "length out of range"}],
             )
+        self._check_callback_url(request.callbackUrl)
         check_assets_exist(request, self.s3, bucket=self.assets_bucket)
         job_id = str(uuid.uuid4())
         if idempotency_key is not None:
@@ -166,12 +194,15 @@ class ExportService:
             if existing is not None:
                 return self._existing(existing, request_hash)
         try:
-            self.jobs.create(job_id, request_json, request_hash)
+            self.jobs.create(job_id, request_json, request_hash, callback_url=request.callbackUrl)
         except Exception:
             if idempotency_key is not None:
                 self.idempotency.release(idempotency_key, job_id)
             raise
         try:
+            if request.callbackUrl is not None and self.callbacks is not None:
+                # before the job can run: whatever happens to it, this message sees that it ends
+                self.callbacks.watch(job_id)
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=job_message_body(job_id))
         except (ClientError, BotoCoreError) as error:
             logger.error("job queue send failed", extra={"jobId": job_id, "error": type(error).__name__})
@@ -216,29 +247,13 @@ class ExportService:
         }
         if job.status is JobStatus.RUNNING:
             body["progress"] = min(max(float(job.progress or 0.0), 0.0), 1.0)
-        if job.status is JobStatus.FAILED:
-            # Stored as {code, message}; reported as a readable string beside its code.
-            error = job.error or JobError(code=ErrorCode.INTERNAL_ERROR.value, message="The export failed.")
-            body["error"] = error.message
-            body["errorCode"] = error.code
-        if job.status is JobStatus.SUCCEEDED and job.output is not None:
-            body["outputKey"] = job.output.key
-            body["downloadUrl"] = self.s3.generate_presigned_url(
-                "get_object",
-                Params={
-                    "Bucket": self.exports_bucket,
-                    "Key": job.output.key,
-                    "ResponseContentType": "video/mp4",
-                    "ResponseContentDisposition": f'attachment; filename="export-{job.job_id}.mp4"',
-                },
-                ExpiresIn=self.download_expiry_seconds,
-            )
-            expires = datetime.fromtimestamp(self.clock() + self.download_expiry_seconds, UTC)
-            body["downloadUrlExpiresAt"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
-            body["output"] = OutputInfo(
-                durationSeconds=job.output.duration_seconds,
-                sizeBytes=job.output.size_bytes,
-                width=job.output.width,
-                height=job.output.height,
-            )
+        body |= outcome_fields(
+            job,
+            self.s3,
+            exports_bucket=self.exports_bucket,
+            download_expiry_seconds=self.download_expiry_seconds,
+            now=self.clock(),
+        )
+        if job.callback is not None:
+            body["callback"] = public_callback_view(job.callback)
         return JobStatusResponse.model_validate(body)

@@ -20,6 +20,7 @@ from export_api.auth import Authenticator, ReplayGuard, SecretProvider
 from export_api.exports import ExportService, IdempotencyStore
 from export_api.health import HealthChecker
 from export_api.settings import Settings
+from export_common.callbacks import CallbackNotifier
 from export_common.jobs import JobRepository
 
 logger = Logger()
@@ -59,6 +60,12 @@ def build_services(
         exports_bucket=settings.exports_bucket_name,
         queue_url=settings.job_queue_url,
         download_expiry_seconds=settings.download_url_expiry_seconds,
+        callback_policy=settings.callback_policy(),
+        callbacks=(
+            CallbackNotifier(sqs, settings.callback_queue_url, watch_seconds=settings.callback_watch_seconds)
+            if settings.callback_queue_url
+            else None
+        ),
     )
     health = HealthChecker(
         table=table,

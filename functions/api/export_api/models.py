@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from export_api.media import ALLOWED_MEDIA, OCTET_STREAM, is_header_value, media_type_of
-from export_common.jobs import JobStatus
+from export_common.jobs import CallbackState, JobStatus
 from render import limits
 from render.json_types import STRICT, WholeNumber
 
@@ -154,6 +154,23 @@ class OutputInfo(BaseModel):
     height: int
 
 
+class CallbackInfo(BaseModel):
+    """How the job's completion webhook fares (only for a job created with a ``callbackUrl``)."""
+
+    state: CallbackState = Field(
+        description=(
+            "PENDING until the job ends and the first attempt starts; DELIVERING while an attempt runs; "
+            "RETRYING after a failed attempt; DELIVERED (a 2xx answer) or FAILED (every attempt failed)"
+        )
+    )
+    attempts: int = Field(ge=0, description="attempts started so far")
+    lastStatus: int | None = Field(  # noqa: N815
+        None, description="HTTP status of the last attempt; null when it got no answer or none ran yet"
+    )
+    lastError: str | None = Field(None, description="why the last attempt failed")  # noqa: N815
+    nextAttemptAt: str | None = Field(None, description="when RETRYING: when the next attempt is due")  # noqa: N815
+
+
 class JobStatusResponse(BaseModel):
     jobId: str  # noqa: N815
     status: JobStatus
@@ -170,6 +187,7 @@ class JobStatusResponse(BaseModel):
     downloadUrl: str | None = Field(None, description="when SUCCEEDED: presigned GET")  # noqa: N815
     downloadUrlExpiresAt: str | None = None  # noqa: N815
     output: OutputInfo | None = Field(None, description="when SUCCEEDED")
+    callback: CallbackInfo | None = Field(None, description="when the job was created with a callbackUrl")
 
 
 class HealthResponse(BaseModel):

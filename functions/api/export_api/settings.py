@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from export_common.callbacks import CallbackPolicy
 from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES, MIB
 
 
@@ -31,6 +32,19 @@ class Settings(BaseModel):
     """Set for LocalStack; S3 then uses path-style URLs (virtual-hosted names do not resolve locally)."""
     secret_cache_seconds: int = Field(60, ge=0, le=3600)
     max_body_bytes: int = Field(MIB, ge=1024, le=10 * MIB)
+    callback_queue_url: str | None = None
+    """The callbacks queue; without it ``POST /export`` refuses a ``callbackUrl``."""
+    callback_allowed_schemes: str = "https"
+    """Comma-separated URL schemes a ``callbackUrl`` may use."""
+    callback_allowed_networks: str = ""
+    """Comma-separated CIDRs exempt from the public-address rule (none in production)."""
+    callback_watch_seconds: int = Field(900, ge=0, le=900)
+    """Delay of the safety message sent at job creation (see ``export_common.callbacks``)."""
+
+    def callback_policy(self) -> CallbackPolicy:
+        return CallbackPolicy.from_lists(
+            self.callback_allowed_schemes.split(","), self.callback_allowed_networks.split(",")
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,5 +63,9 @@ class Settings(BaseModel):
             "aws_endpoint_url": "AWS_ENDPOINT_URL",
             "secret_cache_seconds": "SIGNING_SECRET_CACHE_SECONDS",
             "max_body_bytes": "MAX_BODY_BYTES",
+            "callback_queue_url": "CALLBACK_QUEUE_URL",
+            "callback_allowed_schemes": "CALLBACK_ALLOWED_SCHEMES",
+            "callback_allowed_networks": "CALLBACK_ALLOWED_NETWORKS",
+            "callback_watch_seconds": "CALLBACK_WATCH_SECONDS",
         }
         return cls.model_validate({field: env[var] for field, var in names.items() if env.get(var)})

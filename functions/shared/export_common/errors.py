@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     INVALID_ASSET_KEY = "INVALID_ASSET_KEY"
     # One code for an asset that was never uploaded, whether POST /export finds it out or the worker does.
     ASSET_MISSING = AssetMissingError.code
+    INVALID_CALLBACK_URL = "INVALID_CALLBACK_URL"
     # 401
     MISSING_SIGNATURE = "MISSING_SIGNATURE"
     INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
@@ -52,6 +53,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
     ErrorCode.INVALID_ASSET_KEY: 400,
     ErrorCode.ASSET_MISSING: 400,
+    ErrorCode.INVALID_CALLBACK_URL: 400,
     ErrorCode.MISSING_SIGNATURE: 401,
     ErrorCode.INVALID_TIMESTAMP: 401,
     ErrorCode.TIMESTAMP_OUT_OF_RANGE: 401,

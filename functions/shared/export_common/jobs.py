@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -44,6 +45,34 @@ class JobError(BaseModel):
     message: str
 
 
+class CallbackState(StrEnum):
+    """Where a job's completion webhook stands (``callbackUrl`` given at ``POST /export``)."""
+
+    PENDING = "PENDING"  # the job has not ended, or its first attempt has not started
+    DELIVERING = "DELIVERING"  # an attempt is in flight (``leaseUntil``)
+    RETRYING = "RETRYING"  # the last attempt failed; the next one is queued for ``nextAttemptAt``
+    DELIVERED = "DELIVERED"  # the receiver answered 2xx
+    FAILED = "FAILED"  # every attempt failed
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CallbackState.DELIVERED, CallbackState.FAILED)
+
+
+class CallbackRecord(BaseModel):
+    """The webhook's delivery state, kept on the job record (map attribute ``callback``)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    state: CallbackState = CallbackState.PENDING
+    attempts: int = 0
+    delivery_id: str = Field(alias="deliveryId")
+    last_status: int | None = Field(default=None, alias="lastStatus")
+    last_error: str | None = Field(default=None, alias="lastError")
+    lease_until: int | None = Field(default=None, alias="leaseUntil")
+    next_attempt_at: int | None = Field(default=None, alias="nextAttemptAt")
+
+
 class JobOutput(BaseModel):
     """Where the rendered file is and what it is."""
 
@@ -76,6 +105,8 @@ class Job(BaseModel):
     # the transient failure that ended the previous attempt (set on release; the job is retried)
     last_error: JobError | None = Field(default=None, alias="lastError")
     output: JobOutput | None = None
+    callback_url: str | None = Field(default=None, alias="callbackUrl")
+    callback: CallbackRecord | None = None
 
     def lease_is_live(self, now: float) -> bool:
         """True while a RUNNING attempt holds the job (its heartbeat keeps extending the lease)."""
@@ -118,6 +149,17 @@ def is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def update_if(table: Table, **update: Any) -> bool:
+    """One conditional ``UpdateItem``; False when its condition refused it (not a service failure)."""
+    try:
+        table.update_item(**update)
+    except ClientError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
 def put_unless_live(table: Table, item: dict[str, Any], *, now: int) -> bool:
     """Writes an expiring item (``pk``, ``expiresAt``) unless a live one has its key; False if one has.
 
@@ -150,8 +192,14 @@ class JobRepository:
         return Job.model_validate(item) if item else None
 
     # ----------------------------------------------------------------- writes
-    def create(self, job_id: str, request_json: str, request_hash: str) -> Job:
-        """Records a new QUEUED job; fails if the id exists (ids are random UUIDs, so it never should)."""
+    def create(
+        self, job_id: str, request_json: str, request_hash: str, *, callback_url: str | None = None
+    ) -> Job:
+        """Records a new QUEUED job; fails if the id exists (ids are random UUIDs, so it never should).
+
+        With ``callback_url`` the job carries a PENDING webhook whose delivery id (the receivers'
+        deduplication key) is fixed now, once for all its attempts.
+        """
         now = utc_now_iso()
         job = Job(
             job_id=job_id,
@@ -161,6 +209,8 @@ class JobRepository:
             expires_at=int(time.time()) + self._ttl_seconds,
             request=request_json,
             request_hash=request_hash,
+            callback_url=callback_url,
+            callback=CallbackRecord(delivery_id=str(uuid.uuid4())) if callback_url else None,
         )
         item = job.model_dump(by_alias=True, exclude_none=True, mode="json")
         self._table.put_item(

@@ -29,8 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 def process_dead_letter(
-    body: str, repo: JobRepository, *, max_receive_count: int, clock: Callable[[], float] = time.time
+    body: str,
+    repo: JobRepository,
+    *,
+    max_receive_count: int,
+    clock: Callable[[], float] = time.time,
+    on_job_end: Callable[[str], None] = lambda _job_id: None,
 ) -> RecordResult:
+    """One dead letter; ``on_job_end`` is the worker's ``job_ended`` hook (the job's webhook)."""
     try:
         job_id = JobMessage.model_validate_json(body).job_id
     except ValidationError:
@@ -46,6 +52,7 @@ def process_dead_letter(
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
     # only if nobody claimed the job since it was read (that attempt then ends it)
     if repo.fail_abandoned(job_id, error, attempt=job.attempt, now=now):
+        on_job_end(job_id)
         logger.error(
             "job failed from the DLQ",
             extra={

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pydantic import ValidationError
 
+from export_common.callbacks import CallbackNotifier
 from export_common.jobs import JobMessage, JobRepository
 from export_worker.dlq import process_dead_letter
 from export_worker.process import (
@@ -32,6 +33,7 @@ from export_worker.process import (
     RecordResult,
     Renderer,
     WorkerDeps,
+    job_ended,
     process_message,
 )
 from export_worker.redelivery import queue_url_from_arn
@@ -89,6 +91,7 @@ def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> Wo
         render=renderer or _default_renderer(),
         sqs=sqs,
         lease_repo=JobRepository(lease_table, ttl_days=settings.job_ttl_days),
+        callbacks=CallbackNotifier(sqs, settings.callback_queue_url) if settings.callback_queue_url else None,
     )
 
 
@@ -208,7 +211,11 @@ def dlq_record_handler(record: SQSRecord) -> None:
         deps = get_deps()
         try:
             result = process_dead_letter(
-                record.body, deps.repo, max_receive_count=deps.settings.max_receive_count, clock=deps.clock
+                record.body,
+                deps.repo,
+                max_receive_count=deps.settings.max_receive_count,
+                clock=deps.clock,
+                on_job_end=lambda job_id: job_ended(job_id, deps),
             )
         except ItemFailedError as failure:
             logger.info("job still leased; DLQ message comes back", extra={"reason": failure.result.reason})

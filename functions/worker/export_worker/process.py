@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError
 
+from export_common.callbacks import CallbackNotifier
 from export_common.errors import ErrorCode
 from export_common.jobs import Job, JobError, JobMessage, JobOutput, JobRepository, output_key
 from export_worker.budget import TimeBudget
@@ -126,6 +127,14 @@ class WorkerDeps:
     sqs: SQSClient | None = None  # to hasten the redelivery of released messages (None: don't)
     # the heartbeat thread's own repository (boto3 resources are not shared across threads); None: repo
     lease_repo: JobRepository | None = None
+    callbacks: CallbackNotifier | None = None  # queues completion webhooks; None: none are sent
+
+
+def job_ended(job_id: str, deps: WorkerDeps) -> None:
+    """Every terminal transition the worker (and its DLQ consumer) makes calls this, once it is written:
+    the job's completion webhook is queued (``export_common.callbacks``). Never raises."""
+    if deps.callbacks is not None:
+        deps.callbacks.job_ended(job_id)
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,7 @@ def _exhausted(job: Job, deps: WorkerDeps) -> RecordResult:
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=retries_exhausted_message(job.attempt))
     if not deps.repo.fail_abandoned(job.job_id, error, attempt=job.attempt, now=deps.clock()):
         raise RetryLaterError("job changed meanwhile", retry_after_seconds=0)
+    job_ended(job.job_id, deps)
     logger.error(
         "retries exhausted; job failed",
         extra={"attempts": job.attempt, "last_error": job.last_error.code if job.last_error else None},
@@ -264,7 +274,8 @@ def _request_of(job: Job, deps: WorkerDeps) -> ExportRequest | None:
     except (ValidationError, ValueError) as exc:
         logger.error("stored request is not valid", extra={"detail": str(exc)[:500]})
         reason = JobError(code=ErrorCode.INVALID_JOB.value, message="the job's export request is invalid")
-        deps.repo.mark_failed(job.job_id, reason)
+        if deps.repo.mark_failed(job.job_id, reason):
+            job_ended(job.job_id, deps)
         return None
 
 
@@ -456,6 +467,7 @@ def _succeed(
         # is a render of this same job; the owner of the job writes its final state.
         logger.warning("job no longer owned by this attempt; final state left to the owner")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    job_ended(job_id, deps)
     logger.info(
         "job succeeded",
         extra={"output": output.model_dump(by_alias=True), "progress_writes": progress_writes},
@@ -474,6 +486,7 @@ def _fail(job_id: str, attempt: int, code: str, message: str, deps: WorkerDeps) 
     if not marked:
         logger.warning("job no longer owned by this attempt; failure not recorded", extra={"code": code})
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    job_ended(job_id, deps)
     logger.warning("job failed", extra={"code": code, "error_message": message})
     return RecordResult(Outcome.FAILED, job_id=job_id, attempt=attempt, error_code=code)
 

@@ -39,6 +39,8 @@ class WorkerSettings(BaseModel):
     render_timeout_seconds: float = Field(limits.RENDER_TIMEOUT_SECONDS, alias="RENDER_TIMEOUT_SECONDS", gt=0)
     # time kept after the render for the upload and the final state write
     upload_margin_seconds: float = Field(60.0, alias="UPLOAD_MARGIN_SECONDS", ge=0)
+    # where the completion webhooks of ended jobs are queued; None: this deployment sends none
+    callback_queue_url: str | None = Field(None, alias="CALLBACK_QUEUE_URL")
     ffmpeg: str = Field("ffmpeg", alias="FFMPEG_PATH", min_length=1)
     ffprobe: str = Field("ffprobe", alias="FFPROBE_PATH", min_length=1)
 

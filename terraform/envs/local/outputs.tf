@@ -72,3 +72,8 @@ output "cors_allowed_origins" {
   description = "Browser origins the buckets' CORS rules allow."
   value       = local.demo_origins
 }
+
+output "callbacks_queue_url" {
+  description = "Queue of webhook deliveries."
+  value       = module.export_service.callbacks_queue_url
+}

@@ -62,3 +62,8 @@ output "dlq_function_name" {
   description = "Name of the DLQ consumer Lambda function."
   value       = module.export_service.dlq_function_name
 }
+
+output "callbacks_queue_url" {
+  description = "Queue of webhook deliveries."
+  value       = module.export_service.callbacks_queue_url
+}

@@ -182,11 +182,91 @@ resource "aws_iam_role_policy" "dlq" {
 
 resource "aws_iam_role_policy_attachment" "xray" {
   for_each = var.lambda_tracing_mode == "Active" ? {
-    api    = aws_iam_role.api.name
-    worker = aws_iam_role.worker.name
-    dlq    = aws_iam_role.dlq.name
+    api       = aws_iam_role.api.name
+    worker    = aws_iam_role.worker.name
+    dlq       = aws_iam_role.dlq.name
+    callbacks = aws_iam_role.callbacks.name
   } : {}
 
   role       = each.value
   policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+################################################################################
+# Webhook delivery
+################################################################################
+
+resource "aws_iam_role" "callbacks" {
+  name               = "${local.callbacks_function_name}-role"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "callbacks" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.callbacks.arn}:*"]
+  }
+
+  # Reads the job, updates its `callback` map (conditional writes); never creates or deletes items.
+  statement {
+    sid       = "JobsTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.jobs.arn]
+  }
+
+  # The event source mapping, plus SendMessage: waits and retries are new messages on the same queue.
+  statement {
+    sid = "ConsumeAndRequeueCallbacks"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+      "sqs:SendMessage",
+    ]
+    resources = [aws_sqs_queue.callbacks.arn]
+  }
+
+  # The presigned download URL in a SUCCEEDED job's webhook acts with the signer's rights.
+  statement {
+    sid       = "PresignExports"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.this["exports"].arn}/${local.exports_prefix}*"]
+  }
+
+  statement {
+    sid       = "ReadSigningSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.signing.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "callbacks" {
+  name   = "least-privilege"
+  role   = aws_iam_role.callbacks.id
+  policy = data.aws_iam_policy_document.callbacks.json
+}
+
+# The API (safety message at job creation), the worker and the DLQ consumer (every terminal transition)
+# queue webhooks; nothing else.
+data "aws_iam_policy_document" "queue_callbacks" {
+  statement {
+    sid       = "QueueCallbacks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.callbacks.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "queue_callbacks" {
+  for_each = {
+    api    = aws_iam_role.api.id
+    worker = aws_iam_role.worker.id
+    dlq    = aws_iam_role.dlq.id
+  }
+
+  name   = "queue-callbacks"
+  role   = each.value
+  policy = data.aws_iam_policy_document.queue_callbacks.json
 }

@@ -152,3 +152,54 @@ resource "aws_lambda_event_source_mapping" "dlq" {
     maximum_concurrency = 2
   }
 }
+
+resource "aws_cloudwatch_log_group" "callbacks" {
+  #checkov:skip=CKV_AWS_158:Logs hold no secrets (job ids, attempt numbers, HTTP statuses; never the signing secret, the callback URL or bodies); the AWS managed encryption of CloudWatch Logs suffices.
+  #checkov:skip=CKV_AWS_338:Retention is a setting (log_retention_days); a year of debug logs is not worth its cost here.
+  name              = "/aws/lambda/${local.callbacks_function_name}"
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+# Completion webhooks: signs and POSTs each ended job's outcome to its callbackUrl (export_callbacks),
+# from the API zip with its own handler.
+resource "aws_lambda_function" "callbacks" {
+  #checkov:skip=CKV_AWS_116:Invoked by the SQS event source mapping; failed messages go to the callbacks queue's own dead-letter queue.
+  #checkov:skip=CKV_AWS_117:Calls receivers on the internet and public AWS endpoints; in a VPC it would need a NAT gateway. SSRF is guarded in code (public addresses only, checked after resolution).
+  #checkov:skip=CKV_AWS_173:The environment holds names and limits, no secrets (the signing secret is read from Secrets Manager).
+  #checkov:skip=CKV_AWS_272:The zip is built and deployed by this repository's pipeline; code signing needs a signing profile outside its scope.
+  #checkov:skip=CKV_AWS_115:Its event source mapping caps its concurrency (callback_maximum_concurrency); a reservation would take from the account pool for a function that is mostly idle.
+  function_name    = local.callbacks_function_name
+  description      = "Video-export completion webhooks: signed POST of each ended job to its callbackUrl."
+  role             = aws_iam_role.callbacks.arn
+  runtime          = "python3.12"
+  architectures    = ["x86_64"]
+  handler          = "export_callbacks.handler.lambda_handler"
+  filename         = var.api_zip_path
+  source_code_hash = filebase64sha256(var.api_zip_path)
+  memory_size      = 256
+  timeout          = var.callback_function_timeout
+
+  environment {
+    variables = local.callbacks_environment
+  }
+
+  tracing_config {
+    mode = var.lambda_tracing_mode
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.callbacks, aws_iam_role_policy.callbacks]
+}
+
+resource "aws_lambda_event_source_mapping" "callbacks" {
+  event_source_arn        = aws_sqs_queue.callbacks.arn
+  function_name           = aws_lambda_function.callbacks.arn
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.callback_maximum_concurrency
+  }
+}

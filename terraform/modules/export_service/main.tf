@@ -7,9 +7,10 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
-  api_function_name    = "${var.name_prefix}-api"
-  worker_function_name = "${var.name_prefix}-worker"
-  dlq_function_name    = "${var.name_prefix}-dlq-consumer"
+  api_function_name       = "${var.name_prefix}-api"
+  worker_function_name    = "${var.name_prefix}-worker"
+  dlq_function_name       = "${var.name_prefix}-dlq-consumer"
+  callbacks_function_name = "${var.name_prefix}-callbacks"
 
   # Object key prefixes fixed by docs/architecture.md.
   assets_prefix  = "assets/"
@@ -24,6 +25,9 @@ locals {
   # lease, so the second look finds the lease over. At least 6x the consumer's timeout (AWS advice
   # for a Lambda event source; below the function timeout the mapping is refused).
   dlq_visibility_timeout = max(local.job_lease_seconds, 6 * var.dlq_consumer_timeout)
+  # A callbacks message whose delivery function died comes back after this; its attempt's lease (the
+  # function timeout) has run out by then, so the attempt is taken over.
+  callback_visibility_timeout = 2 * var.callback_function_timeout
 
   # Environment variables named in docs/architecture.md, split by who reads them.
   common_environment = {
@@ -42,15 +46,36 @@ locals {
     SIGNING_SECRET_ARN          = aws_secretsmanager_secret.signing.arn
     UPLOAD_URL_EXPIRY_SECONDS   = tostring(var.upload_url_expiry_seconds)
     DOWNLOAD_URL_EXPIRY_SECONDS = tostring(var.download_url_expiry_seconds)
+    CALLBACK_QUEUE_URL          = aws_sqs_queue.callbacks.url
+    CALLBACK_ALLOWED_SCHEMES    = join(",", var.callback_allowed_schemes)
+    CALLBACK_ALLOWED_NETWORKS   = join(",", var.callback_allowed_networks)
+    CALLBACK_WATCH_SECONDS      = tostring(var.callback_watch_seconds)
   })
   worker_environment = merge(local.common_environment, {
     JOB_LEASE_SECONDS     = tostring(local.job_lease_seconds)
     JOB_HEARTBEAT_SECONDS = tostring(var.job_heartbeat_seconds)
     MAX_ATTEMPTS          = tostring(var.max_attempts)
+    CALLBACK_QUEUE_URL    = aws_sqs_queue.callbacks.url
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
   # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.
   dlq_environment = merge(local.common_environment, {
-    MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+    MAX_RECEIVE_COUNT  = tostring(var.max_receive_count)
+    CALLBACK_QUEUE_URL = aws_sqs_queue.callbacks.url
+  })
+  callbacks_environment = merge(local.common_environment, {
+    SIGNING_SECRET_ARN           = aws_secretsmanager_secret.signing.arn
+    CALLBACK_QUEUE_URL           = aws_sqs_queue.callbacks.url
+    DOWNLOAD_URL_EXPIRY_SECONDS  = tostring(var.download_url_expiry_seconds)
+    CALLBACK_FIRST_DELAY_SECONDS = tostring(var.callback_first_delay_seconds)
+    CALLBACK_BACKOFF_FACTOR      = tostring(var.callback_backoff_factor)
+    CALLBACK_MAX_DELAY_SECONDS   = tostring(var.callback_max_delay_seconds)
+    CALLBACK_MAX_ATTEMPTS        = tostring(var.callback_max_attempts)
+    CALLBACK_WATCH_SECONDS       = tostring(var.callback_watch_seconds)
+    CALLBACK_TIMEOUT_SECONDS     = tostring(var.callback_timeout_seconds)
+    CALLBACK_MAX_RESPONSE_BYTES  = tostring(var.callback_max_response_bytes)
+    CALLBACK_ALLOWED_SCHEMES     = join(",", var.callback_allowed_schemes)
+    CALLBACK_ALLOWED_NETWORKS    = join(",", var.callback_allowed_networks)
+    CALLBACK_LEASE_SECONDS       = tostring(var.callback_function_timeout)
   })
 }

@@ -72,3 +72,18 @@ output "dlq_role_arn" {
   description = "ARN of the DLQ consumer function's IAM role."
   value       = aws_iam_role.dlq.arn
 }
+
+output "callbacks_queue_url" {
+  description = "Queue of webhook deliveries (`{\"jobId\", \"attempt\", \"notBefore\"?}`)."
+  value       = aws_sqs_queue.callbacks.url
+}
+
+output "callbacks_dlq_url" {
+  description = "Dead-letter queue of webhook messages that could not be processed (AWS unavailable), to redrive."
+  value       = aws_sqs_queue.callbacks_dlq.url
+}
+
+output "callbacks_function_name" {
+  description = "Name of the webhook delivery function."
+  value       = aws_lambda_function.callbacks.function_name
+}

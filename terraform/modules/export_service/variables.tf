@@ -564,3 +564,139 @@ variable "manage_api_gateway_account" {
   type        = bool
   default     = true
 }
+
+################################################################################
+# Completion webhooks (export_callbacks)
+################################################################################
+
+variable "callback_allowed_schemes" {
+  description = "URL schemes a job's callbackUrl may use (CALLBACK_ALLOWED_SCHEMES). [\"https\"] in production; a local stack whose receivers run on the host adds \"http\"."
+  type        = list(string)
+  default     = ["https"]
+
+  validation {
+    condition     = length(var.callback_allowed_schemes) > 0 && alltrue([for s in var.callback_allowed_schemes : contains(["https", "http"], s)])
+    error_message = "callback_allowed_schemes must list https and/or http."
+  }
+}
+
+variable "callback_allowed_networks" {
+  description = "CIDRs a webhook may be delivered to although they are not public (CALLBACK_ALLOWED_NETWORKS): every other loopback, private, link-local (instance metadata), unique-local or reserved address is refused after DNS resolution. [] in production; [\"127.0.0.0/8\"] for a local stack."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for n in var.callback_allowed_networks : can(cidrhost(n, 0))])
+    error_message = "callback_allowed_networks must hold CIDR blocks, e.g. 127.0.0.0/8."
+  }
+}
+
+variable "callback_first_delay_seconds" {
+  description = "Seconds between the first failed webhook attempt and the second (CALLBACK_FIRST_DELAY_SECONDS); each later wait is callback_backoff_factor times longer, at most callback_max_delay_seconds. An integer from 1 to 86400."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.callback_first_delay_seconds >= 1 && var.callback_first_delay_seconds <= 86400
+    error_message = "callback_first_delay_seconds must be between 1 and 86400."
+  }
+}
+
+variable "callback_backoff_factor" {
+  description = "Growth of the wait between webhook attempts (CALLBACK_BACKOFF_FACTOR). A number from 1 to 10."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.callback_backoff_factor >= 1 && var.callback_backoff_factor <= 10
+    error_message = "callback_backoff_factor must be between 1 and 10."
+  }
+}
+
+variable "callback_max_delay_seconds" {
+  description = "Longest wait between two webhook attempts, in seconds (CALLBACK_MAX_DELAY_SECONDS); waits beyond SQS's 900 s are chained messages. An integer from 1 to 604800. The defaults (30 s doubling to 6 h, 15 attempts) keep retrying for about 32.5 hours."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.callback_max_delay_seconds >= 1 && var.callback_max_delay_seconds <= 604800
+    error_message = "callback_max_delay_seconds must be between 1 and 604800."
+  }
+}
+
+variable "callback_max_attempts" {
+  description = "Webhook attempts before its state is FAILED (CALLBACK_MAX_ATTEMPTS). An integer from 1 to 100."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.callback_max_attempts >= 1 && var.callback_max_attempts <= 100
+    error_message = "callback_max_attempts must be between 1 and 100."
+  }
+}
+
+variable "callback_watch_seconds" {
+  description = "Delay of the safety message queued when a job with a callbackUrl is created (CALLBACK_WATCH_SECONDS): it looks at the job this often until the job ends, then delivers the webhook if no terminal transition queued it (a crash in between). An integer from 0 to 900."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.callback_watch_seconds >= 0 && var.callback_watch_seconds <= 900
+    error_message = "callback_watch_seconds must be between 0 and 900."
+  }
+}
+
+variable "callback_timeout_seconds" {
+  description = "Time one webhook attempt may take, in seconds (CALLBACK_TIMEOUT_SECONDS): resolve, connect, TLS, send and read the answer. An integer from 1 to 60, at least 10 below callback_function_timeout."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.callback_timeout_seconds >= 1 && var.callback_timeout_seconds <= 60 && var.callback_timeout_seconds + 10 <= var.callback_function_timeout
+    error_message = "callback_timeout_seconds must be between 1 and 60 and at least 10 below callback_function_timeout."
+  }
+}
+
+variable "callback_max_response_bytes" {
+  description = "At most this many bytes of a receiver's answer are read (CALLBACK_MAX_RESPONSE_BYTES). An integer from 0 to 1048576."
+  type        = number
+  default     = 65536
+
+  validation {
+    condition     = var.callback_max_response_bytes >= 0 && var.callback_max_response_bytes <= 1048576
+    error_message = "callback_max_response_bytes must be between 0 and 1048576."
+  }
+}
+
+variable "callback_function_timeout" {
+  description = "Timeout of the webhook delivery function in seconds; also the lease of one attempt (a dead attempt is taken over after twice this, the callbacks queue's visibility timeout). An integer from 15 to 300."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.callback_function_timeout >= 15 && var.callback_function_timeout <= 300
+    error_message = "callback_function_timeout must be between 15 and 300."
+  }
+}
+
+variable "callback_maximum_concurrency" {
+  description = "Most concurrent invocations of the webhook delivery function (its event source mapping's maximum_concurrency). An integer from 2 to 1000."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.callback_maximum_concurrency >= 2 && var.callback_maximum_concurrency <= 1000
+    error_message = "callback_maximum_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "callback_max_receive_count" {
+  description = "Receives of one callbacks message before SQS parks it in the callbacks DLQ. Only failures to reach AWS count (a failed POST is a new message, not a receive). An integer from 1 to 1000."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.callback_max_receive_count >= 1 && var.callback_max_receive_count <= 1000
+    error_message = "callback_max_receive_count must be between 1 and 1000."
+  }
+}

@@ -23,6 +23,7 @@ def stack(jobs_table: Any) -> Stack:
         s3.create_bucket(Bucket=bucket)
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    callbacks_url = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     secrets = boto3.client("secretsmanager", region_name=REGION)
     arn = secrets.create_secret(Name="signing", SecretString=SECRET)["ARN"]
     settings = Settings(
@@ -33,6 +34,8 @@ def stack(jobs_table: Any) -> Stack:
         signing_secret_arn=arn,
         service_version="1.2.3-test",
         max_upload_bytes=10 * 1024 * 1024,
+        callback_queue_url=callbacks_url,
+        callback_watch_seconds=0,  # the safety message visible at once (moto hides delayed ones)
     )
     services = build_services(settings, session=boto3._get_default_session())  # shares loaded models
     return Stack(settings, services, ExportApi(lambda: services), jobs_table, s3, sqs, secrets)

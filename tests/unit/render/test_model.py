@@ -202,7 +202,7 @@ def test_defaults() -> None:
         (body([video()], output={"fps": 120}), ("output", "fps"), "less"),
         (body([video()], output={"backgroundColor": "rgb(300,0,0)"}), ("output", "backgroundColor"), "range"),
         (body([video()], output={"codec": "vp9"}), ("output", "codec"), "Extra"),
-        (body([video()], callbackUrl="http://x"), ("callbackUrl",), "Extra"),
+        (body([video()], webhook="http://x"), ("webhook",), "Extra"),
         (body([video()]) | {"assets": [*ASSETS, ASSETS[0]]}, ("assets", 2, "src"), "twice"),
         (
             body([video()]) | {"assets": [{"src": "clip.mp4", "s3Key": "assets/../etc/passwd"}]},

@@ -24,6 +24,7 @@ import pytest
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VideoExportTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "export-worker")
 
+from export_common.callbacks import CallbackNotifier
 from export_common.jobs import Job, JobRepository, job_message_body
 from export_worker import handler
 from export_worker.process import Renderer, RenderOutcome, WorkerDeps
@@ -110,6 +111,15 @@ class Bench:
     temp_root: Path
     clock_offset: list[float] = field(default_factory=lambda: [0.0])
     last_messages: list[dict[str, Any]] = field(default_factory=list)
+    callbacks_url: str = ""  # the webhook queue the worker's job_ended hook sends to
+
+    def callback_job_ids(self) -> list[str]:
+        """Job ids of the webhook messages queued so far (consumed)."""
+        ids = []
+        for message in self.receive(self.callbacks_url):
+            ids.append(json.loads(message["Body"])["jobId"])
+            self.sqs.delete_message(QueueUrl=self.callbacks_url, ReceiptHandle=message["ReceiptHandle"])
+        return ids
 
     def clock(self) -> float:
         return time.time() + self.clock_offset[0]
@@ -208,6 +218,7 @@ class Bench:
             s3=s3 or self.s3,
             render=render or self.renderer,
             clock=self.clock,
+            callbacks=CallbackNotifier(self.sqs, self.callbacks_url) if self.callbacks_url else None,
         )
 
     def make_visible(self) -> None:
@@ -269,6 +280,7 @@ def bench(
             ),
         },
     )["QueueUrl"]
+    callbacks_url = sqs.create_queue(QueueName="callbacks")["QueueUrl"]
     work_root = tmp_path / "work"
     temp_root = tmp_path / "tmp"  # the renderer's own temp dirs go to the system temp dir
     work_root.mkdir()
@@ -299,6 +311,7 @@ def bench(
         clip=clip_bytes,
         work_root=work_root,
         temp_root=temp_root,
+        callbacks_url=callbacks_url,
     )
     handler.set_deps(b.deps())
     try:
