@@ -48,6 +48,9 @@ module "export_service" {
   job_heartbeat_seconds = var.job_heartbeat_seconds
   job_lease_seconds     = var.job_lease_seconds
 
+  # Alarms notify nobody here (no topic) and evaluate every minute, so a test sees them change state soon.
+  alarm_period_seconds = 60
+
   # Generous throttling: tests fire bursts.
   api_throttling_rate_limit  = 1000
   api_throttling_burst_limit = 1000

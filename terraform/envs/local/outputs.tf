@@ -62,3 +62,13 @@ output "dlq_function_name" {
   description = "Name of the DLQ consumer Lambda function."
   value       = module.export_service.dlq_function_name
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.export_service.dashboard_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms by role."
+  value       = module.export_service.alarm_names
+}

@@ -72,3 +72,13 @@ output "dlq_role_arn" {
   description = "ARN of the DLQ consumer function's IAM role."
   value       = aws_iam_role.dlq.arn
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (jobs, render speed, queues, functions, API)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms by role: `dlq-messages-visible`, `dlq-messages-received`, `worker-errors`, `worker-throttles`, `api-5xx`, `job-queue-age`."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+}
