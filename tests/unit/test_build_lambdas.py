@@ -16,6 +16,7 @@ import pytest
 from export_api.settings import Settings
 from export_common.jobs import OUTPUT_KEY_PREFIX
 from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
+from export_worker.metrics import ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric
 from export_worker.settings import WorkerSettings
 from render.limits import ASSET_KEY_PREFIX
 
@@ -240,3 +241,20 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
     assert schedule.window_seconds() >= MIN_RETRY_WINDOW_SECONDS
     # and production keeps the module's schedule and URL rules (it sets none of them)
     assert "callback_" not in (ROOT / "terraform" / "envs" / "prod" / "main.tf").read_text()
+
+
+def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
+    """monitoring.tf names the worker's metrics by hand (JSON for CloudWatch); each must be one it emits."""
+    variables = (MODULE / "variables.tf").read_text()
+    monitoring = (MODULE / "monitoring.tf").read_text()
+    block = variables.split('variable "powertools_metrics_namespace"', 1)[1].split("\n}", 1)[0]
+
+    assert re.search(r'^\s*default\s*=\s*"([^"]+)"', block, re.M)[1] == METRICS_NAMESPACE  # type: ignore[index]
+    assert re.search(r"^\s*ns\s*=\s*var\.powertools_metrics_namespace$", monitoring, re.M)
+    named = set(re.findall(r'\[local\.ns, "(\w+)"', monitoring))
+    searched = set(re.findall(r'MetricName=\\"(\w+)\\"', monitoring))
+    assert named | searched == {str(m) for m in WorkerMetric} - {
+        WorkerMetric.MESSAGES_SKIPPED,
+        WorkerMetric.POISON_MESSAGES,
+    }
+    assert f"{{${{local.ns}},{ERROR_CODE_DIMENSION},service}}" in monitoring

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -25,12 +24,10 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.jobs import JobMessage, JobRepository
 from export_worker.dlq import process_dead_letter
+from export_worker.metrics import METRICS_NAMESPACE, record_result
 from export_worker.process import (
-    POISON_REASON,
     Delivery,
     ItemFailedError,
-    Outcome,
-    RecordResult,
     Renderer,
     WorkerDeps,
     job_ended,
@@ -46,6 +43,8 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
+# POWERTOOLS_METRICS_NAMESPACE (set by Terraform) wins; the alarms and dashboard read the same namespace
+metrics.namespace = metrics.namespace or METRICS_NAMESPACE
 # the logic modules log through the stdlib; give them the same JSON handler (and appended keys)
 for _name in ("export_worker", "render", "export_common"):
     logging.getLogger(_name)
@@ -115,26 +114,6 @@ def _job_id_for_log(body: str) -> str | None:
         return None
 
 
-def _record_metrics(result: RecordResult) -> None:
-    if result.outcome is Outcome.SUCCEEDED and result.render is not None:
-        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="RenderSeconds", unit=MetricUnit.Seconds, value=result.render.render_seconds)
-        metrics.add_metric(
-            name="OutputSeconds", unit=MetricUnit.Seconds, value=result.render.duration_seconds
-        )
-    elif result.outcome is Outcome.FAILED and result.error_code:
-        metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-        # one extra series per error code (a handful): which failures grow
-        with single_metric(name="JobsFailedByCode", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="ErrorCode", value=result.error_code)
-    elif result.outcome is Outcome.SKIPPED:
-        metrics.add_metric(name="MessagesSkipped", unit=MetricUnit.Count, value=1)
-        if result.reason == POISON_REASON:
-            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
-    elif result.outcome is Outcome.RETRY:
-        metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
-
-
 def _schedule_redelivery(deps: WorkerDeps, record: SQSRecord, seconds: int | None) -> None:
     """Shortens the wait of a message handed back on purpose (see ``export_worker.redelivery``)."""
     if seconds is None or deps.sqs is None:
@@ -186,10 +165,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         try:
             result = process_message(delivery, deps)
         except ItemFailedError as failure:
-            _record_metrics(failure.result)
+            record_result(metrics, failure.result)
             _schedule_redelivery(deps, record, failure.result.retry_after_seconds)
             raise
-        _record_metrics(result)
+        record_result(metrics, result)
         logger.info("message done", extra={"outcome": result.outcome.value, "reason": result.reason})
     finally:
         logger.remove_keys(["job_id", "message_id"])
@@ -220,7 +199,7 @@ def dlq_record_handler(record: SQSRecord) -> None:
         except ItemFailedError as failure:
             logger.info("job still leased; DLQ message comes back", extra={"reason": failure.result.reason})
             raise
-        _record_metrics(result)
+        record_result(metrics, result)
     finally:
         logger.remove_keys(["job_id", "message_id"])
 

@@ -61,6 +61,9 @@ module "export_service" {
   callback_max_attempts        = 5
   callback_watch_seconds       = 30
 
+  # Alarms notify nobody here (no topic) and evaluate every minute, so a test sees them change state soon.
+  alarm_period_seconds = 60
+
   # Generous throttling: tests fire bursts.
   api_throttling_rate_limit  = 1000
   api_throttling_burst_limit = 1000

@@ -77,3 +77,13 @@ output "callbacks_queue_url" {
   description = "Queue of webhook deliveries."
   value       = module.export_service.callbacks_queue_url
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.export_service.dashboard_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms by role."
+  value       = module.export_service.alarm_names
+}

@@ -92,4 +92,9 @@ module "export_service" {
   api_throttling_burst_limit = var.api_throttling_burst_limit
   manage_api_gateway_account = var.manage_api_gateway_account
   signing_secret_version     = var.signing_secret_version
+
+  # Alarms notify the operators' topic (null: they only change state).
+  alarm_topic_arn                   = var.alarm_topic_arn
+  alarm_period_seconds              = 300
+  queue_age_alarm_threshold_seconds = var.queue_age_alarm_threshold_seconds
 }

@@ -139,3 +139,15 @@ variable "signing_secret_version" {
   type        = number
   default     = 1
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the alarms notify when they fire and when they clear (the operators' paging topic); null for none."
+  type        = string
+  default     = null
+}
+
+variable "queue_age_alarm_threshold_seconds" {
+  description = "Age of the oldest job message that raises the job-queue-age alarm, in seconds; null: twice the worker timeout."
+  type        = number
+  default     = null
+}

@@ -87,3 +87,13 @@ output "callbacks_function_name" {
   description = "Name of the webhook delivery function."
   value       = aws_lambda_function.callbacks.function_name
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (jobs, render speed, queues, functions, API)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms by role: `dlq-messages-visible`, `dlq-messages-received`, `worker-errors`, `worker-throttles`, `api-5xx`, `job-queue-age`."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.alarm_name }
+}

@@ -700,3 +700,73 @@ variable "callback_max_receive_count" {
     error_message = "callback_max_receive_count must be between 1 and 1000."
   }
 }
+
+################################################################################
+# Monitoring (monitoring.tf)
+################################################################################
+
+variable "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies when it fires and when it clears, e.g. the operators' paging topic. Null: the alarms still exist and change state, but notify nobody."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_topic_arn, "-")))
+    error_message = "alarm_topic_arn must be null or the ARN of an SNS topic."
+  }
+}
+
+variable "alarm_period_seconds" {
+  description = "Period over which every alarm evaluates its metric, in seconds: 60 or a multiple of 60 up to 3600. An alarm fires after one period (two for the queue age)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.alarm_period_seconds >= 60 && var.alarm_period_seconds <= 3600 && var.alarm_period_seconds % 60 == 0
+    error_message = "alarm_period_seconds must be a multiple of 60 from 60 to 3600."
+  }
+}
+
+variable "worker_errors_alarm_threshold" {
+  description = "The worker-errors alarm fires when the worker has more failed invocations (crashes, timeouts, out-of-memory kills) than this in one alarm period. An integer of 0 or more; 0 alarms on the first."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.worker_errors_alarm_threshold >= 0
+    error_message = "worker_errors_alarm_threshold must be 0 or more."
+  }
+}
+
+variable "worker_throttles_alarm_threshold" {
+  description = "The worker-throttles alarm fires when the worker is throttled more often than this in one alarm period. An integer of 0 or more."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.worker_throttles_alarm_threshold >= 0
+    error_message = "worker_throttles_alarm_threshold must be 0 or more."
+  }
+}
+
+variable "api_5xx_alarm_threshold" {
+  description = "The api-5xx alarm fires when the API stage answers more 5xx responses than this in one alarm period. An integer of 0 or more; the service answers client errors with 4xx, so any 5xx is a dependency outage or a bug."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.api_5xx_alarm_threshold >= 0
+    error_message = "api_5xx_alarm_threshold must be 0 or more."
+  }
+}
+
+variable "queue_age_alarm_threshold_seconds" {
+  description = "The job-queue-age alarm fires when the oldest job message is older than this, in seconds, for two alarm periods. Null: twice worker_timeout (longer than two whole renders). An integer from 60 to 1209600."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.queue_age_alarm_threshold_seconds == null || (coalesce(var.queue_age_alarm_threshold_seconds, 60) >= 60 && coalesce(var.queue_age_alarm_threshold_seconds, 60) <= 1209600)
+    error_message = "queue_age_alarm_threshold_seconds must be null or between 60 and 1209600."
+  }
+}

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from export_common.errors import ErrorCode
 from export_common.jobs import JobStatus, job_message_body, output_key
 from export_worker import handler
+from export_worker.metrics import ERROR_CODE_DIMENSION, WorkerMetric
 from render.errors import RenderTimeoutError
 
 from .conftest import (
@@ -383,7 +384,9 @@ def test_a_late_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(ben
     assert bench.leftovers() == []
 
 
-def test_the_dlq_consumer_fails_dead_jobs_and_waits_for_live_leases(bench: Bench) -> None:
+def test_the_dlq_consumer_fails_dead_jobs_and_waits_for_live_leases(
+    bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
     queued = bench.create_job(send=False)
     dead = bench.create_job(send=False)
     live = bench.create_job(send=False)
@@ -404,3 +407,8 @@ def test_the_dlq_consumer_fails_dead_jobs_and_waits_for_live_leases(bench: Bench
     assert messages[queued] == "the export could not be started; please try again later"
     assert messages[dead] == "the export could not be completed after 1 attempt; please try again later"
     assert bench.job(live).status is JobStatus.RUNNING
+    # each job it failed is counted by its code
+    docs = _emf(capsys.readouterr().out)
+    assert [doc[ERROR_CODE_DIMENSION] for doc in docs if WorkerMetric.JOBS_FAILED_BY_CODE in doc] == [
+        ErrorCode.RETRIES_EXHAUSTED.value
+    ] * 2
