@@ -8,7 +8,8 @@ import uuid
 
 import boto3
 
-from export_common.jobs import JobRepository, JobStatus, job_message_body
+from export_common.jobs import JobStatus, job_message_body
+from export_common.table import JobRepository
 from tests.e2e.conftest import one_clip_request
 from tests.e2e.stack import Stack
 

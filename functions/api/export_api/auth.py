@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode, ServiceError
-from export_common.jobs import put_unless_live
 from export_common.signing import MAX_CLOCK_SKEW_MS, VerifiedSignature, verify
+from export_common.table import SignatureStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-SIGNATURE_KEY_PREFIX = "sig#"
-REPLAY_WINDOW_SECONDS = 600
-"""A signature is remembered for 10 minutes: longer than the +-5 minute window in which it verifies."""
 REFRESH_ON_MISMATCH_AFTER_SECONDS = 5.0
 """A mismatch with a cached secret older than this is retried once with freshly fetched secrets (rotation)."""
 
@@ -82,13 +79,10 @@ class ReplayGuard:
     """Remembers accepted signatures in the jobs table; a second use within the window is rejected."""
 
     def __init__(self, table: Table, *, clock: Callable[[], float] = time.time):
-        self._table = table
-        self._clock = clock
+        self._store = SignatureStore(table, clock=clock)
 
     def check_and_remember(self, signature: str) -> None:
-        now = int(self._clock())
-        item = {"pk": SIGNATURE_KEY_PREFIX + signature, "expiresAt": now + REPLAY_WINDOW_SECONDS}
-        if not put_unless_live(self._table, item, now=now):
+        if not self._store.remember(signature):
             raise ServiceError(
                 ErrorCode.REPLAYED_REQUEST, "This signed request was already used; sign it again."
             )

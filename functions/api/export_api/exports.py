@@ -23,26 +23,17 @@ from export_common.callbacks import (
     public_callback_view,
 )
 from export_common.errors import ErrorCode, ServiceError
-from export_common.jobs import (
-    Job,
-    JobError,
-    JobRepository,
-    JobStatus,
-    job_message_body,
-    put_unless_live,
-)
+from export_common.jobs import Job, JobError, JobStatus, job_message_body
 from export_common.limits import is_missing_object
+from export_common.table import IdempotencyRecord, IdempotencyStore, JobRepository
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
 logger = Logger(child=True)
 
-IDEMPOTENCY_KEY_PREFIX = "idem#"
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 _UUID_CHARS = frozenset("0123456789abcdef-")
 
@@ -98,51 +89,6 @@ def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> 
             "Some assets have not been uploaded (presign, then PUT each file before POST /export).",
             details=missing,
         )
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    job_id: str
-    request_hash: str
-
-
-class IdempotencyStore:
-    """``Idempotency-Key`` reservations in the jobs table (hashed key, request hash, job id, TTL)."""
-
-    def __init__(self, table: Table, *, clock: Callable[[], float] = time.time):
-        self._table = table
-        self._clock = clock
-
-    @staticmethod
-    def _pk(key: str) -> str:
-        return IDEMPOTENCY_KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
-
-    def reserve(self, key: str, job_id: str, request_hash: str) -> IdempotencyRecord | None:
-        """Claims the key for ``job_id``; returns the existing record instead when the key is taken."""
-        now = int(self._clock())
-        record = {
-            "pk": self._pk(key),
-            "jobId": job_id,
-            "requestHash": request_hash,
-            "expiresAt": now + IDEMPOTENCY_TTL_SECONDS,
-        }
-        if put_unless_live(self._table, record, now=now):
-            return None
-        item = self._table.get_item(Key={"pk": self._pk(key)}, ConsistentRead=True).get("Item")
-        if item is None:  # expired and deleted between the two calls: try once more
-            return self.reserve(key, job_id, request_hash)
-        return IdempotencyRecord(job_id=str(item["jobId"]), request_hash=str(item["requestHash"]))
-
-    def release(self, key: str, job_id: str) -> None:
-        """Frees the key after a failed start so that a retry with the same key can succeed."""
-        try:
-            self._table.delete_item(
-                Key={"pk": self._pk(key)},
-                ConditionExpression="jobId = :job",
-                ExpressionAttributeValues={":job": job_id},
-            )
-        except ClientError:
-            logger.warning("could not release idempotency key", exc_info=True)
 
 
 @dataclass

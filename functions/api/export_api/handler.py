@@ -6,24 +6,29 @@ lets tests import it without credentials.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from export_api.app import ExportApi, Services
 from export_api.auth import Authenticator, ReplayGuard, SecretProvider
-from export_api.exports import ExportService, IdempotencyStore
+from export_api.exports import ExportService
 from export_api.health import HealthChecker
 from export_api.settings import Settings
 from export_common.callbacks import CallbackNotifier
-from export_common.jobs import JobRepository
+from export_common.table import IdempotencyStore, JobRepository
 
 logger = Logger()
+# the table module logs through the stdlib; give it the same JSON handler
+logging.getLogger("export_common")
+copy_config_to_registered_loggers(source_logger=logger, include={"export_common"})
 
 
 def s3_config(settings: Settings) -> Config:

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from export_api.auth import SecretProvider
 from export_api.models import HealthResponse
 from export_common.limits import is_missing_object
+from export_common.table import probe
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 HEALTH_CACHE_SECONDS = 10.0
-PROBE_KEY = "health#probe"
 PROBE_OBJECT = "assets/health-probe"
 
 
@@ -49,7 +49,7 @@ class HealthChecker:
         if self._cached is not None and now - self._cached[0] < HEALTH_CACHE_SECONDS:
             return self._cached[1]
         checks: dict[str, Literal["ok", "error"]] = {
-            "dynamodb": self._run("dynamodb", lambda: self.table.get_item(Key={"pk": PROBE_KEY})),
+            "dynamodb": self._run("dynamodb", lambda: probe(self.table)),
             "sqs": self._run(
                 "sqs",
                 lambda: self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"]),

@@ -33,12 +33,12 @@ from export_common.callbacks import (
     CallbackMessage,
     CallbackNotifier,
     CallbackSchedule,
-    CallbackStore,
     callback_path,
     outcome_fields,
 )
-from export_common.jobs import CallbackState, Job, JobRepository
+from export_common.jobs import CallbackState, Job
 from export_common.signing import DELIVERY_ID_HEADER, signed_headers
+from export_common.table import CallbackStore, JobRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

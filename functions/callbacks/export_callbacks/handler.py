@@ -23,8 +23,8 @@ from export_api.auth import SecretProvider
 from export_callbacks.delivery import DeliveryDeps, process_callback
 from export_callbacks.sender import SendResult, post_webhook
 from export_callbacks.settings import CallbackSettings
-from export_common.callbacks import CallbackNotifier, CallbackStore
-from export_common.jobs import JobRepository
+from export_common.callbacks import CallbackNotifier
+from export_common.table import CallbackStore, JobRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

@@ -12,8 +12,9 @@ worker and that Lambda share:
 * ``CallbackNotifier``: the one call every terminal transition makes (``job_ended``), and the delayed
   safety message sent at job creation, so that a crash between "job final" and "webhook queued" cannot
   lose the webhook;
-* ``CallbackStore``: the conditional updates of the job record's ``callback`` map, so that duplicate
-  messages never run one attempt twice at once and a late write never moves the state backwards.
+* ``export_common.table.CallbackStore``: the conditional updates of the job record's ``callback`` map,
+  so that duplicate messages never run one attempt twice at once and a late write never moves the
+  state backwards.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import SplitResult, urlsplit
@@ -32,19 +32,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from export_common.errors import ErrorCode
-from export_common.jobs import (
-    JOB_KEY_PREFIX,
-    CallbackRecord,
-    CallbackState,
-    Job,
-    JobError,
-    JobStatus,
-    update_if,
-    utc_now_iso,
-)
+from export_common.jobs import CallbackRecord, CallbackState, Job, JobError, JobStatus
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -271,82 +261,6 @@ def outcome_fields(
             "height": job.output.height,
         }
     return fields
-
-
-@dataclass
-class CallbackStore:
-    """The conditional updates of a job's ``callback`` map; only this class writes it after creation."""
-
-    table: Table
-    clock: Callable[[], float] = field(default=time.time)
-
-    def claim(self, job_id: str, attempt: int, *, lease_seconds: int) -> bool:
-        """Starts attempt ``attempt``: only after attempt - 1 ended unsuccessfully, or when the same
-        attempt's holder died (its lease ran out). False: another message owns it, or it is done."""
-        now = int(self.clock())
-        return update_if(
-            self.table,
-            Key={"pk": JOB_KEY_PREFIX + job_id},
-            UpdateExpression=(
-                "SET callback.#st = :delivering, callback.attempts = :n, callback.leaseUntil = :lease, "
-                "updatedAt = :now REMOVE callback.nextAttemptAt"
-            ),
-            ConditionExpression=(
-                "attribute_exists(callback) AND NOT callback.#st IN (:delivered, :failed) AND "
-                "(callback.attempts = :prev OR "
-                "(callback.attempts = :n AND callback.#st = :delivering "
-                "AND callback.leaseUntil < :now_s))"
-            ),
-            ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues={
-                ":delivering": CallbackState.DELIVERING.value,
-                ":delivered": CallbackState.DELIVERED.value,
-                ":failed": CallbackState.FAILED.value,
-                ":n": attempt,
-                ":prev": attempt - 1,
-                ":lease": now + lease_seconds,
-                ":now_s": now,
-                ":now": utc_now_iso(),
-            },
-        )
-
-    def finish(
-        self,
-        job_id: str,
-        attempt: int,
-        state: CallbackState,
-        *,
-        last_status: int | None,
-        last_error: str | None,
-        next_attempt_at: int | None = None,
-    ) -> bool:
-        """Records how attempt ``attempt`` ended, only while it is still the current one."""
-        sets = ["callback.#st = :state", "updatedAt = :now"]
-        removes = ["callback.leaseUntil"]
-        values: dict[str, Any] = {
-            ":state": state.value,
-            ":n": attempt,
-            ":delivering": CallbackState.DELIVERING.value,
-            ":now": utc_now_iso(),
-        }
-        for name, value in (
-            ("lastStatus", last_status),
-            ("lastError", last_error),
-            ("nextAttemptAt", next_attempt_at),
-        ):
-            if value is None:
-                removes.append(f"callback.{name}")
-            else:
-                sets.append(f"callback.{name} = :{name}")
-                values[f":{name}"] = value
-        return update_if(
-            self.table,
-            Key={"pk": JOB_KEY_PREFIX + job_id},
-            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            ConditionExpression="callback.attempts = :n AND callback.#st = :delivering",
-            ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues=values,
-        )
 
 
 def public_callback_view(record: CallbackRecord) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from export_common.errors import ErrorCode
-from export_common.jobs import JobError, JobMessage, JobRepository
+from export_common.jobs import JobError, JobMessage
+from export_common.table import JobRepository
 from export_worker.process import (
     NEVER_STARTED_MESSAGE,
     ItemFailedError,

@@ -22,7 +22,8 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
-from export_common.jobs import JobMessage, JobRepository
+from export_common.jobs import JobMessage
+from export_common.table import JobRepository
 from export_worker.dlq import process_dead_letter
 from export_worker.metrics import METRICS_NAMESPACE, record_result
 from export_worker.process import (

@@ -28,7 +28,8 @@ from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
 from export_common.errors import ErrorCode
-from export_common.jobs import Job, JobError, JobMessage, JobOutput, JobRepository, output_key
+from export_common.jobs import Job, JobError, JobMessage, JobOutput, output_key
+from export_common.table import JobRepository
 from export_worker.budget import TimeBudget
 from export_worker.failures import JobFailedError, LeaseLostError, PoisonMessageError, RetryLaterError
 from export_worker.heartbeat import Heartbeat

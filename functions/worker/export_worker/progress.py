@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from export_common.jobs import JobRepository
+from export_common.table import JobRepository
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from export_common.callbacks import CallbackMessage
-from export_common.jobs import CallbackRecord, CallbackState, JobOutput, JobRepository, JobStatus
+from export_common.jobs import CallbackRecord, CallbackState, JobOutput, JobStatus
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import Stack, error_code
 
 

@@ -12,13 +12,9 @@ import pytest
 
 from export_callbacks.delivery import DeliveryDeps, Step, process_callback
 from export_callbacks.sender import SendResult
-from export_common.callbacks import (
-    CallbackMessage,
-    CallbackNotifier,
-    CallbackSchedule,
-    CallbackStore,
-)
-from export_common.jobs import CallbackState, Job, JobError, JobOutput, JobRepository
+from export_common.callbacks import CallbackMessage, CallbackNotifier, CallbackSchedule
+from export_common.jobs import CallbackState, Job, JobError, JobOutput
+from export_common.table import CallbackStore, JobRepository
 from video_export.signing import DELIVERY_ID_HEADER
 from video_export.webhooks import verify_webhook
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import requests
 
-from export_common.jobs import JobOutput, JobRepository
+from export_common.jobs import JobOutput
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import Stack, rest_event
 
 RELAY_PATH = "/__s3__"

@@ -6,8 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from export_common.jobs import JobError, JobOutput, JobRepository
+from export_common.jobs import JobError, JobOutput
 from export_common.signing import sign
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
 from tests.unit.clients.api_server import ApiServer
 from tests.unit.clients.runtimes import CLIENT_DIR, runtime_env, wait_until

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from export_common.errors import ErrorCode
-from export_common.jobs import JobError, JobOutput, JobRepository
+from export_common.jobs import JobError, JobOutput
 from export_common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import SECRET, Stack, timeline_request
 from tests.unit.clients.api_server import ApiServer, finish_job, serve_api
 from tests.unit.clients.runtimes import (

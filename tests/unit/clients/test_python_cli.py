@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from export_common.jobs import JobError, JobRepository
+from export_common.jobs import JobError
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
 from tests.unit.clients.api_server import ApiServer, finish_job
 from tests.unit.clients.runtimes import wait_until

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from export_common.jobs import JobError, JobRepository
+from export_common.jobs import JobError
+from export_common.table import JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
 from tests.unit.clients.api_server import ApiServer, finish_job, serving
 from video_export import ApiError, ExportClient, job_failure

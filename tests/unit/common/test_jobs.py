@@ -5,11 +5,11 @@ from export_common.jobs import (
     JobError,
     JobMessage,
     JobOutput,
-    JobRepository,
     JobStatus,
     job_message_body,
     output_key,
 )
+from export_common.table import JobRepository
 
 
 def _new_job(repo: JobRepository, job_id: str = "j1"):

@@ -25,7 +25,8 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "VideoExportTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "export-worker")
 
 from export_common.callbacks import CallbackNotifier
-from export_common.jobs import Job, JobRepository, job_message_body
+from export_common.jobs import Job, job_message_body
+from export_common.table import JobRepository
 from export_worker import handler
 from export_worker.process import Renderer, RenderOutcome, WorkerDeps
 from export_worker.settings import WorkerSettings

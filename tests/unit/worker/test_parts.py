@@ -14,8 +14,8 @@ import pytest
 from pydantic import ValidationError
 
 from export_common.errors import ErrorCode
-from export_common.jobs import JobRepository
 from export_common.limits import GIB
+from export_common.table import JobRepository
 from export_worker import workdir
 from export_worker.budget import TimeBudget, estimated_render_seconds
 from export_worker.failures import JobFailedError
