@@ -38,3 +38,10 @@ MAX_FONT_SIZE: Final = 400
 DEFAULT_FONT_SIZE: Final = 48
 # Layout coordinates may place a visual partly outside the frame, but not absurdly far away.
 MAX_COORDINATE: Final = 10 * MAX_OUTPUT_WIDTH
+
+# Fan-out (render/fanout.py): an output longer than the threshold renders as chunks on several workers.
+# The worker's Terraform variables default to these (a unit test ties them).
+FANOUT_THRESHOLD_SECONDS: Final = 60.0
+FANOUT_MAX_CHUNKS: Final = 20
+# A shorter chunk costs more in start-up (download, probe, ffmpeg start) than it saves.
+FANOUT_MIN_CHUNK_SECONDS: Final = 10.0
