@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from export_api.models import CreateExportResponse, JobStatusResponse, OutputInfo
+from export_common.ending import end_job
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import (
     Job,
@@ -175,9 +176,11 @@ class ExportService:
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=job_message_body(job_id))
         except (ClientError, BotoCoreError) as error:
             logger.error("job queue send failed", extra={"jobId": job_id, "error": type(error).__name__})
-            self.jobs.mark_failed(
+            end_job(
+                self.jobs,
                 job_id,
                 JobError(code=ErrorCode.QUEUE_UNAVAILABLE.value, message="The job could not be queued."),
+                attempt=None,
             )
             if idempotency_key is not None:
                 self.idempotency.release(idempotency_key, job_id)

@@ -76,6 +76,12 @@ class Job(BaseModel):
     # the transient failure that ended the previous attempt (set on release; the job is retried)
     last_error: JobError | None = Field(default=None, alias="lastError")
     output: JobOutput | None = None
+    # fan-out (export_common.fanout): the chunk count, how many tasks the split sent (chunks + audio),
+    # the names of those finished, and how often the join was claimed
+    chunks: int | None = None
+    fanout_tasks: int | None = Field(default=None, alias="fanoutTasks")
+    done_tasks: frozenset[str] | None = Field(default=None, alias="doneTasks")
+    join_claims: int | None = Field(default=None, alias="joinClaims")
 
     def lease_is_live(self, now: float) -> bool:
         """True while a RUNNING attempt holds the job (its heartbeat keeps extending the lease)."""
@@ -143,6 +149,11 @@ class JobRepository:
     def __init__(self, table: Table, *, ttl_days: int = DEFAULT_JOB_TTL_DAYS):
         self._table = table
         self._ttl_seconds = ttl_days * 86400
+
+    @property
+    def table(self) -> Table:
+        """The jobs table, for the fan-out's writes (``export_common.fanout.FanoutRepository``)."""
+        return self._table
 
     # ----------------------------------------------------------------- reads
     def get(self, job_id: str) -> Job | None:

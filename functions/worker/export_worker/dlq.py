@@ -15,7 +15,9 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from export_common.ending import end_job
 from export_common.errors import ErrorCode
+from export_common.fanout import TaskMessage, is_task_body
 from export_common.jobs import JobError, JobMessage, JobRepository
 from export_worker.process import (
     NEVER_STARTED_MESSAGE,
@@ -32,7 +34,8 @@ def process_dead_letter(
     body: str, repo: JobRepository, *, max_receive_count: int, clock: Callable[[], float] = time.time
 ) -> RecordResult:
     try:
-        job_id = JobMessage.model_validate_json(body).job_id
+        model = TaskMessage if is_task_body(body) else JobMessage
+        job_id = model.model_validate_json(body).job_id
     except ValidationError:
         logger.error("poison message reached the DLQ; dropped", extra={"body_prefix": body[:200]})
         return RecordResult(Outcome.SKIPPED, reason="poison message")
@@ -45,7 +48,7 @@ def process_dead_letter(
     message = retries_exhausted_message(job.attempt) if job.attempt else NEVER_STARTED_MESSAGE
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
     # only if nobody claimed the job since it was read (that attempt then ends it)
-    if repo.fail_abandoned(job_id, error, attempt=job.attempt, now=now):
+    if end_job(repo, job_id, error, attempt=job.attempt, abandoned=True, now=now):
         logger.error(
             "job failed from the DLQ",
             extra={
