@@ -141,10 +141,16 @@ def frame_at(seconds: float, fps: float) -> int:
     return max(0, math.ceil((seconds - EPSILON) * fps))
 
 
-def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path) -> RenderPlan:
-    """Build the plan; InvalidMediaError when a source lacks what its action needs."""
+def plan_render(
+    composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path, *, frames: int | None = None
+) -> RenderPlan:
+    """Build the plan; InvalidMediaError when a source lacks what its action needs.
+
+    `frames` sets the output's length (a fan-out chunk is its window, whatever its clips' ends);
+    by default the output lasts until the last clip ends.
+    """
     fps = composition.fps
-    total = max(1, frame_at(composition.duration, fps))
+    total = frames if frames is not None else max(1, frame_at(composition.duration, fps))
     frame_box = Box(0, 0, composition.width, composition.height)
     visuals: list[_Visual] = []
     audio_clips: list[tuple[Clip, MediaInfo, Path]] = []
@@ -222,7 +228,7 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
         height=composition.height,
         fps=fps,
         background_color=composition.background_color,
-        duration=composition.duration,
+        duration=total / fps if frames is not None else composition.duration,
         inputs=tuple(inputs.specs),
         base=tuple(base),
         overlays=tuple(overlays),
