@@ -229,7 +229,8 @@ class FanoutRepository:
                     "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now ADD joinClaims :one"
                 ),
                 ConditionExpression=(
-                    "#s = :running AND attempt = :attempt AND size(doneTasks) = fanoutTasks "
+                    "#s = :running AND attempt = :attempt "
+                    "AND attribute_exists(doneTasks) AND size(doneTasks) = fanoutTasks "
                     "AND (attribute_not_exists(joinLeaseUntil) OR joinLeaseUntil < :now_s)"
                 ),
                 ExpressionAttributeNames={"#s": "status"},

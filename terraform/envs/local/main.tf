@@ -48,6 +48,12 @@ module "export_service" {
   job_heartbeat_seconds = var.job_heartbeat_seconds
   job_lease_seconds     = var.job_lease_seconds
 
+  # Fan-out at a smaller scale, so the end-to-end tests fan a short timeline out into several chunks
+  # while the other tests' timelines (up to 36 s) keep the single pass.
+  fanout_threshold_seconds = var.fanout_threshold_seconds
+  fanout_max_chunks        = var.fanout_max_chunks
+  fanout_min_chunk_seconds = var.fanout_min_chunk_seconds
+
   # Generous throttling: tests fire bursts.
   api_throttling_rate_limit  = 1000
   api_throttling_burst_limit = 1000

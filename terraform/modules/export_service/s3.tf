@@ -1,5 +1,6 @@
-# Two private buckets: browser uploads (`assets/`) and rendered outputs (`exports/`). Clients only
-# ever reach them through presigned URLs made by the API Lambda.
+# Two private buckets: browser uploads (`assets/`) and rendered outputs (`exports/`, with the chunks of
+# fanned-out exports under `work/`). Clients only ever reach them through presigned URLs made by the API
+# Lambda.
 
 locals {
   buckets = {
@@ -8,11 +9,14 @@ locals {
       expiration_days = var.assets_expiration_days
       # Browsers PUT uploads (presigned PUT) and may HEAD them.
       cors_methods = ["PUT", "POST", "GET", "HEAD"]
+      # prefixes of intermediate files that expire sooner than the bucket's own
+      short_lived = {}
     }
     exports = {
       prefix          = local.exports_prefix
       expiration_days = var.exports_expiration_days
       cors_methods    = ["GET", "HEAD"]
+      short_lived     = { work = { prefix = local.work_prefix, days = var.work_expiration_days } }
     }
   }
 }
@@ -119,6 +123,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
     expiration {
       days = local.buckets[each.key].expiration_days
+    }
+  }
+
+  dynamic "rule" {
+    for_each = local.buckets[each.key].short_lived
+    content {
+      id     = "expire-${rule.key}"
+      status = "Enabled"
+      filter {
+        prefix = rule.value.prefix
+      }
+      expiration {
+        days = rule.value.days
+      }
     }
   }
 
