@@ -217,13 +217,17 @@ def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
         stream = stream.filter("trim", start=_num(segment.input_offset))
     pts = "PTS-STARTPTS" if clip.speed == 1 else f"(PTS-STARTPTS)/{_num(clip.speed)}"
     stream = stream.filter("setpts", pts)
+    if segment.lead:
+        stream = stream.filter("setpts", f"PTS-{_num(segment.lead)}/TB")
     box = Box(0, 0, plan.width, plan.height)
     # Scale each source frame once: before `fps` when the source has no more frames than the output
     # (fps then repeats scaled frames), after it when `fps` drops frames.
     scale_first = segment.needs_scale and segment.frame_rate is not None and segment.frame_rate <= plan.fps
     if scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
-    stream = stream.filter("fps", _num(plan.fps)).filter("trim", end_frame=segment.source_frames)
+    # From a lead, the frame on screen at the segment's start is the last one before it, as `fps` picks.
+    rate = {"start_time": 0} if segment.lead else {}
+    stream = stream.filter("fps", _num(plan.fps), **rate).filter("trim", end_frame=segment.source_frames)
     if segment.needs_scale and not scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
     # A source that ends early, or a held frame, repeats its last frame: the segment keeps its length.

@@ -259,6 +259,7 @@ def join_chunks(
     output_path: Path,
     *,
     fps: float,
+    expected_frames: int | None = None,
     timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
@@ -266,13 +267,16 @@ def join_chunks(
 ) -> RenderResult:
     """Join chunks (in order) and the audio track into the final mp4, by stream copy (+faststart).
 
-    Raises RenderFailedError when the joined video does not have exactly the chunks' frames together
-    (a missing, truncated or foreign chunk), so a bad join never becomes a SUCCEEDED export.
+    Raises RenderFailedError when the chunks do not hold `expected_frames` (the windows' frames
+    together: a truncated or foreign chunk) or the joined video lost any of them, so a bad join never
+    becomes a SUCCEEDED export.
     """
     started = time.monotonic()
     if not chunk_paths:
         raise RenderFailedError("there are no chunks to join")
     expected = sum(count_frames(path, ffprobe=ffprobe) for path in chunk_paths)
+    if expected_frames is not None and expected != expected_frames:
+        raise RenderFailedError(f"the chunks hold {expected} frames where the export has {expected_frames}")
     output_path = output_path.resolve()
     with tempfile.TemporaryDirectory(prefix="join-", dir=scratch_dir) as tmp:
         listing = Path(tmp) / "chunks.txt"
