@@ -9,9 +9,7 @@ and duration, and play its audio through every join without a gap or a click.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +26,8 @@ from render.fanout import ChunkWindow
 from render.model import ExportRequest
 from render.pipeline import render_export
 from tests import audio_levels
+
+from .conftest import Media, requires_ffmpeg
 
 W, H, FPS = 160, 90, 30
 SINE_HZ = 500
@@ -54,9 +54,7 @@ _MEDIA: dict[str, list[str]] = {
 BASE_POINT = (150, 85)  # bottom right: only the base shows there
 PIP_POINT = (30, 20)  # inside the picture-in-picture box of the generic timeline
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
-)
+pytestmark = requires_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -195,17 +193,7 @@ def _mean_difference(a: bytes, b: bytes) -> float:
 
 
 def _stream(path: Path, kind: str) -> dict[str, Any]:
-    return next(s for s in _probe(path)["streams"] if s["codec_type"] == kind)
-
-
-def _probe(path: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        capture_output=True,
-        check=True,
-    )
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
+    return next(s for s in Media.probe(path)["streams"] if s["codec_type"] == kind)
 
 
 # ------------------------------------------------------------------ plan_chunks (pure)
@@ -291,8 +279,8 @@ def test_durations_agree_to_within_one_frame(name: str, request: pytest.FixtureR
         assert abs(single - fanned) <= 1 / FPS, kind
     assert (
         abs(
-            float(_probe(renders.single)["format"]["duration"])
-            - float(_probe(renders.fanned)["format"]["duration"])
+            float(Media.probe(renders.single)["format"]["duration"])
+            - float(Media.probe(renders.fanned)["format"]["duration"])
         )
         <= 1 / FPS
     )
@@ -320,7 +308,7 @@ def test_audio_runs_through_every_join_without_a_gap_or_a_click(
 
 def test_a_chunk_is_video_only_from_a_keyframe_and_exactly_its_window(generic: Renders) -> None:
     for window, path in zip(generic.windows, generic.chunks, strict=True):
-        streams = _probe(path)["streams"]
+        streams = Media.probe(path)["streams"]
         assert [s["codec_type"] for s in streams] == ["video"]
         assert fanout.count_frames(path) == window.frames
         first = subprocess.run(
