@@ -453,7 +453,7 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     chunks = job.chunks or 0
     try:
         with job_work_dir(settings.work_dir) as work, heartbeat:
-            output = _join_and_upload(
+            output, joined = _join_and_upload(
                 job_id, chunks, request=request, work=work, delivery=delivery, deps=deps
             )
             if heartbeat.lost.is_set():
@@ -475,7 +475,7 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         logger.warning("job no longer owned by this attempt; final state left to the owner")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
     logger.info("job succeeded", extra={"output": output.model_dump(by_alias=True), "chunks": chunks})
-    return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt)
+    return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=joined)
 
 
 def _retry_join(job_id: str, attempt: int, join_claim: int, reason: str, *, cause: BaseException) -> NoReturn:
@@ -503,7 +503,7 @@ def _download(s3: S3Client, bucket: str, key: str, target: Path) -> Path:
 
 def _join_and_upload(
     job_id: str, chunks: int, *, request: ExportRequest, work: Path, delivery: Delivery, deps: WorkerDeps
-) -> JobOutput:
+) -> tuple[JobOutput, RenderOutcome]:
     settings = deps.settings
     bucket = settings.exports_bucket_name
     paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
@@ -521,7 +521,7 @@ def _join_and_upload(
     )
     key = output_key(job_id)
     size = upload_output(deps.s3, output_path, bucket, key)
-    return JobOutput(
+    output = JobOutput(
         key=key,
         duration_seconds=round(joined.duration_seconds, 3),
         size_bytes=size,
@@ -529,3 +529,4 @@ def _join_and_upload(
         height=joined.height,
         render_seconds=round(joined.render_seconds, 3),
     )
+    return output, joined

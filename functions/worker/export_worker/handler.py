@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pydantic import ValidationError
 
+from export_common.fanout import TaskMessage, is_task_body
 from export_common.jobs import JobMessage, JobRepository
 from export_worker.dlq import process_dead_letter
 from export_worker.process import (
@@ -106,8 +107,9 @@ def get_deps() -> WorkerDeps:
 
 
 def _job_id_for_log(body: str) -> str | None:
+    model = TaskMessage if is_task_body(body) else JobMessage
     try:
-        return JobMessage.model_validate_json(body).job_id
+        return model.model_validate_json(body).job_id
     except ValidationError:
         return None
 
@@ -130,6 +132,10 @@ def _record_metrics(result: RecordResult) -> None:
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=1)
+    elif result.outcome is Outcome.SPLIT:
+        metrics.add_metric(name="JobsFannedOut", unit=MetricUnit.Count, value=1)
+    elif result.outcome is Outcome.TASK_DONE:
+        metrics.add_metric(name="FanoutTasksDone", unit=MetricUnit.Count, value=1)
 
 
 def _schedule_redelivery(deps: WorkerDeps, record: SQSRecord, seconds: int | None) -> None:
