@@ -8,7 +8,6 @@ stack of ``make dev-up`` (for another port, ``LOCALSTACK_PORT``); without it the
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -16,23 +15,12 @@ FPS = 10
 CLIP = "overhead.mp4"
 
 
-def _clip(path: Path, seconds: float) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=s=160x90:r={FPS}:d={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
 def measure_queue_latency(*, timeout: float = 600) -> tuple[list[float] | None, str]:
     """Seconds from the split's send to each task's start, sorted; or None and the reason it is omitted."""
     try:
         from tests.e2e.conftest import presign_and_upload  # noqa: PLC0415 -- only with the test tree
         from tests.e2e.stack import Stack  # noqa: PLC0415
+        from tests.video_frames import lavfi_clip  # noqa: PLC0415
 
         stack = Stack.discover()
     except Exception as error:  # no stack deployed, no test tree: the bench prints the reason
@@ -43,7 +31,8 @@ def measure_queue_latency(*, timeout: float = 600) -> tuple[list[float] | None, 
     threshold = float(worker["Environment"]["Variables"]["FANOUT_THRESHOLD_SECONDS"])
     seconds = threshold + 2
     with tempfile.TemporaryDirectory() as tmp:
-        keys = presign_and_upload(stack, {CLIP: _clip(Path(tmp) / CLIP, seconds)})
+        clip = lavfi_clip(Path(tmp) / CLIP, f"testsrc=s=160x90:r={FPS}:d={seconds}", seconds=seconds)
+        keys = presign_and_upload(stack, {CLIP: clip})
     request = {
         "timeline": {"editorData": [{"id": "main", "actions": [
             {"id": "v", "start": 0, "end": seconds, "effectId": "video", "data": {"src": CLIP}}]}]},

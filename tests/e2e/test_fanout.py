@@ -29,6 +29,7 @@ from tests.e2e import media
 from tests.e2e.conftest import presign_and_upload
 from tests.e2e.stack import TIMINGS, Stack
 from tests.e2e.test_faults import Process, _alive, _processes
+from tests.video_frames import frame_count
 
 FPS = 15
 SIZE = (320, 180)
@@ -101,15 +102,6 @@ def _report_overhead(stack: Stack, job_id: str, name: str) -> list[float]:
     return latencies
 
 
-def _frames(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return int(out.strip())
-
-
 def _gray_frames(path: Path, indices: list[int]) -> list[bytes]:
     """The frames at these indices, as 8-bit gray pictures."""
     select = "+".join(f"eq(n\\,{i})" for i in indices)
@@ -170,7 +162,7 @@ def test_a_fanned_out_export_matches_the_single_pass(
 
     # Then: the same frames, the same duration to within a frame
     total = round(seconds * FPS)
-    assert _frames(fanned) == _frames(single) == total
+    assert frame_count(fanned) == frame_count(single) == total
     durations = [float(media.probe(p)["format"]["duration"]) for p in (fanned, single)]
     assert abs(durations[0] - durations[1]) <= 1 / FPS, durations
     # the same pictures on both sides of every chunk boundary (encoder tolerance)

@@ -16,16 +16,12 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from export_common.jobs import JOB_KEY_PREFIX, JobStatus, is_condition_failure, utc_now_iso
-from export_common.limits import DEFAULT_JOB_TTL_DAYS
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
+from export_common.jobs import JOB_KEY_PREFIX, JobRepository, JobStatus, is_condition_failure, utc_now_iso
 
 WORK_KEY_PREFIX: Final = "work/"
 """Chunks and the audio track of fanned-out jobs, in the exports bucket (a short lifecycle rule)."""
@@ -129,14 +125,15 @@ def _now_ms() -> int:
 class FanoutRepository:
     """The fan-out's writes to the jobs table: the split, task leases, chunk progress, the join claim."""
 
-    def __init__(self, table: Table, *, ttl_days: int = DEFAULT_JOB_TTL_DAYS):
-        self._table = table
-        self._ttl_seconds = ttl_days * 86400
+    def __init__(self, jobs: JobRepository):
+        self._jobs = jobs
+        self._table = jobs.table
+        self._ttl_seconds = jobs.ttl_seconds
 
     # ------------------------------------------------------------------ job item
     def start(self, job_id: str, attempt: int, *, chunks: int, total_frames: int) -> bool:
         """Records the split on the job of this attempt; clears what an earlier attempt's split left."""
-        return self._update_job(
+        return self._jobs.update_owned(
             job_id,
             attempt,
             "SET chunks = :n, fanoutTasks = :tasks, totalFrames = :frames, chunkFrames = :zeros, "
@@ -177,7 +174,7 @@ class FanoutRepository:
         rendered = sum(int(v) for v in dict(item.get("chunkFrames", {})).values())
         # below 1: the job is complete only when the join wrote its final state
         progress = Decimal(str(round(min(rendered / total, 0.99), 3)))
-        self._update_job(
+        self._jobs.update_owned(
             job_id,
             attempt,
             "SET progress = :p, updatedAt = :now",
@@ -256,7 +253,7 @@ class FanoutRepository:
     ) -> bool:
         """The joiner's heartbeat (the job's lease too); False when another joiner took over."""
         lease = int(now) + lease_seconds
-        return self._update_job(
+        return self._jobs.update_owned(
             job_id,
             attempt,
             "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now",
@@ -353,38 +350,6 @@ class FanoutRepository:
                 UpdateExpression=update,
                 ConditionExpression="claims = :claims",
                 ExpressionAttributeValues={":claims": claims, **values},
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
-
-    def _update_job(
-        self,
-        job_id: str,
-        attempt: int,
-        update: str,
-        values: dict[str, Any],
-        *,
-        extra_condition: str = "",
-    ) -> bool:
-        """An update of the job item that applies only while this attempt owns the RUNNING job."""
-        condition = "#s = :running AND attempt = :attempt"
-        if extra_condition:
-            condition += " AND " + extra_condition
-        try:
-            self._table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":running": JobStatus.RUNNING.value,
-                    ":attempt": attempt,
-                    ":now": utc_now_iso(),
-                    **values,
-                },
             )
         except ClientError as error:
             if is_condition_failure(error):

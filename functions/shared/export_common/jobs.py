@@ -155,6 +155,10 @@ class JobRepository:
         """The jobs table, for the fan-out's writes (``export_common.fanout.FanoutRepository``)."""
         return self._table
 
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl_seconds
+
     # ----------------------------------------------------------------- reads
     def get(self, job_id: str) -> Job | None:
         item = self._table.get_item(Key={"pk": JOB_KEY_PREFIX + job_id}, ConsistentRead=True).get("Item")
@@ -227,7 +231,7 @@ class JobRepository:
 
     def report_progress(self, job_id: str, attempt: int, progress: float) -> bool:
         """Stores progress of the current attempt; False when the attempt no longer owns the job."""
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET progress = :p, updatedAt = :now",
@@ -239,7 +243,7 @@ class JobRepository:
     ) -> bool:
         """The heartbeat: the lease of this attempt runs until now + ``lease_seconds``; False if not owned."""
         now_s = int(now if now is not None else time.time())
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET leaseUntil = :lease, updatedAt = :now",
@@ -248,7 +252,7 @@ class JobRepository:
 
     def mark_succeeded(self, job_id: str, attempt: int, output: JobOutput) -> bool:
         """RUNNING (this attempt) → SUCCEEDED with the output metadata."""
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET #s = :done, progress = :one, #o = :output, updatedAt = :now REMOVE leaseUntil",
@@ -266,13 +270,13 @@ class JobRepository:
         ``last_error`` records why this attempt gave up (a transient failure), for logs and clients.
         """
         if last_error is None:
-            return self._update_owned(
+            return self.update_owned(
                 job_id,
                 attempt,
                 "SET #s = :queued, updatedAt = :now REMOVE leaseUntil, progress",
                 {":queued": JobStatus.QUEUED.value},
             )
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET #s = :queued, lastError = :last, updatedAt = :now REMOVE leaseUntil, progress",
@@ -340,7 +344,7 @@ class JobRepository:
             raise
         return True
 
-    def _update_owned(
+    def update_owned(
         self,
         job_id: str,
         attempt: int,
@@ -348,13 +352,18 @@ class JobRepository:
         values: dict[str, Any],
         *,
         names: dict[str, str] | None = None,
+        extra_condition: str = "",
     ) -> bool:
-        """An update that applies only while this attempt still owns the RUNNING job."""
+        """An update that applies only while this attempt still owns the RUNNING job (and, when given,
+        ``extra_condition`` holds); ``:now`` is bound to the current time."""
+        condition = "#s = :running AND attempt = :attempt"
+        if extra_condition:
+            condition += f" AND {extra_condition}"
         try:
             self._table.update_item(
                 Key={"pk": JOB_KEY_PREFIX + job_id},
                 UpdateExpression=update,
-                ConditionExpression="#s = :running AND attempt = :attempt",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", **(names or {})},
                 ExpressionAttributeValues={
                     ":running": JobStatus.RUNNING.value,

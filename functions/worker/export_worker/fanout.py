@@ -159,7 +159,7 @@ def split_job(job: Job, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> Rec
     if settings.job_queue_url is None or deps.sqs is None:
         raise RuntimeError("the worker cannot fan out: JOB_QUEUE_URL (or its SQS client) is missing")
     total_frames = sum(w.end_frame - w.start_frame for w in windows)
-    fan = FanoutRepository(deps.repo.table, ttl_days=settings.job_ttl_days)
+    fan = FanoutRepository(deps.repo)
     if not fan.start(job.job_id, job.attempt, chunks=len(windows), total_frames=total_frames):
         logger.warning("job no longer owned by this attempt; not split")
         return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=job.attempt, reason="superseded")
@@ -218,7 +218,7 @@ def process_task(task: TaskMessage, delivery: Delivery, deps: WorkerDeps) -> Rec
     if render_timeout < MIN_USEFUL_RENDER_SECONDS:
         raise RetryLaterError("not enough time left in this invocation", retry_after_seconds=0)
 
-    fan = FanoutRepository(deps.repo.table, ttl_days=deps.settings.job_ttl_days)
+    fan = FanoutRepository(deps.repo)
     claim = fan.claim_task(
         job_id,
         task.attempt,
@@ -260,7 +260,7 @@ def _task_heartbeat(
     job_id: str, task: TaskMessage, claim: TaskClaim, delivery: Delivery, deps: WorkerDeps
 ) -> Heartbeat:
     lease_repo = deps.lease_repo or deps.repo
-    lease_fan = FanoutRepository(lease_repo.table, ttl_days=deps.settings.job_ttl_days)
+    lease_fan = FanoutRepository(lease_repo)
     lease = deps.settings.job_lease_seconds
 
     def extend_lease() -> bool:
@@ -284,7 +284,7 @@ def _run_task(
     deps: WorkerDeps,
 ) -> RecordResult:
     job_id, attempt = job.job_id, task.attempt
-    fan = FanoutRepository(deps.repo.table, ttl_days=deps.settings.job_ttl_days)
+    fan = FanoutRepository(deps.repo)
     last_claim = claim.claims >= deps.settings.max_attempts
     shorten_visibility(delivery, deps)
     heartbeat = _task_heartbeat(job_id, task, claim, delivery, deps)
@@ -383,7 +383,7 @@ def _render_task(
     )
     reporter: ProgressReporter | None = None
     if window is not None:
-        fan = FanoutRepository(deps.repo.table, ttl_days=settings.job_ttl_days)
+        fan = FanoutRepository(deps.repo)
         reporter = ProgressReporter(
             _ChunkProgress(fan, window.index, window.end_frame - window.start_frame),
             task.job_id,
@@ -432,13 +432,13 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     """Claims the join (one joiner at a time), joins the chunks and the audio, and ends the job."""
     job_id, attempt = job.job_id, job.attempt
     settings = deps.settings
-    fan = FanoutRepository(deps.repo.table, ttl_days=settings.job_ttl_days)
+    fan = FanoutRepository(deps.repo)
     join_claim = fan.claim_join(job_id, attempt, lease_seconds=settings.job_lease_seconds, now=deps.clock())
     if join_claim is None:
         logger.info("join held by another delivery, or the job moved on; acknowledged")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="join not claimed")
     logger.info("join claimed", extra={"join_claims": join_claim})
-    lease_fan = FanoutRepository((deps.lease_repo or deps.repo).table, ttl_days=settings.job_ttl_days)
+    lease_fan = FanoutRepository(deps.lease_repo or deps.repo)
 
     def extend_lease() -> bool:
         return lease_fan.extend_join_lease(

@@ -30,7 +30,7 @@ def _split_job(table: Any, job_id: str = "j1") -> tuple[JobRepository, FanoutRep
     repo.create(job_id, json.dumps({"timeline": {"editorData": []}}), "hash")
     claimed = repo.claim(job_id, lease_seconds=60)
     assert claimed is not None
-    fan = FanoutRepository(table)
+    fan = FanoutRepository(repo)
     assert fan.start(job_id, claimed.attempt, chunks=CHUNKS, total_frames=10 * CHUNKS)
     return repo, fan, claimed.attempt
 

@@ -22,6 +22,7 @@ from export_worker.settings import WorkerSettings
 from render.errors import InvalidMediaError, RenderResourcesError
 from render.fanout import ChunkWindow
 from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W, requires_ffmpeg
+from tests.video_frames import frame_count, lavfi_clip
 
 pytestmark = requires_ffmpeg
 
@@ -34,15 +35,7 @@ CHUNKS = 4
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """4 s of test pattern with a tone, so every chunk shows (and the audio task hears) the source."""
     path = tmp_path_factory.mktemp("fanout") / "long.mp4"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=s={W}x{H}:r={FPS}:d={SECONDS}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={SECONDS}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-    return path.read_bytes()
+    return lavfi_clip(path, f"testsrc=s={W}x{H}:r={FPS}:d={SECONDS}", seconds=SECONDS).read_bytes()
 
 
 def _fan_out(bench: Bench, engine: FanoutEngine | None = None) -> None:
@@ -85,15 +78,6 @@ def _drain(bench: Bench, *, rounds: int = 30) -> int:
     return delivered
 
 
-def _frames(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
-         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return int(out.strip())
-
-
 def _streams(path: Path) -> list[str]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0", str(path)],
@@ -131,7 +115,7 @@ def test_a_long_job_fans_out_and_one_join_writes_every_frame(
     assert {output_key(job_id), audio_key(job_id), *(chunk_key(job_id, i) for i in range(CHUNKS))} <= keys
     target = tmp_path / "out.mp4"
     bench.s3.download_file(EXPORTS_BUCKET, output_key(job_id), str(target))
-    assert _frames(target) == SECONDS * FPS
+    assert frame_count(target) == SECONDS * FPS
     assert sorted(_streams(target)) == ["audio", "video"]
     assert _log_messages(log_stream).count("job ended") == 1
     assert bench.leftovers() == []
@@ -190,7 +174,7 @@ def test_a_chunk_killed_by_the_system_renders_again_under_a_new_claim(bench: Ben
     _drain(bench)
     job = bench.job(job_id)
     assert job.status is JobStatus.SUCCEEDED and job.join_claims == 1
-    state = FanoutRepository(bench.repo.table).task_state(job_id, job.attempt, "chunk-2")
+    state = FanoutRepository(bench.repo).task_state(job_id, job.attempt, "chunk-2")
     assert state is not None and state.claims == 2
 
 
@@ -200,7 +184,7 @@ def test_a_dead_chunk_worker_is_taken_over_after_its_lease(bench: Bench, long_cl
     bench.deliver(FakeContext())  # the split
     job = bench.job(job_id)
     # a worker claimed chunk-3 and died: no heartbeat extends its lease any more
-    fan = FanoutRepository(bench.repo.table)
+    fan = FanoutRepository(bench.repo)
     dead = fan.claim_task(
         job_id, job.attempt, "chunk-3", lease_seconds=120, now=bench.clock(), max_attempts=3, sent_at_ms=0
     )
