@@ -60,7 +60,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench
+.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -88,3 +88,6 @@ test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
 bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
 	@$(PY) benchmarks/bench_render.py
 	@$(PY) benchmarks/bench_api.py
+
+bench-fanout: venv ## Fan-out benchmark: 10 min 720p, single pass vs 20 chunks + audio + join, projected ratio (overhead from the local stack when up)
+	@$(PY) benchmarks/bench_fanout.py

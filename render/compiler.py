@@ -7,6 +7,7 @@ so the argv can be snapshot-tested without running anything.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,15 @@ def compile_plan(
     workdir: Path,
     ffmpeg_bin: str = "ffmpeg",
     font: str | None = None,
+    video: bool = True,
+    audio: bool = True,
+    video_options: Mapping[str, str] | None = None,
 ) -> CompiledCommand:
-    """Return the argv (progress on stdout via `-progress pipe:1`) and the text files it reads."""
+    """Return the argv (progress on stdout via `-progress pipe:1`) and the text files it reads.
+
+    `video=False` or `audio=False` leaves that stream out (a fan-out task renders one of them);
+    `video_options` adds encoder options (a chunk's keyframe rules) after the shared ones.
+    """
     font = font or font_file()
     files: dict[Path, str] = {}
     inputs = [
@@ -101,15 +109,34 @@ def compile_plan(
         for spec in plan.inputs
     ]
     streams = _StreamPool(inputs)
-    for segment in plan.base:
-        if segment.input_index is not None:
-            streams.count(segment.input_index, "v")
-    for visual in plan.overlays:
-        if visual.input_index is not None:
-            streams.count(visual.input_index, "v")
-    for track in plan.audios:
-        streams.count(track.input_index, "a")
+    if video:
+        for segment in plan.base:
+            if segment.input_index is not None:
+                streams.count(segment.input_index, "v")
+        for visual in plan.overlays:
+            if visual.input_index is not None:
+                streams.count(visual.input_index, "v")
+    if audio:
+        for track in plan.audios:
+            streams.count(track.input_index, "a")
+    outputs: list[Any] = []
+    options: dict[str, str] = {}
+    if video:
+        outputs.append(_picture(plan, streams, files, workdir, font))
+        options |= {**VIDEO_OUTPUT_OPTIONS, **(video_options or {})}
+    if audio:
+        outputs.append(_sound(plan, streams))
+        options |= AUDIO_OUTPUT_OPTIONS
+    options |= CONTAINER_OPTIONS
+    if video:
+        options["r"] = _num(plan.fps)
+    out = ffmpeg.output(*outputs, f"file:{output_path}", **options, t=_num(plan.duration))
+    args: list[str] = ffmpeg.get_args(out)
+    return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
 
+
+def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], workdir: Path, font: str) -> Any:
+    """The video: the base, then every overlay and text in drawing order."""
     video = _base(plan, streams)
     for visual in plan.overlays:
         if visual.clip.kind is ClipKind.TEXT:
@@ -119,8 +146,11 @@ def compile_plan(
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
             video = _overlay(video, streams.take(visual.input_index, "v"), visual, plan.fps)
-    video = video.filter("format", "yuv420p")
+    return video.filter("format", "yuv420p")
 
+
+def _sound(plan: RenderPlan, streams: _StreamPool) -> Any:
+    """The audio: silence for the whole output, every track mixed in without normalisation."""
     # Sources are inputs (lavfi), not filters inside the graph: ffmpeg-python's public API has no
     # filter without an input stream.
     audio = ffmpeg.input(
@@ -136,18 +166,7 @@ def compile_plan(
             dropout_transition=0,
             normalize=0,
         )
-    out = ffmpeg.output(
-        video,
-        audio,
-        f"file:{output_path}",
-        **VIDEO_OUTPUT_OPTIONS,
-        **AUDIO_OUTPUT_OPTIONS,
-        **CONTAINER_OPTIONS,
-        r=_num(plan.fps),
-        t=_num(plan.duration),
-    )
-    args: list[str] = ffmpeg.get_args(out)
-    return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
+    return audio
 
 
 def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
@@ -166,7 +185,14 @@ def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
             assert segment.input_index is not None  # noqa: S101 - video segments have an input
             stream = _video_segment(streams.take(segment.input_index, "v"), segment, plan)
         parts.append(stream.filter("format", "yuv420p"))
-    return parts[0] if len(parts) == 1 else ffmpeg.concat(*parts, v=1, a=0)
+    if len(parts) > 1:
+        return ffmpeg.concat(*parts, v=1, a=0)
+    if any(visual.input_index is not None for visual in plan.overlays):
+        # A media overlay is timed against the base. `concat` gives the base microsecond timestamps;
+        # one segment gets them too, so an overlay shows the same source frame however the base is
+        # cut (a fan-out chunk's base is often one part of a longer single-pass concat).
+        return parts[0].filter("settb", "AVTB")
+    return parts[0]
 
 
 def _background(plan: RenderPlan) -> Any:
@@ -191,13 +217,17 @@ def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
         stream = stream.filter("trim", start=_num(segment.input_offset))
     pts = "PTS-STARTPTS" if clip.speed == 1 else f"(PTS-STARTPTS)/{_num(clip.speed)}"
     stream = stream.filter("setpts", pts)
+    if segment.lead:
+        stream = stream.filter("setpts", f"PTS-{_num(segment.lead)}/TB")
     box = Box(0, 0, plan.width, plan.height)
     # Scale each source frame once: before `fps` when the source has no more frames than the output
     # (fps then repeats scaled frames), after it when `fps` drops frames.
     scale_first = segment.needs_scale and segment.frame_rate is not None and segment.frame_rate <= plan.fps
     if scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
-    stream = stream.filter("fps", _num(plan.fps)).filter("trim", end_frame=segment.source_frames)
+    # From a lead, the frame on screen at the segment's start is the last one before it, as `fps` picks.
+    rate = {"start_time": 0} if segment.lead else {}
+    stream = stream.filter("fps", _num(plan.fps), **rate).filter("trim", end_frame=segment.source_frames)
     if segment.needs_scale and not scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
     # A source that ends early, or a held frame, repeats its last frame: the segment keeps its length.

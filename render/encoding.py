@@ -31,3 +31,8 @@ def output_argv() -> list[str]:
         for key, value in options.items():
             argv += [f"-{key}", value]
     return argv
+
+
+# What a fan-out chunk adds to VIDEO_OUTPUT_OPTIONS so chunks join by stream copy: an IDR frame first
+# and no frame referring across it (x264's default, said here so no one changes it unnoticed).
+CHUNK_VIDEO_OPTIONS: Final[dict[str, str]] = {"force_key_frames": "expr:eq(n,0)", "x264-params": "open-gop=0"}

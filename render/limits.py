@@ -5,7 +5,11 @@ One place for each number: the API rejects what the worker could not render in t
 
 from typing import Final
 
-MAX_DURATION_SECONDS: Final = 600.0
+# One hour: an export longer than FANOUT_THRESHOLD_SECONDS renders as up to FANOUT_MAX_CHUNKS chunks at
+# once, so a worker renders at most 3600 / 20 = 180 s of output, well inside one invocation's render
+# limit (the worker plans 2 s of render per output second: 360 s of RENDER_TIMEOUT_SECONDS' 840 s),
+# and the join (stream copy, no encode) keeps an hour's chunks and output inside the 10 GiB /tmp.
+MAX_DURATION_SECONDS: Final = 3600.0
 # How long one ffmpeg run may take by default: a worker Lambda's 900 s less a minute for the upload
 # and the final state write (the worker's RENDER_TIMEOUT_SECONDS may set its own).
 RENDER_TIMEOUT_SECONDS: Final = 840.0
@@ -38,3 +42,10 @@ MAX_FONT_SIZE: Final = 400
 DEFAULT_FONT_SIZE: Final = 48
 # Layout coordinates may place a visual partly outside the frame, but not absurdly far away.
 MAX_COORDINATE: Final = 10 * MAX_OUTPUT_WIDTH
+
+# Fan-out (render/fanout.py): an output longer than the threshold renders as chunks on several workers.
+# The worker's Terraform variables default to these (a unit test ties them).
+FANOUT_THRESHOLD_SECONDS: Final = 60.0
+FANOUT_MAX_CHUNKS: Final = 20
+# A shorter chunk costs more in start-up (download, probe, ffmpeg start) than it saves.
+FANOUT_MIN_CHUNK_SECONDS: Final = 10.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +32,16 @@ _PARALLEL_PROBES = 4
 
 
 def probe_assets(
-    request: ExportRequest, assets_dir: Path, *, ffprobe: str = "ffprobe"
+    request: ExportRequest,
+    assets_dir: Path,
+    *,
+    ffprobe: str = "ffprobe",
+    keys: Sequence[str] | None = None,
 ) -> dict[str, MediaInfo]:
-    """Probe every asset the timeline uses, a few at once; ASSET_MISSING / INVALID_MEDIA name the asset
-    by its src (the first failing asset in timeline order, whichever probe ends first)."""
+    """Probe every asset the timeline uses (or only `keys`), a few at once; ASSET_MISSING / INVALID_MEDIA
+    name the asset by its src (the first failing asset in timeline order, whichever probe ends first)."""
     names = {a.s3Key: a.src for a in request.assets}
-    keys = request.used_asset_keys()
+    keys = request.used_asset_keys() if keys is None else keys
     for key in keys:
         if not (assets_dir / key).is_file():
             raise AssetMissingError(f"asset {names.get(key, key)!r} was not uploaded")
@@ -90,16 +94,56 @@ def render_export(
     """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
+    plan = build_plan(request, assets_dir, ffprobe=ffprobe)
+    return run_plan(
+        plan,
+        output_path,
+        started=started,
+        on_progress=on_progress,
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        scratch_dir=scratch_dir,
+    )
+
+
+def run_plan(
+    plan: RenderPlan,
+    output_path: Path,
+    *,
+    started: float,
+    on_progress: Callable[[float], None] | None,
+    timeout_seconds: float,
+    ffmpeg: str,
+    ffprobe: str,
+    scratch_dir: Path | None,
+    video: bool = True,
+    audio: bool = True,
+    video_options: Mapping[str, str] | None = None,
+) -> RenderResult:
+    """Compile and run `plan` (streams and options as `compile_plan`); `started` is when the task began
+    (`time.monotonic()`), so the time limit and `render_seconds` include probing."""
     output_path = output_path.resolve()
     with tempfile.TemporaryDirectory(prefix="render-", dir=scratch_dir) as tmp:
-        plan, command = build_command(
-            request, assets_dir, output_path, Path(tmp), ffmpeg=ffmpeg, ffprobe=ffprobe
+        command = compile_plan(
+            plan,
+            output_path,
+            workdir=Path(tmp),
+            ffmpeg_bin=ffmpeg,
+            video=video,
+            audio=audio,
+            video_options=video_options,
         )
         write_files(command)
         remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
         run_ffmpeg(
             command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
         )
+    return result_of(output_path, started=started, ffprobe=ffprobe)
+
+
+def result_of(output_path: Path, *, started: float, ffprobe: str) -> RenderResult:
+    """What a finished render reports; RenderFailedError when ffmpeg left an unreadable file."""
     try:
         info = probe(output_path, ffprobe=ffprobe)
     except RenderError as exc:

@@ -76,6 +76,9 @@ class BaseSegment:
     needs_scale: bool = False
     source_frames: int = 0
     pad_color: str | None = None  # the bars' colour, when a contained picture leaves bars
+    # Seconds its first source frame was already on screen before the segment starts (a fan-out chunk
+    # cuts into a clip at the frame on screen there, so each source frame keeps its time).
+    lead: float = 0.0
 
     @property
     def frames(self) -> int:
@@ -141,10 +144,16 @@ def frame_at(seconds: float, fps: float) -> int:
     return max(0, math.ceil((seconds - EPSILON) * fps))
 
 
-def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path) -> RenderPlan:
-    """Build the plan; InvalidMediaError when a source lacks what its action needs."""
+def plan_render(
+    composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path, *, frames: int | None = None
+) -> RenderPlan:
+    """Build the plan; InvalidMediaError when a source lacks what its action needs.
+
+    `frames` sets the output's length (a fan-out chunk is its window, whatever its clips' ends);
+    by default the output lasts until the last clip ends.
+    """
     fps = composition.fps
-    total = max(1, frame_at(composition.duration, fps))
+    total = frames if frames is not None else max(1, frame_at(composition.duration, fps))
     frame_box = Box(0, 0, composition.width, composition.height)
     visuals: list[_Visual] = []
     audio_clips: list[tuple[Clip, MediaInfo, Path]] = []
@@ -222,7 +231,7 @@ def plan_render(composition: Composition, media: Mapping[str, MediaInfo], assets
         height=composition.height,
         fps=fps,
         background_color=composition.background_color,
-        duration=composition.duration,
+        duration=total / fps if frames is not None else composition.duration,
         inputs=tuple(inputs.specs),
         base=tuple(base),
         overlays=tuple(overlays),
@@ -293,6 +302,7 @@ class _Read:
     seek: float
     seconds: float
     frames: int
+    lead: float
 
 
 def _base_segments(
@@ -312,12 +322,20 @@ def _base_segments(
             reads.append(None)
             continue
         clip = visual.clip
-        begins = max(0.0, first / fps - clip.start)  # seconds into the clip
+        # A clip that starts before the output (a chunk's, see render.fanout) is read from its in-point.
+        lead = -clip.start if first == 0 and clip.start < 0 else 0.0
+        begins = max(0.0, first / fps - clip.start) - lead  # seconds into the clip
         source_end = frame_at(min(_visible_end(clip, visual.info, still=False), clip.end - clip.hold), fps)
         frames = max(1, min(end, source_end) - first)
         reads.append(
             _Read(
-                first, end, visual, clip.trim_start + begins * clip.speed, frames / fps * clip.speed, frames
+                first,
+                end,
+                visual,
+                clip.trim_start + begins * clip.speed,
+                (frames / fps + lead) * clip.speed,
+                frames,
+                lead,
             )
         )
     groups: list[list[_Read]] = []
@@ -368,6 +386,7 @@ def _base_segments(
                 needs_scale=visual.needs_scale,
                 source_frames=read.frames,
                 pad_color=(clip.matte or composition.background_color) if bars else None,
+                lead=read.lead,
             )
         )
     return segments

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import requests
+from boto3.dynamodb.types import TypeDeserializer
 
 from video_export.signing import signed_headers
 
@@ -102,7 +103,7 @@ class Stack:
             outputs=_terraform_outputs(),
         )
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:  # Any: boto3's overloads want a literal name
         return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1")
 
     # ------------------------------------------------------------------ HTTP
@@ -172,6 +173,32 @@ class Stack:
                 return status, seen
             time.sleep(poll_interval)
         raise AssertionError(f"job {job_id} did not finish in {timeout} s; last: {seen[-1:]}")
+
+    def item(self, pk: str) -> dict[str, Any] | None:
+        """An item of the jobs table: a job ``job#<id>``, a fan-out task ``task#<id>#<attempt>#<name>``."""
+        found = (
+            self.client("dynamodb")
+            .get_item(TableName=self.outputs["jobs_table_name"], Key={"pk": {"S": pk}}, ConsistentRead=True)
+            .get("Item")
+        )
+        if found is None:
+            return None
+        deserializer = TypeDeserializer()
+        return {name: deserializer.deserialize(value) for name, value in found.items()}
+
+    def task_records(self, job_id: str) -> dict[str, dict[str, Any]]:
+        """The lease items of a fanned-out job's tasks (chunks and audio), by task name."""
+        job = self.item(f"job#{job_id}") or {}
+        chunks, attempt = int(job.get("chunks", 0)), int(job.get("attempt", 0))
+        names = [*(f"chunk-{i}" for i in range(chunks)), "audio"] if chunks else []
+        records = {name: self.item(f"task#{job_id}#{attempt}#{name}") for name in names}
+        return {name: record for name, record in records.items() if record is not None}
+
+    def queue_to_start_seconds(self, job_id: str) -> list[float]:
+        """Orchestration overhead of a fanned-out job: per task, its first start after the split sent it."""
+        return sorted(
+            (int(r["startedAt"]) - int(r["queuedAt"])) / 1000 for r in self.task_records(job_id).values()
+        )
 
     def node_export(
         self, job_file: Path, target: Path, *, timeout: float = 600

@@ -14,10 +14,12 @@ from types import ModuleType
 import pytest
 
 from export_api.settings import Settings
+from export_common.fanout import DEFAULT_WORK_EXPIRATION_DAYS, WORK_KEY_PREFIX
 from export_common.jobs import OUTPUT_KEY_PREFIX
 from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
 from export_worker.metrics import ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric
 from export_worker.settings import WorkerSettings
+from render import limits
 from render.limits import ASSET_KEY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +192,16 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
     assert default_of("job_ttl_days") == DEFAULT_JOB_TTL_DAYS
     assert local("assets_prefix") == ASSET_KEY_PREFIX
     assert local("exports_prefix") == OUTPUT_KEY_PREFIX
+    # fan-out: the worker's defaults (WorkerSettings) and Terraform's are the render library's limits
+    assert local("work_prefix") == WORK_KEY_PREFIX
+    assert default_of("work_expiration_days") == DEFAULT_WORK_EXPIRATION_DAYS
+    assert default_of("fanout_threshold_seconds") == limits.FANOUT_THRESHOLD_SECONDS
+    assert default_of("fanout_max_chunks") == limits.FANOUT_MAX_CHUNKS
+    assert default_of("fanout_min_chunk_seconds") == limits.FANOUT_MIN_CHUNK_SECONDS
+    defaults = WorkerSettings.model_fields
+    assert defaults["fanout_threshold_seconds"].default == limits.FANOUT_THRESHOLD_SECONDS
+    assert defaults["fanout_max_chunks"].default == limits.FANOUT_MAX_CHUNKS
+    assert defaults["fanout_min_chunk_seconds"].default == limits.FANOUT_MIN_CHUNK_SECONDS
 
 
 def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the_code() -> None:
@@ -253,8 +265,11 @@ def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
     assert re.search(r"^\s*ns\s*=\s*var\.powertools_metrics_namespace$", monitoring, re.M)
     named = set(re.findall(r'\[local\.ns, "(\w+)"', monitoring))
     searched = set(re.findall(r'MetricName=\\"(\w+)\\"', monitoring))
+    # counts kept for the logs and ad-hoc queries, not drawn on the dashboard
     assert named | searched == {str(m) for m in WorkerMetric} - {
         WorkerMetric.MESSAGES_SKIPPED,
         WorkerMetric.POISON_MESSAGES,
+        WorkerMetric.JOBS_FANNED_OUT,
+        WorkerMetric.FANOUT_TASKS_DONE,
     }
     assert f"{{${{local.ns}},{ERROR_CODE_DIMENSION},service}}" in monitoring

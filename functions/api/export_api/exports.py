@@ -22,6 +22,7 @@ from export_common.callbacks import (
     outcome_fields,
     public_callback_view,
 )
+from export_common.ending import end_job
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import Job, JobError, JobStatus, job_message_body
 from export_common.limits import is_missing_object
@@ -152,9 +153,12 @@ class ExportService:
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=job_message_body(job_id))
         except (ClientError, BotoCoreError) as error:
             logger.error("job queue send failed", extra={"jobId": job_id, "error": type(error).__name__})
-            self.jobs.mark_failed(
+            end_job(
+                self.jobs,
                 job_id,
                 JobError(code=ErrorCode.QUEUE_UNAVAILABLE.value, message="The job could not be queued."),
+                attempt=None,
+                callbacks=self.callbacks,
             )
             if idempotency_key is not None:
                 self.idempotency.release(idempotency_key, job_id)

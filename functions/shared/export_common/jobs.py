@@ -96,6 +96,12 @@ class Job(BaseModel):
     output: JobOutput | None = None
     callback_url: str | None = Field(default=None, alias="callbackUrl")
     callback: CallbackRecord | None = None
+    # fan-out (export_common.fanout): the chunk count, how many tasks the split sent (chunks + audio),
+    # the names of those finished, and how often the join was claimed
+    chunks: int | None = None
+    fanout_tasks: int | None = Field(default=None, alias="fanoutTasks")
+    done_tasks: frozenset[str] | None = Field(default=None, alias="doneTasks")
+    join_claims: int | None = Field(default=None, alias="joinClaims")
 
     def lease_is_live(self, now: float) -> bool:
         """True while a RUNNING attempt holds the job (its heartbeat keeps extending the lease)."""

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 JOB_KEY_PREFIX = "job#"
 IDEMPOTENCY_KEY_PREFIX = "idem#"
 SIGNATURE_KEY_PREFIX = "sig#"
+# the lease item of one task of a fanned-out job: task#<jobId>#<attempt>#<task> (export_common.fanout)
+TASK_KEY_PREFIX = "task#"
 HEALTH_PROBE_KEY = "health#probe"
 """Read by ``GET /health`` to see that the table answers; never written."""
 
@@ -94,6 +96,15 @@ class JobRepository:
     def __init__(self, table: Table, *, ttl_days: int = DEFAULT_JOB_TTL_DAYS):
         self._table = table
         self._ttl_seconds = ttl_days * 86400
+
+    @property
+    def table(self) -> Table:
+        """The jobs table, for the fan-out's writes (``export_common.fanout.FanoutRepository``)."""
+        return self._table
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl_seconds
 
     # ----------------------------------------------------------------- reads
     def get(self, job_id: str) -> Job | None:
@@ -175,7 +186,7 @@ class JobRepository:
 
     def report_progress(self, job_id: str, attempt: int, progress: float) -> bool:
         """Stores progress of the current attempt; False when the attempt no longer owns the job."""
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET progress = :p, updatedAt = :now",
@@ -187,7 +198,7 @@ class JobRepository:
     ) -> bool:
         """The heartbeat: the lease of this attempt runs until now + ``lease_seconds``; False if not owned."""
         now_s = int(now if now is not None else time.time())
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET leaseUntil = :lease, updatedAt = :now",
@@ -196,7 +207,7 @@ class JobRepository:
 
     def mark_succeeded(self, job_id: str, attempt: int, output: JobOutput) -> bool:
         """RUNNING (this attempt) → SUCCEEDED with the output metadata."""
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET #s = :done, progress = :one, #o = :output, updatedAt = :now REMOVE leaseUntil",
@@ -214,13 +225,13 @@ class JobRepository:
         ``last_error`` records why this attempt gave up (a transient failure), for logs and clients.
         """
         if last_error is None:
-            return self._update_owned(
+            return self.update_owned(
                 job_id,
                 attempt,
                 "SET #s = :queued, updatedAt = :now REMOVE leaseUntil, progress",
                 {":queued": JobStatus.QUEUED.value},
             )
-        return self._update_owned(
+        return self.update_owned(
             job_id,
             attempt,
             "SET #s = :queued, lastError = :last, updatedAt = :now REMOVE leaseUntil, progress",
@@ -288,7 +299,7 @@ class JobRepository:
             raise
         return True
 
-    def _update_owned(
+    def update_owned(
         self,
         job_id: str,
         attempt: int,
@@ -296,13 +307,18 @@ class JobRepository:
         values: dict[str, Any],
         *,
         names: dict[str, str] | None = None,
+        extra_condition: str = "",
     ) -> bool:
-        """An update that applies only while this attempt still owns the RUNNING job."""
+        """An update that applies only while this attempt still owns the RUNNING job (and, when given,
+        ``extra_condition`` holds); ``:now`` is bound to the current time."""
+        condition = "#s = :running AND attempt = :attempt"
+        if extra_condition:
+            condition += f" AND {extra_condition}"
         try:
             self._table.update_item(
                 Key=job_key(job_id),
                 UpdateExpression=update,
-                ConditionExpression="#s = :running AND attempt = :attempt",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", **(names or {})},
                 ExpressionAttributeValues={
                     ":running": JobStatus.RUNNING.value,

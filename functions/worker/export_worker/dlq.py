@@ -15,7 +15,10 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from export_common.callbacks import CallbackNotifier
+from export_common.ending import end_job
 from export_common.errors import ErrorCode
+from export_common.fanout import TaskMessage, is_task_body
 from export_common.jobs import JobError, JobMessage
 from export_common.table import JobRepository
 from export_worker.process import (
@@ -35,11 +38,12 @@ def process_dead_letter(
     *,
     max_receive_count: int,
     clock: Callable[[], float] = time.time,
-    on_job_end: Callable[[str], None] = lambda _job_id: None,
+    callbacks: CallbackNotifier | None = None,
 ) -> RecordResult:
-    """One dead letter; ``on_job_end`` is the worker's ``job_ended`` hook (the job's webhook)."""
+    """One dead letter; ``callbacks`` queues the webhook of a job it ends."""
     try:
-        job_id = JobMessage.model_validate_json(body).job_id
+        model = TaskMessage if is_task_body(body) else JobMessage
+        job_id = model.model_validate_json(body).job_id
     except ValidationError:
         logger.error("poison message reached the DLQ; dropped", extra={"body_prefix": body[:200]})
         return RecordResult(Outcome.SKIPPED, reason="poison message")
@@ -52,8 +56,7 @@ def process_dead_letter(
     message = retries_exhausted_message(job.attempt) if job.attempt else NEVER_STARTED_MESSAGE
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
     # only if nobody claimed the job since it was read (that attempt then ends it)
-    if repo.fail_abandoned(job_id, error, attempt=job.attempt, now=now):
-        on_job_end(job_id)
+    if end_job(repo, job_id, error, attempt=job.attempt, abandoned=True, now=now, callbacks=callbacks):
         logger.error(
             "job failed from the DLQ",
             extra={

@@ -22,6 +22,7 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
+from export_common.fanout import TaskMessage, is_task_body
 from export_common.jobs import JobMessage
 from export_common.table import JobRepository
 from export_worker.dlq import process_dead_letter
@@ -31,7 +32,6 @@ from export_worker.process import (
     ItemFailedError,
     Renderer,
     WorkerDeps,
-    job_ended,
     process_message,
 )
 from export_worker.redelivery import queue_url_from_arn
@@ -109,8 +109,9 @@ def get_deps() -> WorkerDeps:
 
 
 def _job_id_for_log(body: str) -> str | None:
+    model = TaskMessage if is_task_body(body) else JobMessage
     try:
-        return JobMessage.model_validate_json(body).job_id
+        return model.model_validate_json(body).job_id
     except ValidationError:
         return None
 
@@ -195,7 +196,7 @@ def dlq_record_handler(record: SQSRecord) -> None:
                 deps.repo,
                 max_receive_count=deps.settings.max_receive_count,
                 clock=deps.clock,
-                on_job_end=lambda job_id: job_ended(job_id, deps),
+                callbacks=deps.callbacks,
             )
         except ItemFailedError as failure:
             logger.info("job still leased; DLQ message comes back", extra={"reason": failure.result.reason})

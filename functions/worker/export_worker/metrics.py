@@ -37,6 +37,9 @@ class WorkerMetric(StrEnum):
     OUTPUT_SECONDS = "OutputSeconds"
     # the same ratio per job, so that its percentiles show the slow renders a fleet-wide sum hides
     RENDER_SECONDS_PER_OUTPUT_SECOND = "RenderSecondsPerOutputSecond"
+    # fan-out: long jobs split into chunk and audio tasks, and tasks finished
+    JOBS_FANNED_OUT = "JobsFannedOut"
+    FANOUT_TASKS_DONE = "FanoutTasksDone"
 
 
 def _render_error_codes(cls: type[RenderError]) -> set[str]:
@@ -89,3 +92,7 @@ def record_result(metrics: Metrics, result: RecordResult) -> None:
             metrics.add_metric(name=WorkerMetric.POISON_MESSAGES, unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name=WorkerMetric.JOBS_RETRIED, unit=MetricUnit.Count, value=1)
+    elif result.outcome is Outcome.SPLIT:
+        metrics.add_metric(name=WorkerMetric.JOBS_FANNED_OUT, unit=MetricUnit.Count, value=1)
+    elif result.outcome is Outcome.TASK_DONE:
+        metrics.add_metric(name=WorkerMetric.FANOUT_TASKS_DONE, unit=MetricUnit.Count, value=1)

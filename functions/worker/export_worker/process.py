@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
+from export_common.ending import end_job
 from export_common.errors import ErrorCode
+from export_common.fanout import is_task_body
 from export_common.jobs import Job, JobError, JobMessage, JobOutput, output_key
 from export_common.table import JobRepository
 from export_worker.budget import TimeBudget
@@ -45,6 +47,8 @@ from render.model import ExportRequest
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+    from export_worker.fanout import FanoutEngine
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,8 @@ class Outcome(StrEnum):
     SUCCEEDED = "SUCCEEDED"  # this delivery rendered the job
     FAILED = "FAILED"  # this delivery marked the job FAILED
     SKIPPED = "SKIPPED"  # nothing to do: already final, unknown job, or superseded
+    SPLIT = "SPLIT"  # this delivery fanned the job out into task messages (export_worker.fanout)
+    TASK_DONE = "TASK_DONE"  # this delivery rendered one task of a fanned-out job (not the last)
     RETRY = "RETRY"  # not finished: the message comes back (or goes to the DLQ)
 
 
@@ -129,13 +135,8 @@ class WorkerDeps:
     # the heartbeat thread's own repository (boto3 resources are not shared across threads); None: repo
     lease_repo: JobRepository | None = None
     callbacks: CallbackNotifier | None = None  # queues completion webhooks; None: none are sent
-
-
-def job_ended(job_id: str, deps: WorkerDeps) -> None:
-    """Every terminal transition the worker (and its DLQ consumer) makes calls this, once it is written:
-    the job's completion webhook is queued (``export_common.callbacks``). Never raises."""
-    if deps.callbacks is not None:
-        deps.callbacks.job_ended(job_id)
+    # the render library's fan-out functions (None: render.fanout, imported when first needed)
+    fanout: FanoutEngine | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,12 @@ class Delivery:
 def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     job_id: str | None = None
     try:
+        if is_task_body(delivery.body):
+            from export_worker import fanout  # noqa: PLC0415 -- it builds on this module
+
+            task = fanout.parse_task(delivery.body)
+            job_id = task.job_id
+            return fanout.process_task(task, delivery, deps)
         job_id = _parse(delivery.body)
         return _process(job_id, delivery, deps)
     except PoisonMessageError as error:
@@ -195,9 +202,17 @@ def _parse(body: str) -> str:
 def _exhausted(job: Job, deps: WorkerDeps) -> RecordResult:
     """The job had all its attempts and the last one died: it ends FAILED now, by this delivery."""
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=retries_exhausted_message(job.attempt))
-    if not deps.repo.fail_abandoned(job.job_id, error, attempt=job.attempt, now=deps.clock()):
+    ended = end_job(
+        deps.repo,
+        job.job_id,
+        error,
+        attempt=job.attempt,
+        abandoned=True,
+        now=deps.clock(),
+        callbacks=deps.callbacks,
+    )
+    if not ended:
         raise RetryLaterError("job changed meanwhile", retry_after_seconds=0)
-    job_ended(job.job_id, deps)
     logger.error(
         "retries exhausted; job failed",
         extra={"attempts": job.attempt, "last_error": job.last_error.code if job.last_error else None},
@@ -238,9 +253,32 @@ def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         logger.info("job already final; redelivery acknowledged", extra={"status": job.status.value})
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason=f"already {job.status.value}")
 
-    request = _request_of(job, deps)
+    request = request_of(job, deps)
     if request is None:
         return RecordResult(Outcome.FAILED, job_id=job_id, error_code=ErrorCode.INVALID_JOB.value)
+
+    from export_worker import fanout  # noqa: PLC0415 -- it builds on this module
+
+    windows = fanout.plan(request, deps)
+    if len(windows) > 1:
+        # a long export: this delivery only splits it; the chunks render on other workers
+        claimed = _claim(job_id, deps)
+        if claimed is None:
+            return _not_claimed(job_id, deps)
+        try:
+            return fanout.split_job(claimed, windows, deps)
+        except Exception as error:
+            logger.exception("split failed; the job is released", extra={"attempt": claimed.attempt})
+            last_error = JobError(code=ErrorCode.INTERNAL_ERROR.value, message=TRANSIENT_RETRY_MESSAGE)
+            _release(job_id, claimed.attempt, deps, last_error=last_error)
+            result = RecordResult(
+                Outcome.RETRY,
+                job_id=job_id,
+                attempt=claimed.attempt,
+                reason=f"split failed: {type(error).__name__}",
+                retry_after_seconds=backoff_seconds(claimed.attempt),
+            )
+            raise ItemFailedError(result) from error
 
     budget = TimeBudget(
         remaining_seconds=delivery.remaining_seconds(),
@@ -254,12 +292,7 @@ def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         # a fresh invocation has the whole timeout: come back at once
         raise RetryLaterError("not enough time left in this invocation", retry_after_seconds=0)
 
-    claimed = deps.repo.claim(
-        job_id,
-        lease_seconds=deps.settings.job_lease_seconds,
-        now=deps.clock(),
-        max_attempts=deps.settings.max_attempts,
-    )
+    claimed = _claim(job_id, deps)
     if claimed is None:
         return _not_claimed(job_id, deps)
     logger.info("job claimed", extra={"attempt": claimed.attempt, "render_timeout": round(render_timeout, 1)})
@@ -268,25 +301,40 @@ def _process(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     )
 
 
-def _request_of(job: Job, deps: WorkerDeps) -> ExportRequest | None:
+def _claim(job_id: str, deps: WorkerDeps) -> Job | None:
+    """A new attempt of the job (see ``JobRepository.claim``), or None when it is not claimable."""
+    return deps.repo.claim(
+        job_id,
+        lease_seconds=deps.settings.job_lease_seconds,
+        now=deps.clock(),
+        max_attempts=deps.settings.max_attempts,
+    )
+
+
+def request_of(job: Job, deps: WorkerDeps) -> ExportRequest | None:
     """The job's request, or None after marking the job FAILED (the API validated it, so: a bug)."""
     try:
         return ExportRequest.model_validate(job.request_body())
     except (ValidationError, ValueError) as exc:
         logger.error("stored request is not valid", extra={"detail": str(exc)[:500]})
         reason = JobError(code=ErrorCode.INVALID_JOB.value, message="the job's export request is invalid")
-        if deps.repo.mark_failed(job.job_id, reason):
-            job_ended(job.job_id, deps)
+        end_job(deps.repo, job.job_id, reason, attempt=None, callbacks=deps.callbacks)
         return None
 
 
 def _heartbeat(job_id: str, attempt: int, delivery: Delivery, deps: WorkerDeps) -> Heartbeat:
-    settings = deps.settings
     lease_repo = deps.lease_repo or deps.repo
-    extend = delivery.extend_visibility
 
     def extend_lease() -> bool:
-        return lease_repo.extend_lease(job_id, attempt, settings.job_lease_seconds, now=deps.clock())
+        return lease_repo.extend_lease(job_id, attempt, deps.settings.job_lease_seconds, now=deps.clock())
+
+    return heartbeat_of(extend_lease, delivery, deps)
+
+
+def heartbeat_of(extend_lease: Callable[[], bool], delivery: Delivery, deps: WorkerDeps) -> Heartbeat:
+    """A heartbeat that extends a lease (a job's, a task's or a join's), then this message's visibility."""
+    settings = deps.settings
+    extend = delivery.extend_visibility
 
     def extend_visibility() -> None:
         if extend is not None:
@@ -299,7 +347,7 @@ def _heartbeat(job_id: str, attempt: int, delivery: Delivery, deps: WorkerDeps) 
     )
 
 
-def _shorten_visibility(delivery: Delivery, deps: WorkerDeps) -> None:
+def shorten_visibility(delivery: Delivery, deps: WorkerDeps) -> None:
     """From the claim on, the message comes back one lease after the last heartbeat, not after the
     queue's visibility timeout (at least the worker timeout, which an event source mapping requires)."""
     if delivery.extend_visibility is None:
@@ -329,7 +377,7 @@ def _run_claimed(
         used_timeout[0] = max(1.0, min(render_timeout, delivery.remaining_seconds() - upload_margin))
         return used_timeout[0]
 
-    _shorten_visibility(delivery, deps)
+    shorten_visibility(delivery, deps)
     heartbeat = _heartbeat(job_id, attempt, delivery, deps)
     try:
         with job_work_dir(deps.settings.work_dir) as work, heartbeat:
@@ -347,27 +395,27 @@ def _run_claimed(
         logger.warning("job no longer owned by this attempt; work abandoned")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
     except RenderTimeoutError as error:
-        _log_render_error(error)
+        log_render_error(error)
         if budget.timeout_was_ours(used_timeout[0]) and not last_attempt:
             _release(job_id, attempt, deps)
             raise RetryLaterError(
                 "render stopped by the invocation's time budget", retry_after_seconds=0
             ) from error
-        return _fail(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
+        return fail_job(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
     except RenderError as error:
-        _log_render_error(error)
+        log_render_error(error)
         if error.transient:
             return _retry_transient_render(job_id, attempt, error, deps)
-        return _fail(job_id, attempt, error.code, error.message, deps)
+        return fail_job(job_id, attempt, error.code, error.message, deps)
     except JobFailedError as error:
         logger.warning("job failed", extra={"code": error.code, "detail": error.log_detail})
-        return _fail(job_id, attempt, error.code, error.message, deps)
+        return fail_job(job_id, attempt, error.code, error.message, deps)
     except Exception as error:
         # transient (S3, DynamoDB, a bug): the next attempt may do better, unless this was the last
         logger.exception("attempt failed", extra={"attempt": attempt, "last_attempt": last_attempt})
         if last_attempt:
             message = retries_exhausted_message(attempt)
-            return _fail(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+            return fail_job(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
         last_error = JobError(code=ErrorCode.INTERNAL_ERROR.value, message=TRANSIENT_RETRY_MESSAGE)
         _release(job_id, attempt, deps, last_error=last_error)
         result = RecordResult(
@@ -386,7 +434,7 @@ def _retry_transient_render(job_id: str, attempt: int, error: RenderError, deps:
     if attempt >= deps.settings.max_attempts:
         plural = "" if attempt == 1 else "s"
         message = f"{error.message} in {attempt} attempt{plural}; a shorter or smaller export may succeed"
-        return _fail(job_id, attempt, error.code, message, deps)
+        return fail_job(job_id, attempt, error.code, message, deps)
     _release(
         job_id, attempt, deps, last_error=JobError(code=error.code, message=f"{error.message}; retrying")
     )
@@ -413,7 +461,7 @@ def _render_and_upload(
 ) -> tuple[JobOutput, RenderOutcome, int]:
     settings = deps.settings
     assets_dir = work / "in"
-    refs = _used_assets(request)
+    refs = asset_refs(request, request.used_asset_keys())
     downloaded = download_assets(
         deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
     )
@@ -463,12 +511,11 @@ def _succeed(
     progress_writes: int,
     deps: WorkerDeps,
 ) -> RecordResult:
-    if not deps.repo.mark_succeeded(job_id, attempt, output):
+    if not end_job(deps.repo, job_id, output, attempt=attempt, callbacks=deps.callbacks):
         # Another attempt took over (our lease expired). The key is deterministic, so the object
         # is a render of this same job; the owner of the job writes its final state.
         logger.warning("job no longer owned by this attempt; final state left to the owner")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
-    job_ended(job_id, deps)
     logger.info(
         "job succeeded",
         extra={"output": output.model_dump(by_alias=True), "progress_writes": progress_writes},
@@ -476,18 +523,18 @@ def _succeed(
     return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=rendered)
 
 
-def _used_assets(request: ExportRequest) -> list[AssetRef]:
-    """The assets the enabled clips use, once per key (unused uploads are not downloaded)."""
+def asset_refs(request: ExportRequest, keys: list[str]) -> list[AssetRef]:
+    """The assets to download (only those used: unused uploads are not), named as the client named them."""
     names = {a.s3Key: a.src for a in request.assets}
-    return [AssetRef(src=names.get(key, key), s3_key=key) for key in request.used_asset_keys()]
+    return [AssetRef(src=names.get(key, key), s3_key=key) for key in keys]
 
 
-def _fail(job_id: str, attempt: int, code: str, message: str, deps: WorkerDeps) -> RecordResult:
-    marked = deps.repo.mark_failed(job_id, JobError(code=code, message=message), attempt=attempt)
+def fail_job(job_id: str, attempt: int, code: str, message: str, deps: WorkerDeps) -> RecordResult:
+    error = JobError(code=code, message=message)
+    marked = end_job(deps.repo, job_id, error, attempt=attempt, callbacks=deps.callbacks)
     if not marked:
         logger.warning("job no longer owned by this attempt; failure not recorded", extra={"code": code})
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
-    job_ended(job_id, deps)
     logger.warning("job failed", extra={"code": code, "error_message": message})
     return RecordResult(Outcome.FAILED, job_id=job_id, attempt=attempt, error_code=code)
 
@@ -502,7 +549,7 @@ def _release(job_id: str, attempt: int, deps: WorkerDeps, *, last_error: JobErro
     logger.info("job released", extra={"released": released})
 
 
-def _log_render_error(error: RenderError) -> None:
+def log_render_error(error: RenderError) -> None:
     logger.warning(
         "render failed",
         extra={"code": error.code, "error_message": error.message, "stderr_tail": error.stderr_tail[-2000:]},

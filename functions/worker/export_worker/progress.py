@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-
-from export_common.table import JobRepository
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
+
+
+class ProgressSink(Protocol):
+    """Where progress goes: ``JobRepository`` for a whole job, a chunk's frames for a fan-out task."""
+
+    def report_progress(self, job_id: str, attempt: int, progress: float) -> bool: ...
 
 
 class ProgressReporter:
@@ -16,7 +21,7 @@ class ProgressReporter:
 
     def __init__(
         self,
-        repo: JobRepository,
+        repo: ProgressSink,
         job_id: str,
         attempt: int,
         *,

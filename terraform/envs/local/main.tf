@@ -64,6 +64,12 @@ module "export_service" {
   # Alarms notify nobody here (no topic) and evaluate every minute, so a test sees them change state soon.
   alarm_period_seconds = 60
 
+  # Fan-out at a smaller scale, so the end-to-end tests fan a short timeline out into several chunks
+  # while the other tests' timelines (up to 36 s) keep the single pass.
+  fanout_threshold_seconds = var.fanout_threshold_seconds
+  fanout_max_chunks        = var.fanout_max_chunks
+  fanout_min_chunk_seconds = var.fanout_min_chunk_seconds
+
   # Generous throttling: tests fire bursts.
   api_throttling_rate_limit  = 1000
   api_throttling_burst_limit = 1000

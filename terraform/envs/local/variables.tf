@@ -64,6 +64,24 @@ variable "job_lease_seconds" {
   default     = 30
 }
 
+variable "fanout_threshold_seconds" {
+  description = "Outputs longer than this many seconds fan out into chunks (above the 36 s of the fault suite's single-pass jobs)."
+  type        = number
+  default     = 40
+}
+
+variable "fanout_max_chunks" {
+  description = "The most chunks one export is cut into."
+  type        = number
+  default     = 6
+}
+
+variable "fanout_min_chunk_seconds" {
+  description = "The shortest chunk, in seconds of output."
+  type        = number
+  default     = 6
+}
+
 variable "service_version" {
   description = "Version string reported by /health."
   type        = string

@@ -102,7 +102,8 @@ data "aws_iam_policy_document" "worker" {
     resources = [aws_dynamodb_table.jobs.arn]
   }
 
-  # What the SQS event source mapping needs, plus ChangeMessageVisibility for releasing a job early.
+  # What the SQS event source mapping needs, plus ChangeMessageVisibility for releasing a job early and
+  # SendMessage for the task messages of a fanned-out job.
   statement {
     sid = "ConsumeJobs"
     actions = [
@@ -110,6 +111,7 @@ data "aws_iam_policy_document" "worker" {
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:ChangeMessageVisibility",
+      "sqs:SendMessage",
     ]
     resources = [aws_sqs_queue.jobs.arn]
   }
@@ -124,6 +126,13 @@ data "aws_iam_policy_document" "worker" {
     sid       = "WriteExports"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${aws_s3_bucket.this["exports"].arn}/${local.exports_prefix}*"]
+  }
+
+  # Chunks and audio tracks of fanned-out exports: written by their tasks, read by the join.
+  statement {
+    sid       = "FanoutWork"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+    resources = ["${aws_s3_bucket.this["exports"].arn}/${local.work_prefix}*"]
   }
 }
 

@@ -15,6 +15,8 @@ locals {
   # Object key prefixes fixed by docs/architecture.md.
   assets_prefix  = "assets/"
   exports_prefix = "exports/"
+  # Chunks and audio tracks of fanned-out exports, in the exports bucket (export_common.fanout).
+  work_prefix = "work/"
 
   # Only what a message waits whose worker died before claiming its job (an event source mapping needs
   # at least the function timeout); from the claim on, the worker's heartbeat keeps each message's
@@ -56,6 +58,11 @@ locals {
     JOB_HEARTBEAT_SECONDS = tostring(var.job_heartbeat_seconds)
     MAX_ATTEMPTS          = tostring(var.max_attempts)
     CALLBACK_QUEUE_URL    = aws_sqs_queue.callbacks.url
+    # the split sends its task messages to the job queue
+    JOB_QUEUE_URL            = aws_sqs_queue.jobs.url
+    FANOUT_THRESHOLD_SECONDS = tostring(var.fanout_threshold_seconds)
+    FANOUT_MAX_CHUNKS        = tostring(var.fanout_max_chunks)
+    FANOUT_MIN_CHUNK_SECONDS = tostring(var.fanout_min_chunk_seconds)
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
   # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.

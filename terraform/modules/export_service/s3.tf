@@ -1,5 +1,6 @@
-# Two private buckets: browser uploads (`assets/`) and rendered outputs (`exports/`). Clients only
-# ever reach them through presigned URLs made by the API Lambda.
+# Two private buckets: browser uploads (`assets/`) and rendered outputs (`exports/`, with the chunks of
+# fanned-out exports under `work/`). Clients only ever reach them through presigned URLs made by the API
+# Lambda.
 
 locals {
   buckets = {
@@ -13,6 +14,8 @@ locals {
         allowed_headers = ["content-type"]
         expose_headers  = ["ETag"]
       }
+      # prefixes of intermediate files that expire sooner than the bucket's own
+      short_lived = {}
     }
     exports = {
       prefix          = local.exports_prefix
@@ -23,6 +26,7 @@ locals {
         allowed_headers = ["range"]
         expose_headers  = ["ETag", "Content-Length", "Content-Range", "Accept-Ranges"]
       }
+      short_lived = { work = { prefix = local.work_prefix, days = var.work_expiration_days } }
     }
   }
 
@@ -132,6 +136,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
     expiration {
       days = local.buckets[each.key].expiration_days
+    }
+  }
+
+  dynamic "rule" {
+    for_each = local.buckets[each.key].short_lived
+    content {
+      id     = "expire-${rule.key}"
+      status = "Enabled"
+      filter {
+        prefix = rule.value.prefix
+      }
+      expiration {
+        days = rule.value.days
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-# Job queue (body `{"jobId": "<uuid>"}`) and its dead-letter queue.
+# Job queue (body `{"jobId": "<uuid>"}`, or a fan-out task: export_common.fanout.TaskMessage) and its
+# dead-letter queue.
 
 # Consumed by the DLQ consumer function (lambda.tf). It deliberately has no redrive policy of its own:
 # a dead letter the consumer reports failed (its job is still RUNNING under a live lease) becomes

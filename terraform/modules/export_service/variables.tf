@@ -442,6 +442,54 @@ variable "worker_maximum_concurrency" {
 }
 
 ################################################################################
+# Fan-out: long exports render as chunks on several worker Lambdas
+################################################################################
+
+variable "fanout_threshold_seconds" {
+  description = "FANOUT_THRESHOLD_SECONDS: outputs longer than this many seconds are cut into chunks rendered by several worker invocations at once, then joined by stream copy; shorter ones render in one pass. A number from 1 to 3600."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.fanout_threshold_seconds >= 1 && var.fanout_threshold_seconds <= 3600
+    error_message = "fanout_threshold_seconds must be between 1 and 3600."
+  }
+}
+
+variable "fanout_max_chunks" {
+  description = "FANOUT_MAX_CHUNKS: the most chunks one export is cut into (each one worker invocation; the audio is one more). An integer from 2 to 99; keep worker_reserved_concurrency at or above it plus one, or chunks wait for each other."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.fanout_max_chunks >= 2 && var.fanout_max_chunks <= 99 && floor(var.fanout_max_chunks) == var.fanout_max_chunks
+    error_message = "fanout_max_chunks must be a whole number between 2 and 99."
+  }
+}
+
+variable "fanout_min_chunk_seconds" {
+  description = "FANOUT_MIN_CHUNK_SECONDS: no chunk is shorter than this many seconds of output (a shorter one costs more in start-up, downloads and probing than it saves). A number from 1 to 3600."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.fanout_min_chunk_seconds >= 1 && var.fanout_min_chunk_seconds <= 3600
+    error_message = "fanout_min_chunk_seconds must be between 1 and 3600."
+  }
+}
+
+variable "work_expiration_days" {
+  description = "Days after which the chunks and audio tracks of fanned-out exports (`work/` in the exports bucket) are deleted; the join reads them within minutes. An integer from 1 to 30."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.work_expiration_days >= 1 && var.work_expiration_days <= 30
+    error_message = "work_expiration_days must be between 1 and 30."
+  }
+}
+
+################################################################################
 # Lambda: DLQ consumer (the worker image, handler export_worker.handler.dlq_lambda_handler)
 ################################################################################
 

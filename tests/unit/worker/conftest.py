@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -30,6 +29,7 @@ from export_common.table import JobRepository
 from export_worker import handler
 from export_worker.process import Renderer, RenderOutcome, WorkerDeps
 from export_worker.settings import WorkerSettings
+from tests.video_frames import lavfi_clip
 
 REGION = "us-east-1"
 ASSETS_BUCKET = "assets-bucket"
@@ -48,15 +48,7 @@ requires_ffmpeg = pytest.mark.skipif(
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """1 s of 160x90 test pattern with a tone: H.264 + AAC, as a browser upload would be."""
     path = tmp_path_factory.mktemp("media") / "clip.mp4"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=s={W}x{H}:r=10:d=1",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True,
-    )  # fmt: skip
-    return path.read_bytes()
+    return lavfi_clip(path, f"testsrc=s={W}x{H}:r=10:d=1", seconds=1).read_bytes()
 
 
 class FakeContext:

@@ -1,0 +1,532 @@
+"""Fan-out on the worker: split a long job into task messages, render one task, join the set once.
+
+The split is what ``process.py`` does instead of a render when ``render.fanout.plan_chunks`` cuts the
+output in more than one window: it records the chunk count on the job (``FanoutRepository.start``) and
+sends one task message per chunk and one for the audio, all under the job's attempt. A task is claimed
+with a lease of its own and beats like a job (a dead task worker's message comes back after one lease and
+renders again, into the same deterministic key). The task's heartbeat also keeps the job's lease alive,
+so a duplicate job message finds the job busy instead of splitting it again. A finished task adds its
+name to ``doneTasks`` (refused if there already: duplicates and redeliveries count once); the delivery
+whose add completes the set, or a redelivery that finds it complete, claims the join with a lease, so one
+joiner runs at a time and a dead joiner is replaced. A task that fails for good fails the job with its
+own error code, through ``end_job`` like every final state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from export_common.ending import end_job
+from export_common.errors import ErrorCode
+from export_common.fanout import (
+    FanoutRepository,
+    TaskClaim,
+    TaskKind,
+    TaskMessage,
+    audio_key,
+    chunk_key,
+)
+from export_common.jobs import Job, JobOutput, output_key
+from export_common.limits import is_missing_object
+from export_worker.budget import MIN_USEFUL_RENDER_SECONDS
+from export_worker.failures import JobFailedError, LeaseLostError, PoisonMessageError, RetryLaterError
+from export_worker.heartbeat import Heartbeat
+from export_worker.process import (
+    RENDER_TIMEOUT_MESSAGE,
+    Delivery,
+    ItemFailedError,
+    Outcome,
+    RecordResult,
+    RenderOutcome,
+    WorkerDeps,
+    asset_refs,
+    fail_job,
+    heartbeat_of,
+    log_render_error,
+    request_of,
+    retries_exhausted_message,
+    shorten_visibility,
+)
+from export_worker.progress import ProgressReporter
+from export_worker.redelivery import backoff_seconds, clamp_visibility
+from export_worker.storage import download_assets, upload_output
+from export_worker.workdir import job_work_dir
+from render.errors import RenderError, RenderTimeoutError
+from render.fanout import ChunkWindow
+from render.model import ExportRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
+
+# A chunk's progress reaches the table at most this often (20 chunks at once would otherwise write
+# ten times a second); the job's progress is the sum over the chunks.
+CHUNK_PROGRESS_INTERVAL_SECONDS = 5.0
+CHUNK_PROGRESS_STEP = 0.1
+SEND_BATCH = 10  # SQS's SendMessageBatch limit
+
+
+@dataclass(frozen=True)
+class FanoutEngine:
+    """The render library's fan-out functions (``render.fanout``); tests may wrap them."""
+
+    plan_chunks: Callable[..., tuple[ChunkWindow, ...]]
+    used_asset_keys: Callable[[ExportRequest, ChunkWindow | None], list[str]]
+    render_video_chunk: Callable[..., RenderOutcome]
+    render_audio_track: Callable[..., RenderOutcome]
+    join_chunks: Callable[..., RenderOutcome]
+
+
+def default_engine() -> FanoutEngine:
+    from render import fanout  # noqa: PLC0415 -- the renderer's runtime is imported when first needed
+
+    return FanoutEngine(
+        plan_chunks=fanout.plan_chunks,
+        used_asset_keys=fanout.used_asset_keys,
+        render_video_chunk=fanout.render_video_chunk,
+        render_audio_track=fanout.render_audio_track,
+        join_chunks=fanout.join_chunks,
+    )
+
+
+def engine_of(deps: WorkerDeps) -> FanoutEngine:
+    if deps.fanout is None:
+        deps.fanout = default_engine()
+    return deps.fanout
+
+
+def plan(request: ExportRequest, deps: WorkerDeps) -> tuple[ChunkWindow, ...]:
+    """The chunks of this job under the deployment's settings; fewer than two: render in one pass."""
+    settings = deps.settings
+    return engine_of(deps).plan_chunks(
+        request.to_composition(),
+        threshold_seconds=settings.fanout_threshold_seconds,
+        max_chunks=settings.fanout_max_chunks,
+        min_chunk_seconds=settings.fanout_min_chunk_seconds,
+    )
+
+
+def task_window(task: TaskMessage) -> ChunkWindow | None:
+    """The output frames a chunk task renders; None for the audio task."""
+    if task.index is None or task.start_frame is None or task.end_frame is None:
+        return None
+    return ChunkWindow(index=task.index, start_frame=task.start_frame, end_frame=task.end_frame)
+
+
+def parse_task(body: str) -> TaskMessage:
+    try:
+        return TaskMessage.model_validate_json(body)
+    except ValidationError as error:
+        raise PoisonMessageError(str(error)) from error
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def task_bodies(job_id: str, attempt: int, windows: Sequence[ChunkWindow], *, sent_at_ms: int) -> list[str]:
+    """The split's messages: every chunk, then the audio of the whole timeline."""
+    chunks = [
+        TaskMessage(
+            job_id=job_id,
+            attempt=attempt,
+            task=TaskKind.CHUNK,
+            index=w.index,
+            start_frame=w.start_frame,
+            end_frame=w.end_frame,
+            sent_at_ms=sent_at_ms,
+        )
+        for w in windows
+    ]
+    audio = TaskMessage(job_id=job_id, attempt=attempt, task=TaskKind.AUDIO, sent_at_ms=sent_at_ms)
+    return [m.model_dump_json(by_alias=True, exclude_none=True) for m in (*chunks, audio)]
+
+
+# --------------------------------------------------------------------------------------------- split
+def split_job(job: Job, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> RecordResult:
+    """Records the split on the claimed job and queues its tasks; the job stays RUNNING under this attempt."""
+    settings = deps.settings
+    if settings.job_queue_url is None or deps.sqs is None:
+        raise RuntimeError("the worker cannot fan out: JOB_QUEUE_URL (or its SQS client) is missing")
+    total_frames = sum(w.end_frame - w.start_frame for w in windows)
+    fan = FanoutRepository(deps.repo)
+    if not fan.start(job.job_id, job.attempt, chunks=len(windows), total_frames=total_frames):
+        logger.warning("job no longer owned by this attempt; not split")
+        return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=job.attempt, reason="superseded")
+    bodies = task_bodies(job.job_id, job.attempt, windows, sent_at_ms=_now_ms())
+    for start in range(0, len(bodies), SEND_BATCH):
+        batch = bodies[start : start + SEND_BATCH]
+        sent = deps.sqs.send_message_batch(
+            QueueUrl=settings.job_queue_url,
+            Entries=[{"Id": str(start + i), "MessageBody": body} for i, body in enumerate(batch)],
+        )
+        if sent.get("Failed"):
+            # the job is released and split again by its next attempt; this attempt's tasks are refused
+            raise RuntimeError(f"{len(sent['Failed'])} task messages could not be sent")
+    logger.info(
+        "job split",
+        extra={"attempt": job.attempt, "chunks": len(windows), "total_frames": total_frames},
+    )
+    return RecordResult(
+        Outcome.SPLIT, job_id=job.job_id, attempt=job.attempt, reason=f"{len(windows)} chunks"
+    )
+
+
+# --------------------------------------------------------------------------------------------- tasks
+@dataclass(frozen=True)
+class _ChunkProgress:
+    """A ``ProgressSink`` that stores one chunk's rendered frames (the job's progress is their sum)."""
+
+    fan: FanoutRepository
+    index: int
+    frames: int
+
+    def report_progress(self, job_id: str, attempt: int, progress: float) -> bool:
+        return self.fan.report_chunk_frames(job_id, attempt, self.index, round(progress * self.frames))
+
+
+def process_task(task: TaskMessage, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
+    job_id = task.job_id
+    job = deps.repo.get(job_id)
+    if job is None or job.status.is_final:
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="job finished or unknown")
+    if job.attempt != task.attempt:
+        # the job was released and split again (or never split by this attempt): not this task's job
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="task of a superseded attempt")
+    if task.name in (job.done_tasks or ()):
+        if job.fanout_tasks is not None and len(job.done_tasks or ()) >= job.fanout_tasks:
+            return _join(job, delivery, deps)  # the joiner may have died: its redelivery joins
+        logger.info("task already done; duplicate acknowledged", extra={"task": task.name})
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="task already done")
+    request = request_of(job, deps)
+    if request is None:
+        return RecordResult(Outcome.FAILED, job_id=job_id, error_code=ErrorCode.INVALID_JOB.value)
+    render_timeout = min(
+        deps.settings.render_timeout_seconds,
+        delivery.remaining_seconds() - deps.settings.upload_margin_seconds,
+    )
+    if render_timeout < MIN_USEFUL_RENDER_SECONDS:
+        raise RetryLaterError("not enough time left in this invocation", retry_after_seconds=0)
+
+    fan = FanoutRepository(deps.repo)
+    claim = fan.claim_task(
+        job_id,
+        task.attempt,
+        task.name,
+        lease_seconds=deps.settings.job_lease_seconds,
+        now=deps.clock(),
+        max_attempts=deps.settings.max_attempts,
+        sent_at_ms=task.sent_at_ms,
+    )
+    if claim is None:
+        return _task_not_claimed(job, task, fan, deps)
+    logger.info(
+        "task claimed",
+        extra={
+            "task": task.name,
+            "claims": claim.claims,
+            "queue_to_start_ms": claim.started_at_ms - claim.queued_at_ms,
+        },
+    )
+    return _run_task(
+        job, task, claim, request=request, render_timeout=render_timeout, delivery=delivery, deps=deps
+    )
+
+
+def _task_not_claimed(job: Job, task: TaskMessage, fan: FanoutRepository, deps: WorkerDeps) -> RecordResult:
+    state = fan.task_state(job.job_id, task.attempt, task.name)
+    now = deps.clock()
+    if state is not None and state.lease_is_live(now):
+        # another delivery renders this task and beats: look again when its lease would have run out
+        raise RetryLaterError("task busy", retry_after_seconds=clamp_visibility(state.lease_until - now + 1))
+    if state is not None and state.claims >= deps.settings.max_attempts:
+        # the task's last claim died: the job ends now, like a job out of attempts
+        message = retries_exhausted_message(state.claims)
+        return fail_job(job.job_id, job.attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+    raise RetryLaterError("task changed meanwhile", retry_after_seconds=0)
+
+
+def _task_heartbeat(
+    job_id: str, task: TaskMessage, claim: TaskClaim, delivery: Delivery, deps: WorkerDeps
+) -> Heartbeat:
+    lease_repo = deps.lease_repo or deps.repo
+    lease_fan = FanoutRepository(lease_repo)
+    lease = deps.settings.job_lease_seconds
+
+    def extend_lease() -> bool:
+        now = deps.clock()
+        # the task's own lease, then the job's: a job failed by another task stops this render too
+        return lease_fan.extend_task_lease(
+            job_id, task.attempt, task.name, claim.claims, lease, now=now
+        ) and lease_repo.extend_lease(job_id, task.attempt, lease, now=now)
+
+    return heartbeat_of(extend_lease, delivery, deps)
+
+
+def _run_task(
+    job: Job,
+    task: TaskMessage,
+    claim: TaskClaim,
+    *,
+    request: ExportRequest,
+    render_timeout: float,
+    delivery: Delivery,
+    deps: WorkerDeps,
+) -> RecordResult:
+    job_id, attempt = job.job_id, task.attempt
+    fan = FanoutRepository(deps.repo)
+    last_claim = claim.claims >= deps.settings.max_attempts
+    shorten_visibility(delivery, deps)
+    heartbeat = _task_heartbeat(job_id, task, claim, delivery, deps)
+    try:
+        with job_work_dir(deps.settings.work_dir) as work, heartbeat:
+            _render_task(
+                task,
+                request=request,
+                render_timeout=render_timeout,
+                work=work,
+                deps=deps,
+                lost=heartbeat.lost,
+            )
+    except LeaseLostError:
+        logger.warning("task no longer owned by this delivery; work abandoned", extra={"task": task.name})
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    except RenderTimeoutError as error:
+        log_render_error(error)
+        return fail_job(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
+    except RenderError as error:
+        log_render_error(error)
+        if error.transient and not last_claim:
+            _retry_task(fan, job_id, task, claim, f"transient render failure: {error.code}")
+        return fail_job(job_id, attempt, error.code, error.message, deps)
+    except JobFailedError as error:
+        logger.warning(
+            "task failed", extra={"code": error.code, "detail": error.log_detail, "task": task.name}
+        )
+        return fail_job(job_id, attempt, error.code, error.message, deps)
+    except Exception as error:
+        logger.exception("task failed", extra={"task": task.name, "claims": claim.claims})
+        if last_claim:
+            message = retries_exhausted_message(claim.claims)
+            return fail_job(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+        _retry_task(fan, job_id, task, claim, f"error: {type(error).__name__}", cause=error)
+    finished = fan.finish_task(job_id, attempt, task.name)
+    if finished is None:
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    logger.info(
+        "task done",
+        extra={
+            "task": task.name,
+            "counted": finished.counted,
+            "done": finished.done,
+            "total": finished.total,
+        },
+    )
+    if finished.complete:
+        current = deps.repo.get(job_id)
+        if current is not None and not current.status.is_final:
+            return _join(current, delivery, deps)
+    return RecordResult(Outcome.TASK_DONE, job_id=job_id, attempt=attempt, reason=task.name)
+
+
+def _retry_task(
+    fan: FanoutRepository,
+    job_id: str,
+    task: TaskMessage,
+    claim: TaskClaim,
+    reason: str,
+    *,
+    cause: BaseException | None = None,
+) -> NoReturn:
+    """Ends this claim's lease so the task's message, handed back with a backoff, claims it afresh."""
+    try:
+        fan.release_task(job_id, task.attempt, task.name, claim.claims)
+    except Exception:
+        logger.warning("task release failed; its lease will expire instead", exc_info=True)
+    raise ItemFailedError(
+        RecordResult(
+            Outcome.RETRY,
+            job_id=job_id,
+            attempt=task.attempt,
+            reason=reason,
+            retry_after_seconds=backoff_seconds(claim.claims),
+        )
+    ) from cause
+
+
+def _render_task(
+    task: TaskMessage,
+    *,
+    request: ExportRequest,
+    render_timeout: float,
+    work: Path,
+    deps: WorkerDeps,
+    lost: threading.Event,
+) -> None:
+    settings = deps.settings
+    engine = engine_of(deps)
+    window = task_window(task)
+    assets_dir = work / "in"
+    refs = asset_refs(request, engine.used_asset_keys(request, window))
+    download_assets(
+        deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
+    )
+    reporter: ProgressReporter | None = None
+    if window is not None:
+        fan = FanoutRepository(deps.repo)
+        reporter = ProgressReporter(
+            _ChunkProgress(fan, window.index, window.end_frame - window.start_frame),
+            task.job_id,
+            task.attempt,
+            min_interval_seconds=CHUNK_PROGRESS_INTERVAL_SECONDS,
+            min_step=CHUNK_PROGRESS_STEP,
+        )
+
+    def on_progress(value: float) -> None:
+        if lost.is_set() or (reporter is not None and reporter.lost_ownership):
+            raise LeaseLostError
+        if reporter is not None:
+            reporter(value)
+
+    if lost.is_set():
+        raise LeaseLostError
+    common = {
+        "on_progress": on_progress,
+        "timeout_seconds": render_timeout,
+        "ffmpeg": settings.ffmpeg,
+        "ffprobe": settings.ffprobe,
+        "scratch_dir": work,
+    }
+    if window is not None:
+        output, key = work / f"{window.index}.mp4", chunk_key(task.job_id, window.index)
+        rendered = engine.render_video_chunk(request, assets_dir, window, output, **common)
+    else:
+        output, key = work / "audio.m4a", audio_key(task.job_id)
+        rendered = engine.render_audio_track(request, assets_dir, output, **common)
+    if lost.is_set() or (reporter is not None and reporter.lost_ownership):
+        raise LeaseLostError
+    size = upload_output(deps.s3, output, settings.exports_bucket_name, key)
+    logger.info(
+        "task rendered",
+        extra={
+            "task": task.name,
+            "key": key,
+            "bytes": size,
+            "render_seconds": round(rendered.render_seconds, 3),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------- join
+def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
+    """Claims the join (one joiner at a time), joins the chunks and the audio, and ends the job."""
+    job_id, attempt = job.job_id, job.attempt
+    settings = deps.settings
+    fan = FanoutRepository(deps.repo)
+    join_claim = fan.claim_join(job_id, attempt, lease_seconds=settings.job_lease_seconds, now=deps.clock())
+    if join_claim is None:
+        logger.info("join held by another delivery, or the job moved on; acknowledged")
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="join not claimed")
+    logger.info("join claimed", extra={"join_claims": join_claim})
+    lease_fan = FanoutRepository(deps.lease_repo or deps.repo)
+
+    def extend_lease() -> bool:
+        return lease_fan.extend_join_lease(
+            job_id, attempt, join_claim, settings.job_lease_seconds, now=deps.clock()
+        )
+
+    shorten_visibility(delivery, deps)
+    heartbeat = heartbeat_of(extend_lease, delivery, deps)
+    request = request_of(job, deps)
+    if request is None:
+        return RecordResult(Outcome.FAILED, job_id=job_id, error_code=ErrorCode.INVALID_JOB.value)
+    chunks = job.chunks or 0
+    try:
+        with job_work_dir(settings.work_dir) as work, heartbeat:
+            output, joined = _join_and_upload(
+                job_id, chunks, request=request, work=work, delivery=delivery, deps=deps
+            )
+            if heartbeat.lost.is_set():
+                raise LeaseLostError
+    except LeaseLostError:
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    except RenderError as error:
+        log_render_error(error)
+        if error.transient and join_claim < settings.max_attempts:
+            _retry_join(job_id, attempt, join_claim, f"join failed: {error.code}", cause=error)
+        return fail_job(job_id, attempt, error.code, error.message, deps)
+    except Exception as error:
+        logger.exception("join failed", extra={"join_claims": join_claim})
+        if join_claim >= settings.max_attempts:
+            message = retries_exhausted_message(join_claim)
+            return fail_job(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+        _retry_join(job_id, attempt, join_claim, f"join failed: {type(error).__name__}", cause=error)
+    if not end_job(deps.repo, job_id, output, attempt=attempt, callbacks=deps.callbacks):
+        logger.warning("job no longer owned by this attempt; final state left to the owner")
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+    logger.info("job succeeded", extra={"output": output.model_dump(by_alias=True), "chunks": chunks})
+    return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=joined)
+
+
+def _retry_join(job_id: str, attempt: int, join_claim: int, reason: str, *, cause: BaseException) -> NoReturn:
+    """The message comes back after a backoff; its delivery claims the join again once this lease ends."""
+    raise ItemFailedError(
+        RecordResult(
+            Outcome.RETRY,
+            job_id=job_id,
+            attempt=attempt,
+            reason=reason,
+            retry_after_seconds=backoff_seconds(join_claim),
+        )
+    ) from cause
+
+
+def _download(s3: S3Client, bucket: str, key: str, target: Path) -> Path:
+    try:
+        s3.download_file(bucket, key, str(target))
+    except ClientError as error:
+        if is_missing_object(error):  # a finished task's file is gone (expired): a bug or a very old job
+            raise JobFailedError(ErrorCode.INTERNAL_ERROR.value, "a part of the export was lost") from error
+        raise
+    return target
+
+
+def _join_and_upload(
+    job_id: str, chunks: int, *, request: ExportRequest, work: Path, delivery: Delivery, deps: WorkerDeps
+) -> tuple[JobOutput, RenderOutcome]:
+    settings = deps.settings
+    bucket = settings.exports_bucket_name
+    paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
+    audio = _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
+    output_path = work / "out.mp4"
+    joined = engine_of(deps).join_chunks(
+        paths,
+        audio,
+        output_path,
+        fps=request.to_composition().fps,
+        timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
+        ffmpeg=settings.ffmpeg,
+        ffprobe=settings.ffprobe,
+        scratch_dir=work,
+    )
+    key = output_key(job_id)
+    size = upload_output(deps.s3, output_path, bucket, key)
+    output = JobOutput(
+        key=key,
+        duration_seconds=round(joined.duration_seconds, 3),
+        size_bytes=size,
+        width=joined.width,
+        height=joined.height,
+        render_seconds=round(joined.render_seconds, 3),
+    )
+    return output, joined

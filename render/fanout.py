@@ -1,0 +1,318 @@
+"""Fan-out rendering: one long export cut into video chunks, one audio track, and a join by stream copy.
+
+A chunk is a half-open range of **output frames**. It is rendered from the same planner as the single
+pass, on the composition restricted to its window (only the clips on screen in it, start times shifted,
+in-points moved), video only, with the single pass's encoder settings and a keyframe (IDR, closed GOP)
+on its first frame, so the chunks join with ffmpeg's concat demuxer and `-c copy`, frame-exactly.
+The audio of the whole timeline is rendered once, apart: audio cut per chunk clicks and drifts at
+the joins. The join concatenates the chunks, muxes the audio (both stream copy) and checks that no
+frame was lost.
+
+Pure library like the rest of `render/`: files in, files out, no AWS.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from pathlib import Path
+
+from render import limits
+from render.compiler import GLOBAL_ARGS
+from render.composition import Clip, ClipKind, Composition
+from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
+from render.errors import RenderFailedError
+from render.executor import run_ffmpeg
+from render.model import ExportRequest
+from render.pipeline import RenderResult, probe_assets, result_of, run_plan
+from render.planner import EPSILON, frame_at, plan_render
+from render.probe import MediaInfo
+
+
+@dataclass(frozen=True)
+class ChunkWindow:
+    """Output frames [start_frame, end_frame) of chunk `index` (0-based, in timeline order)."""
+
+    index: int
+    start_frame: int
+    end_frame: int
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+
+def plan_chunks(
+    composition: Composition,
+    *,
+    threshold_seconds: float = limits.FANOUT_THRESHOLD_SECONDS,
+    max_chunks: int = limits.FANOUT_MAX_CHUNKS,
+    min_chunk_seconds: float = limits.FANOUT_MIN_CHUNK_SECONDS,
+) -> tuple[ChunkWindow, ...]:
+    """How to cut the output: `()` when it is not longer than `threshold_seconds` (render in one pass).
+
+    Otherwise as many chunks as fit (at most `max_chunks`, each at least `min_chunk_seconds` and at
+    least two), of equal length to within one frame, covering every output frame once. Pure: only the
+    composition's duration and frame rate count, nothing is probed.
+    """
+    fps = composition.fps
+    total = output_frames(composition)
+    count = min(max_chunks, int(total / fps // max(min_chunk_seconds, 1 / fps)))
+    if total / fps <= threshold_seconds or count < 2:
+        return ()
+    edges = [total * i // count for i in range(count + 1)]
+    return tuple(ChunkWindow(i, first, end) for i, (first, end) in enumerate(pairwise(edges)))
+
+
+def output_frames(composition: Composition) -> int:
+    """The number of frames of the whole output (the single pass's and the chunks' together)."""
+    return max(1, frame_at(composition.duration, composition.fps))
+
+
+def used_asset_keys(request: ExportRequest, window: ChunkWindow | None = None) -> list[str]:
+    """s3Keys a task needs, in first-use order: the visuals on screen in `window` (a video chunk), or,
+    with no window, the assets that may play sound (the audio task)."""
+    composition = request.to_composition()
+    clips = _sound_clips(composition) if window is None else _clips_in(composition, window)
+    return list(dict.fromkeys(c.source_key for c in clips if c.source_key is not None))
+
+
+def _sound_clips(composition: Composition) -> list[Clip]:
+    """Clips that may be heard: audio, and videos not muted (whether a video has sound needs a probe)."""
+    return [
+        c
+        for c in composition.clips
+        if c.kind in (ClipKind.AUDIO, ClipKind.VIDEO) and not c.muted and c.volume > 0
+    ]
+
+
+def _clips_in(composition: Composition, window: ChunkWindow) -> list[Clip]:
+    """The visual clips whose frames meet the window (a video that ends early is dropped later, once
+    its length is known)."""
+    fps = composition.fps
+    return [
+        c
+        for c in composition.clips
+        if c.kind is not ClipKind.AUDIO
+        and frame_at(c.start, fps) < window.end_frame
+        and frame_at(c.end, fps) > window.start_frame
+    ]
+
+
+def window_composition(
+    composition: Composition, window: ChunkWindow, media: Mapping[str, MediaInfo]
+) -> Composition:
+    """The composition a chunk renders: its window's visuals, silent, moved so the window starts at 0.
+
+    A clip that began before the window starts at 0 with its in-point moved by what was already shown;
+    one whose window starts in its held last frame reads just that frame and holds it. `media` must
+    hold the probed assets of `used_asset_keys(request, window)`.
+    """
+    fps = composition.fps
+    origin = window.start_frame / fps
+    clips = []
+    for clip in _clips_in(composition, window):
+        info = media[clip.source_key] if clip.source_key is not None else None
+        moved = _move(clip, origin, fps, info)
+        if moved is not None:
+            clips.append(moved)
+    return replace(composition, clips=tuple(clips))
+
+
+def _move(clip: Clip, origin: float, fps: float, info: MediaInfo | None) -> Clip | None:
+    """`clip` on a timeline that starts at `origin`; None when nothing of it shows after `origin`."""
+    silent = replace(clip, muted=True, start=clip.start - origin, end=clip.end - origin)
+    if clip.start >= origin or clip.kind is not ClipKind.VIDEO or info is None or info.is_still:
+        # text and stills show the same wherever they start
+        return replace(silent, start=max(0.0, silent.start))
+    shown = origin - clip.start  # timeline seconds of the clip before the window
+    moving_end = clip.end - clip.hold
+    if info.duration is not None and clip.hold == 0:
+        moving_end = min(moving_end, clip.start + (info.duration - clip.trim_start) / clip.speed)
+    last = frame_at(moving_end, fps) - 1  # the clip's last frame that shows a new source frame
+    if last < frame_at(origin, fps):
+        if clip.hold == 0:
+            return None  # the source ended before the window: the single pass shows what lies below
+        # The window starts in the held frame: read that one frame and hold it to the end.
+        held_from = last / fps - clip.start
+        return replace(
+            silent,
+            start=0.0,
+            trim_start=clip.trim_start + held_from * clip.speed,
+            hold=max(0.0, silent.end - 1 / fps),
+        )
+    start, trim_start = _in_point(clip, shown, info)
+    return replace(silent, start=start, trim_start=trim_start)
+
+
+def _in_point(clip: Clip, shown: float, info: MediaInfo) -> tuple[float, float]:
+    """Start and in-point of a clip of which `shown` timeline seconds lie before the window.
+
+    The single pass times a clip's frames from the first source frame at or after its in-point. The
+    chunk reads from the source frame on screen at the window's start and starts the clip that much
+    before the window, so every source frame keeps its time on the timeline: an overlay shows the same
+    frame as in the single pass. (Source frames are taken to be evenly spaced from 0: a source of
+    variable frame rate may differ by a frame at a chunk's start.)
+    """
+    if not info.fps:
+        return 0.0, clip.trim_start + shown * clip.speed
+    first = math.ceil((clip.trim_start - EPSILON) * info.fps) / info.fps
+    seek = first + shown * clip.speed  # the source time the single pass shows at the window's start
+    on_screen = math.floor((seek + EPSILON) * info.fps) / info.fps
+    return (on_screen - seek) / clip.speed, on_screen
+
+
+def render_video_chunk(
+    request: ExportRequest,
+    assets_dir: Path,
+    window: ChunkWindow,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+) -> RenderResult:
+    """Render the frames of `window` to a video-only mp4 (no audio stream) at `output_path`.
+
+    Exactly `window.frames` frames, the same pixels as those frames of the single pass (same planner,
+    same encoder options), the first frame a keyframe, timestamps from 0. `assets_dir` needs only the
+    assets of `used_asset_keys(request, window)`. `on_progress` gets the fraction of this chunk done
+    (rendered frames = fraction * window.frames). Raises the `render.errors` of `render_export`.
+    """
+    started = time.monotonic()
+    assets_dir = assets_dir.resolve()
+    composition = request.to_composition()
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=used_asset_keys(request, window))
+    chunk = window_composition(composition, window, media)
+    # One frame past the window when the output goes on: an overlay is drawn on the base's last frame
+    # only once the base has another (or has ended), so the chunk's last frame is planned as the single
+    # pass draws it, in the middle of the picture, and the extra frame is not encoded.
+    extra = 1 if window.end_frame < output_frames(composition) else 0
+    plan = replace(
+        plan_render(chunk, media, assets_dir, frames=window.frames + extra),
+        duration=window.frames / composition.fps,
+    )
+    return run_plan(
+        plan,
+        output_path,
+        started=started,
+        on_progress=on_progress,
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        scratch_dir=scratch_dir,
+        audio=False,
+        video_options={**CHUNK_VIDEO_OPTIONS, "frames:v": str(window.frames)},
+    )
+
+
+def render_audio_track(
+    request: ExportRequest,
+    assets_dir: Path,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+) -> RenderResult:
+    """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`.
+
+    Exactly the output's duration, silence where nothing plays, the single pass's audio settings.
+    `assets_dir` needs only `used_asset_keys(request)`. Raises the `render.errors` of `render_export`.
+    """
+    started = time.monotonic()
+    assets_dir = assets_dir.resolve()
+    composition = request.to_composition()
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=used_asset_keys(request))
+    # Only what may sound is planned; videos without pictures of their own are still videos here, so
+    # the audio plan is the single pass's audio plan.
+    sound = replace(composition, clips=tuple(_sound_clips(composition)))
+    plan = replace(
+        plan_render(sound, media, assets_dir, frames=output_frames(composition)),
+        duration=composition.duration,
+    )
+    return run_plan(
+        plan,
+        output_path,
+        started=started,
+        on_progress=on_progress,
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        scratch_dir=scratch_dir,
+        video=False,
+    )
+
+
+def join_chunks(
+    chunk_paths: Sequence[Path],
+    audio_path: Path,
+    output_path: Path,
+    *,
+    fps: float,
+    expected_frames: int | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+) -> RenderResult:
+    """Join chunks (in order) and the audio track into the final mp4, by stream copy (+faststart).
+
+    Raises RenderFailedError when the chunks do not hold `expected_frames` (the windows' frames
+    together: a truncated or foreign chunk) or the joined video lost any of them, so a bad join never
+    becomes a SUCCEEDED export.
+    """
+    started = time.monotonic()
+    if not chunk_paths:
+        raise RenderFailedError("there are no chunks to join")
+    expected = sum(count_frames(path, ffprobe=ffprobe) for path in chunk_paths)
+    if expected_frames is not None and expected != expected_frames:
+        raise RenderFailedError(f"the chunks hold {expected} frames where the export has {expected_frames}")
+    output_path = output_path.resolve()
+    with tempfile.TemporaryDirectory(prefix="join-", dir=scratch_dir) as tmp:
+        listing = Path(tmp) / "chunks.txt"
+        listing.write_text(
+            "".join(f"file '{_concat_quote(path.resolve())}'\n" for path in chunk_paths), encoding="utf-8"
+        )
+        argv = [
+            ffmpeg, *GLOBAL_ARGS,
+            "-f", "concat", "-safe", "0", "-protocol_whitelist", "file", "-i", f"file:{listing}",
+            "-protocol_whitelist", "file", "-i", f"file:{audio_path.resolve()}",
+            "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+            "-movflags", CONTAINER_OPTIONS["movflags"], "-f", CONTAINER_OPTIONS["f"],
+            f"file:{output_path}",
+        ]  # fmt: skip
+        run_ffmpeg(argv, total_seconds=expected / fps, timeout_seconds=timeout_seconds)
+    joined = count_frames(output_path, ffprobe=ffprobe)
+    if joined != expected:
+        raise RenderFailedError(
+            f"the joined video has {joined} frames where its chunks have {expected}",
+        )
+    return result_of(output_path, started=started, ffprobe=ffprobe)
+
+
+def _concat_quote(path: Path) -> str:
+    """A path as a quoted string of the concat demuxer's list file."""
+    return str(path).replace("'", "'\\''")
+
+
+def count_frames(path: Path, *, ffprobe: str = "ffprobe") -> int:
+    """The number of video frames stored in `path` (packets are counted, nothing is decoded)."""
+    argv = [
+        ffprobe, "-v", "error", "-select_streams", "v:0", "-count_packets",
+        "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", f"file:{path}",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    try:
+        return int(proc.stdout.strip())
+    except ValueError:
+        raise RenderFailedError("a chunk is unreadable", stderr_tail=proc.stderr[-2000:]) from None

@@ -1,0 +1,335 @@
+"""Fan-out rendering against the single pass, on real ffmpeg.
+
+The video sources are "frame-id" clips: every source frame is one flat colour that spells its frame
+number, so a sampled pixel says exactly which source frame an output frame shows. The fanned-out mp4
+must show the same source frame as the single pass at every output frame (base and overlay), match
+it pixel for pixel within encoder tolerance around every chunk boundary, have the same frame count
+and duration, and play its audio through every join without a gap or a click.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from render import fanout, limits
+from render.composition import Clip, ClipKind, Composition
+from render.errors import RenderFailedError
+from render.fanout import ChunkWindow
+from render.model import ExportRequest
+from render.pipeline import render_export
+from tests import audio_levels
+
+from .conftest import Media, requires_ffmpeg
+
+W, H, FPS = 160, 90, 30
+SINE_HZ = 500
+ENCODER_TOLERANCE = 3.0  # mean absolute difference of two encodes of the same frame, levels of 255
+
+# A frame-id source: frame n is a flat colour with n's three octal digits in r, g, b (512 distinct).
+_FRAME_ID = "geq=r='32*mod(N\\,8)+16':g='32*mod(floor(N/8)\\,8)+16':b='32*mod(floor(N/64)\\,8)+16'"
+_MEDIA: dict[str, list[str]] = {
+    "id25.mp4": [
+        "-f", "lavfi", "-i", f"nullsrc=s={W}x{H}:r=25:d=16,format=yuv444p,{_FRAME_ID}",
+        "-f", "lavfi", "-i", f"sine=f={SINE_HZ}:d=16",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+    ],
+    "id30.mp4": [
+        "-f", "lavfi", "-i", f"nullsrc=s={W}x{H}:r=30:d=16,format=yuv444p,{_FRAME_ID}",
+        "-f", "lavfi", "-i", f"sine=f={SINE_HZ}:d=16",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+    ],
+    "tone.wav": ["-f", "lavfi", "-i", f"sine=f={SINE_HZ}:r=48000:d=16"],
+    "loop.wav": ["-f", "lavfi", "-i", f"sine=f={SINE_HZ}:r=48000:d=1.5"],  # loops in the Melies timeline
+    "logo.png": ["-f", "lavfi", "-i", "testsrc=s=24x24", "-frames:v", "1"],
+}  # fmt: skip
+
+BASE_POINT = (150, 85)  # bottom right: only the base shows there
+PIP_POINT = (30, 20)  # inside the picture-in-picture box of the generic timeline
+
+pytestmark = requires_ffmpeg
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fanout-media")
+    (root / "assets").mkdir()
+    for name, args in _MEDIA.items():
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-v", "error", "-y", *args, str(root / "assets" / name)], check=True
+        )
+    return root
+
+
+def _request(rows: list[list[dict[str, Any]]], **timeline: Any) -> ExportRequest:
+    return ExportRequest.model_validate(
+        {
+            "timeline": {
+                **timeline,
+                "editorData": [{"id": str(i), "actions": r} for i, r in enumerate(rows)],
+            },
+            "assets": [{"src": name, "s3Key": f"assets/{name}"} for name in _MEDIA],
+            "output": {"width": W, "height": H, "fps": FPS, "backgroundColor": "#203040"},
+        }
+    )
+
+
+def _action(kind: str, start: float, end: float, **data: Any) -> dict[str, Any]:
+    return {"id": f"{kind}-{start}", "start": start, "end": end, "effectId": kind, "data": data}
+
+
+def generic_request() -> ExportRequest:
+    """Cuts fall inside trimmed clips, a faster clip of another frame rate, a picture-in-picture of
+    another frame rate, a title, a still logo, a gap of background, and music under everything."""
+    return _request(
+        [
+            [_action("text", 1, 9, text="fan-out", fontSize=16)],
+            [
+                _action(
+                    "video",
+                    2,
+                    8.7,
+                    src="id25.mp4",
+                    x=10,
+                    y=10,
+                    width=48,
+                    height=28,
+                    trimStart=0.37,
+                    muted=True,
+                )
+            ],
+            [_action("image", 0, 12, src="logo.png", x=130, y=4, width=24, height=24, opacity=0.8)],
+            [
+                _action("video", 0, 5, src="id30.mp4", trimStart=1),
+                _action("video", 5, 10.6, src="id25.mp4", trimStart=1.3, speed=1.5, muted=True),
+                _action("video", 11, 12, src="id30.mp4", trimStart=3, volume=0.5),
+            ],
+            [_action("audio", 0, 12, src="tone.wav", volume=0.5)],
+        ]
+    )
+
+
+def melies_request() -> ExportRequest:
+    """A Melies snapshot: a split clip continuing at its offset across a 0.05 s micro gap (the first
+    part holds its last frame), a 25 fps clip, linked audio, and music that loops every 1.5 s."""
+    v1 = [
+        _action("effect1", 0, 4.05, src="id30.mp4", offset=0.5),
+        _action("effect1", 4.1, 8, src="id30.mp4", offset=4.6),
+        _action("effect1", 8, 12, src="id25.mp4", offset=2),
+    ]
+    a1 = [_action("effect2", 0, 4.05, src="id30.mp4", offset=0.5)]
+    a2 = [_action("effect0", 0, 12, src="loop.wav")]
+    return _request([v1, a2, a1], version=1, selectedActionId=None)
+
+
+@dataclass(frozen=True)
+class Renders:
+    single: Path
+    fanned: Path
+    windows: tuple[ChunkWindow, ...]
+    chunks: tuple[Path, ...]
+
+
+def _render_both(request: ExportRequest, assets: Path, out: Path, windows: Sequence[ChunkWindow]) -> Renders:
+    single = out / "single.mp4"
+    render_export(request, assets, single)
+    chunks = []
+    for window in windows:
+        path = out / f"{window.index}.mp4"
+        fanout.render_video_chunk(request, assets, window, path)
+        chunks.append(path)
+    audio = out / "audio.m4a"
+    fanout.render_audio_track(request, assets, audio)
+    fanned = out / "fanned.mp4"
+    total = fanout.output_frames(request.to_composition())
+    fanout.join_chunks(chunks, audio, fanned, fps=FPS, expected_frames=total)
+    return Renders(single, fanned, tuple(windows), tuple(chunks))
+
+
+@pytest.fixture(scope="module")
+def generic(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    request = generic_request()
+    windows = fanout.plan_chunks(
+        request.to_composition(), threshold_seconds=1, max_chunks=7, min_chunk_seconds=1
+    )
+    return _render_both(request, assets, tmp_path_factory.mktemp("generic"), windows)
+
+
+@pytest.fixture(scope="module")
+def melies(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    # Uneven cuts: 122 is inside the held frame of the micro gap (4.05 s to 4.1 s), 250 inside the
+    # 25 fps clip's second source frame of a pair, 301 one frame after a source frame boundary.
+    edges = [0, 122, 250, 301, 360]
+    windows = [ChunkWindow(i, a, b) for i, (a, b) in enumerate(pairwise(edges))]
+    return _render_both(melies_request(), assets, tmp_path_factory.mktemp("melies"), windows)
+
+
+# ------------------------------------------------------------------ looking inside the files
+def _frames(path: Path) -> list[bytes]:
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    size = W * H * 3
+    return [raw[i : i + size] for i in range(0, len(raw), size)]
+
+
+def _frame_id(frame: bytes, point: tuple[int, int]) -> int:
+    offset = (point[1] * W + point[0]) * 3
+    r, g, b = frame[offset : offset + 3]
+    return r // 32 + 8 * (g // 32) + 64 * (b // 32)
+
+
+def _mean_difference(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def _stream(path: Path, kind: str) -> dict[str, Any]:
+    return next(s for s in Media.probe(path)["streams"] if s["codec_type"] == kind)
+
+
+# ------------------------------------------------------------------ plan_chunks (pure)
+def _composition(seconds: float) -> Composition:
+    """A composition of `seconds` at 30 fps (only its length matters to the split)."""
+    return Composition(
+        W,
+        H,
+        30,
+        "#000000ff",
+        clips=(Clip("a", ClipKind.AUDIO, 0, 0.0, seconds, source_key="assets/tone.wav"),),
+    )
+
+
+def test_short_outputs_render_in_one_pass() -> None:
+    assert fanout.plan_chunks(_composition(limits.FANOUT_THRESHOLD_SECONDS)) == ()
+    assert fanout.plan_chunks(_composition(15), threshold_seconds=10, min_chunk_seconds=10) == ()
+
+
+def test_chunks_cover_every_frame_once_in_equal_parts() -> None:
+    composition = _composition(600.05)  # 18002 frames at 30 fps
+    windows = fanout.plan_chunks(composition)
+    assert len(windows) == limits.FANOUT_MAX_CHUNKS
+    assert [w.index for w in windows] == list(range(len(windows)))
+    assert windows[0].start_frame == 0 and windows[-1].end_frame == 18002
+    assert all(a.end_frame == b.start_frame for a, b in pairwise(windows))
+    assert max(w.frames for w in windows) - min(w.frames for w in windows) <= 1
+
+
+def test_chunks_are_no_shorter_than_the_minimum() -> None:
+    windows = fanout.plan_chunks(_composition(95), min_chunk_seconds=limits.FANOUT_MIN_CHUNK_SECONDS)
+    assert len(windows) == 9
+    assert all(w.frames / 30 >= limits.FANOUT_MIN_CHUNK_SECONDS for w in windows)
+
+
+def test_a_chunk_downloads_only_what_it_shows() -> None:
+    request = generic_request()
+    assert fanout.used_asset_keys(request, ChunkWindow(0, 0, 30)) == ["assets/logo.png", "assets/id30.mp4"]
+    assert fanout.used_asset_keys(request, ChunkWindow(1, 300, 330)) == [
+        "assets/logo.png",
+        "assets/id25.mp4",
+    ]
+    # the audio task: everything that may sound, never a still or a muted clip's only use
+    assert fanout.used_asset_keys(request) == ["assets/id30.mp4", "assets/tone.wav"]
+
+
+# ------------------------------------------------------------------ exactness on real ffmpeg
+@pytest.mark.parametrize("name", ["generic", "melies"])
+def test_fanned_out_and_single_pass_show_the_same_frames(name: str, request: pytest.FixtureRequest) -> None:
+    renders: Renders = request.getfixturevalue(name)
+    assert len(renders.windows) >= 4
+    single, fanned = _frames(renders.single), _frames(renders.fanned)
+    assert (
+        len(fanned)
+        == len(single)
+        == fanout.output_frames(
+            (generic_request() if name == "generic" else melies_request()).to_composition()
+        )
+    )
+    points = [BASE_POINT, PIP_POINT] if name == "generic" else [BASE_POINT]
+    wrong = [
+        (n, point, _frame_id(single[n], point), _frame_id(fanned[n], point))
+        for n in range(len(single))
+        for point in points
+        if _frame_id(single[n], point) != _frame_id(fanned[n], point)
+    ]
+    assert wrong == [], "output frame, point, single-pass source frame, fanned-out source frame"
+    for window in renders.windows[1:]:
+        for n in range(window.start_frame - 2, window.start_frame + 2):
+            # The whole picture, text and logo edges included, differs only by the encoder (each
+            # chunk starts its own GOP): about 1-2 levels of 255. A frame off by one moves a channel
+            # of the whole base by 32 levels.
+            difference = _mean_difference(single[n], fanned[n])
+            assert difference < ENCODER_TOLERANCE, f"frame {n} at the cut {window.start_frame}"
+
+
+@pytest.mark.parametrize("name", ["generic", "melies"])
+def test_durations_agree_to_within_one_frame(name: str, request: pytest.FixtureRequest) -> None:
+    renders: Renders = request.getfixturevalue(name)
+    for kind in ("video", "audio"):
+        single = float(_stream(renders.single, kind)["duration"])
+        fanned = float(_stream(renders.fanned, kind)["duration"])
+        assert abs(single - fanned) <= 1 / FPS, kind
+    assert (
+        abs(
+            float(Media.probe(renders.single)["format"]["duration"])
+            - float(Media.probe(renders.fanned)["format"]["duration"])
+        )
+        <= 1 / FPS
+    )
+
+
+@pytest.mark.parametrize("name", ["generic", "melies"])
+def test_audio_runs_through_every_join_without_a_gap_or_a_click(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    """Around each cut the mixed sine keeps its level (no gap, no spike) and no sample jumps more than
+    a sine of that level can between two samples (a click); the single pass is the reference."""
+    renders: Renders = request.getfixturevalue(name)
+    for window in renders.windows[1:]:
+        cut = window.start_frame / FPS
+        expected = audio_levels.rms(renders.single, cut - 0.05, 0.1)
+        assert expected > 0.02, "the timeline plays sound across this cut"
+        for start in (cut - 0.05, cut - 0.01, cut):
+            level = audio_levels.rms(renders.fanned, start, 0.01)
+            assert abs(level - audio_levels.rms(renders.single, start, 0.01)) < 0.1 * expected, start
+        values = audio_levels.samples(renders.fanned, cut - 0.05, 0.1)
+        peak = max(abs(v) for v in values)
+        largest_step = max(abs(b - a) for a, b in pairwise(values))
+        assert largest_step <= 1.5 * peak * 2 * math.pi * SINE_HZ / audio_levels.RATE, cut
+
+
+def test_a_chunk_is_video_only_from_a_keyframe_and_exactly_its_window(generic: Renders) -> None:
+    for window, path in zip(generic.windows, generic.chunks, strict=True):
+        streams = Media.probe(path)["streams"]
+        assert [s["codec_type"] for s in streams] == ["video"]
+        assert fanout.count_frames(path) == window.frames
+        first = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time,pict_type",
+             "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()[0]  # fmt: skip
+        pts, kind = first.split(",")[:2]
+        assert (float(pts), kind) == (0.0, "I")
+
+
+def test_a_join_that_would_lose_frames_fails(generic: Renders, tmp_path: Path) -> None:
+    audio = tmp_path / "audio.m4a"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(generic.fanned), "-vn", "-c", "copy", str(audio)], check=True
+    )
+    missing = [p for i, p in enumerate(generic.chunks) if i != 1]
+    total = sum(w.frames for w in generic.windows)
+    with pytest.raises(RenderFailedError, match="frames"):
+        fanout.join_chunks(missing, audio, tmp_path / "out.mp4", fps=FPS, expected_frames=total)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(generic.chunks[0].read_bytes()[:2000])
+    with pytest.raises(RenderFailedError):
+        fanout.join_chunks([broken, *generic.chunks[1:]], audio, tmp_path / "out.mp4", fps=FPS)
