@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from render import limits
@@ -79,6 +87,9 @@ class ExportRequest(BaseModel):
             "public address in production; the renderer ignores it"
         ),
     )
+    # Validation builds the composition to check the timeline; it is kept, so the worker, the planner and
+    # the fan-out read one (immutable) composition per request instead of rebuilding it at every step.
+    _composition: Composition | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_timeline(self) -> ExportRequest:
@@ -95,10 +106,11 @@ class ExportRequest(BaseModel):
                     )
                 )
             seen.add(asset.src)
-        _, timeline_errors = self._build()
+        composition, timeline_errors = self._build()
         errors.extend(timeline_errors)
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
+        self._composition = composition
         return self
 
     def _build(self) -> tuple[Composition, list[InitErrorDetails]]:
@@ -113,8 +125,9 @@ class ExportRequest(BaseModel):
 
     def to_composition(self) -> Composition:
         """The internal model the planner works on (the request is valid, so no errors here)."""
-        composition, _ = self._build()
-        return composition
+        if self._composition is None:
+            self._composition, _ = self._build()
+        return self._composition
 
     def used_asset_keys(self) -> list[str]:
         """s3Keys of the assets the enabled actions use, in first-use order (what the worker downloads)."""

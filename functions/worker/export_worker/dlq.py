@@ -46,7 +46,7 @@ def process_dead_letter(
         job_id = model.model_validate_json(body).job_id
     except ValidationError:
         logger.error("poison message reached the DLQ; dropped", extra={"body_prefix": body[:200]})
-        return RecordResult(Outcome.SKIPPED, reason="poison message")
+        return RecordResult(Outcome.DROPPED, reason="poison message")
     job = repo.get(job_id)
     if job is None or job.status.is_final:
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="nothing to do")

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from export_common.errors import ErrorCode
-from export_worker.process import POISON_REASON, Outcome, RecordResult
+from export_worker.process import Outcome, RecordResult
 from render.errors import RenderError
 
 # The default of POWERTOOLS_METRICS_NAMESPACE (Terraform's `powertools_metrics_namespace` defaults to it).
@@ -86,9 +86,9 @@ def record_result(metrics: Metrics, result: RecordResult) -> None:
             default_dimensions={"service": metrics.service} if metrics.service else None,
         ) as metric:
             metric.add_dimension(name=ERROR_CODE_DIMENSION, value=error_code_dimension(result.error_code))
-    elif result.outcome is Outcome.SKIPPED:
+    elif result.outcome in (Outcome.SKIPPED, Outcome.DROPPED):
         metrics.add_metric(name=WorkerMetric.MESSAGES_SKIPPED, unit=MetricUnit.Count, value=1)
-        if result.reason == POISON_REASON:
+        if result.outcome is Outcome.DROPPED:
             metrics.add_metric(name=WorkerMetric.POISON_MESSAGES, unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name=WorkerMetric.JOBS_RETRIED, unit=MetricUnit.Count, value=1)

@@ -58,7 +58,6 @@ def retries_exhausted_message(attempts: int) -> str:
     return f"the export could not be completed after {attempts} attempt{plural}; please try again later"
 
 
-POISON_REASON = "poison message"
 NEVER_STARTED_MESSAGE = "the export could not be started; please try again later"
 TRANSIENT_RETRY_MESSAGE = "the export hit a temporary error; retrying"
 RENDER_TIMEOUT_MESSAGE = "the render did not finish within the worker's time limit"
@@ -100,6 +99,7 @@ class Outcome(StrEnum):
     SUCCEEDED = "SUCCEEDED"  # this delivery rendered the job
     FAILED = "FAILED"  # this delivery marked the job FAILED
     SKIPPED = "SKIPPED"  # nothing to do: already final, unknown job, or superseded
+    DROPPED = "DROPPED"  # not a job or task message (poison): dropped at once, never retried
     SPLIT = "SPLIT"  # this delivery fanned the job out into task messages (export_worker.fanout)
     TASK_DONE = "TASK_DONE"  # this delivery rendered one task of a fanned-out job (not the last)
     RETRY = "RETRY"  # not finished: the message comes back (or goes to the DLQ)
@@ -169,7 +169,7 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
             "poison message: not a job message; dropped",
             extra={"body_prefix": delivery.body[:200], "detail": str(error)[:300]},
         )
-        return RecordResult(Outcome.SKIPPED, reason=POISON_REASON)
+        return RecordResult(Outcome.DROPPED, reason="poison message")
     except RetryLaterError as error:
         logger.info(
             "released for a later delivery",

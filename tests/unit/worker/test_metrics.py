@@ -17,7 +17,7 @@ from export_worker.metrics import (
     WorkerMetric,
     record_result,
 )
-from export_worker.process import POISON_REASON, Outcome, RecordResult
+from export_worker.process import Outcome, RecordResult
 from render.errors import InvalidMediaError, RenderResourcesError
 
 NAMESPACE = "VideoExportUnderTest"
@@ -129,7 +129,7 @@ def test_the_error_codes_are_the_closed_set_of_service_and_render_codes() -> Non
 def test_skips_poison_and_retries_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
     results = [
         RecordResult(Outcome.SKIPPED, reason="nothing to do"),
-        RecordResult(Outcome.SKIPPED, reason=POISON_REASON),
+        RecordResult(Outcome.DROPPED, reason="poison message"),
         RecordResult(Outcome.RETRY, job_id="r", reason="job busy"),
     ]
 
