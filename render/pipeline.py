@@ -145,7 +145,7 @@ def run_plan(
 def result_of(output_path: Path, *, started: float, ffprobe: str) -> RenderResult:
     """What a finished render reports; RenderFailedError when ffmpeg left an unreadable file."""
     try:
-        info = probe(output_path, ffprobe=ffprobe)
+        info = probe(output_path, ffprobe=ffprobe, check_complete=False)
     except RenderError as exc:
         raise RenderFailedError("the rendered file is unreadable", stderr_tail=exc.stderr_tail) from exc
     return RenderResult(

@@ -100,8 +100,14 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
     )
 
 
-def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
-    """Probe one local file; InvalidMediaError when ffprobe cannot read it."""
+def probe(
+    path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60, check_complete: bool = True
+) -> MediaInfo:
+    """Probe one local file; InvalidMediaError when ffprobe cannot read it.
+
+    ``check_complete``: also read the packets near the end, to refuse a file cut short in transfer (a
+    second ffprobe run). Off for a file ffmpeg has just written here and exited cleanly from.
+    """
     argv = [
         ffprobe,
         "-v",
@@ -129,7 +135,7 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
     info = parse_probe(data)
     if not info.has_video and not info.has_audio:
         raise InvalidMediaError("the file has no audio or video stream")
-    if info.duration:
+    if info.duration and check_complete:
         start = _float((data.get("format") or {}).get("start_time")) or 0.0
         _check_complete(path, info.duration, start, ffprobe=ffprobe, timeout=timeout)
     return info

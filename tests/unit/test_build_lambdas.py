@@ -17,6 +17,7 @@ from export_api.settings import Settings
 from export_common.fanout import DEFAULT_WORK_EXPIRATION_DAYS, WORK_KEY_PREFIX
 from export_common.jobs import OUTPUT_KEY_PREFIX
 from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
+from export_common.settings import ServiceSettings
 from export_worker.metrics import ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric
 from export_worker.settings import WorkerSettings
 from render import limits
@@ -151,8 +152,19 @@ def _terraform_environment(name: str) -> set[str]:
     return names
 
 
+def test_the_common_settings_mirror_terraforms_common_environment() -> None:
+    """export_common.settings.ServiceSettings is the common_environment block, read by every function;
+    the rest of that block configures Powertools, which reads it itself."""
+    common = _terraform_environment("common_environment")
+    model = {str(f.alias) for f in ServiceSettings.model_fields.values()}
+    set_by_the_runtime = {"AWS_ENDPOINT_URL"}  # LocalStack's functions get it; AWS's need none
+    assert model - set_by_the_runtime == {name for name in common if not name.startswith("POWERTOOLS_")} - {
+        "LOG_LEVEL"
+    }
+
+
 def test_each_function_gets_every_setting_its_code_requires() -> None:
-    api_required = {name.upper() for name, f in Settings.model_fields.items() if f.is_required()}
+    api_required = {str(f.alias) for f in Settings.model_fields.values() if f.is_required()}
     worker_required = {str(f.alias) for f in WorkerSettings.model_fields.values() if f.is_required()}
 
     assert api_required <= _terraform_environment("api_environment")
@@ -244,6 +256,7 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
         == CallbackSettings.model_validate(
             {
                 "JOBS_TABLE_NAME": "t",
+                "ASSETS_BUCKET_NAME": "a",
                 "EXPORTS_BUCKET_NAME": "b",
                 "SIGNING_SECRET_ARN": "a",
                 "CALLBACK_QUEUE_URL": "q",

@@ -5,19 +5,15 @@ Logic never reads ``os.environ``: it receives a ``CallbackSettings`` (tests buil
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from export_common.callbacks import MAX_SQS_DELAY_SECONDS, CallbackPolicy, CallbackSchedule
+from export_common.settings import ServiceSettings
 
 
-class CallbackSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class CallbackSettings(ServiceSettings):
+    """The webhook delivery function's settings: the common part and its own."""
 
-    jobs_table_name: str = Field(alias="JOBS_TABLE_NAME", min_length=1)
-    exports_bucket_name: str = Field(alias="EXPORTS_BUCKET_NAME", min_length=1)
     signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
     callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL", min_length=1)
     download_url_expiry_seconds: int = Field(3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=7 * 86400)
@@ -35,7 +31,6 @@ class CallbackSettings(BaseModel):
     # an attempt whose function died is taken over after this (at least the function timeout)
     lease_seconds: int = Field(60, alias="CALLBACK_LEASE_SECONDS", ge=1, le=43200)
     secret_cache_seconds: int = Field(60, alias="SIGNING_SECRET_CACHE_SECONDS", ge=0, le=3600)
-    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
 
     def policy(self) -> CallbackPolicy:
         return CallbackPolicy.from_lists(self.allowed_schemes.split(","), self.allowed_networks.split(","))
@@ -47,8 +42,3 @@ class CallbackSettings(BaseModel):
             max_delay_seconds=self.max_delay_seconds,
             max_attempts=self.max_attempts,
         )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> CallbackSettings:
-        env = os.environ if environ is None else environ
-        return cls.model_validate({k: v for k, v in env.items() if v != ""})

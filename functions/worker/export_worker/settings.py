@@ -5,26 +5,19 @@ Logic never reads ``os.environ``: it receives a ``WorkerSettings`` (tests build 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from export_common.fanout import MAX_CHUNKS_LIMIT
-from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
+from export_common.settings import ServiceSettings
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 from render import limits
 
 
-class WorkerSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class WorkerSettings(ServiceSettings):
+    """The worker's (and its DLQ consumer's) settings: the common part and its own."""
 
-    jobs_table_name: str = Field(alias="JOBS_TABLE_NAME", min_length=1)
-    assets_bucket_name: str = Field(alias="ASSETS_BUCKET_NAME", min_length=1)
-    exports_bucket_name: str = Field(alias="EXPORTS_BUCKET_NAME", min_length=1)
-    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, alias="MAX_UPLOAD_BYTES", gt=0)
-    job_ttl_days: int = Field(DEFAULT_JOB_TTL_DAYS, alias="JOB_TTL_DAYS", gt=0)
     # A RUNNING job's lease and its message's visibility both run this long past the last heartbeat:
     # a crashed attempt's job is claimable again, and its message visible again, within this time.
     job_lease_seconds: int = Field(120, alias="JOB_LEASE_SECONDS", gt=0, le=MAX_VISIBILITY_SECONDS)
@@ -62,7 +55,3 @@ class WorkerSettings(BaseModel):
         if self.heartbeat_seconds * 2 > self.job_lease_seconds:
             raise ValueError("JOB_LEASE_SECONDS must be at least twice JOB_HEARTBEAT_SECONDS")
         return self
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
-        return cls.model_validate(dict(os.environ if environ is None else environ))
