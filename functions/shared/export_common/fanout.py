@@ -21,7 +21,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from export_common.jobs import JobStatus, utc_now_iso
+from export_common.jobs import JobMessage, JobStatus, utc_now_iso
 from export_common.table import JOB_KEY_PREFIX, TASK_KEY_PREFIX, JobRepository, is_condition_failure
 
 WORK_KEY_PREFIX: Final = "work/"
@@ -71,6 +71,16 @@ class TaskMessage(BaseModel):
 def is_task_body(body: str) -> bool:
     """Cheap test before parsing: only task messages carry a ``task`` field."""
     return '"task"' in body
+
+
+type QueueMessage = JobMessage | TaskMessage
+
+
+def parse_queue_message(body: str) -> QueueMessage:
+    """A job-queue body as the message it is, a job or a fan-out task (pydantic's ValidationError when it
+    is neither); the worker parses each body once, with this."""
+    model: type[JobMessage] | type[TaskMessage] = TaskMessage if is_task_body(body) else JobMessage
+    return model.model_validate_json(body)
 
 
 def chunk_key(job_id: str, index: int) -> str:

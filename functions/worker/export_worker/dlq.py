@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.fanout import TaskMessage, is_task_body
-from export_common.jobs import JobError, JobMessage
+from export_common.fanout import parse_queue_message
+from export_common.jobs import JobError
 from export_common.table import JobRepository
 from export_worker.process import (
     NEVER_STARTED_MESSAGE,
@@ -42,8 +42,7 @@ def process_dead_letter(
 ) -> RecordResult:
     """One dead letter; ``callbacks`` queues the webhook of a job it ends."""
     try:
-        model = TaskMessage if is_task_body(body) else JobMessage
-        job_id = model.model_validate_json(body).job_id
+        job_id = parse_queue_message(body).job_id
     except ValidationError:
         logger.error("poison message reached the DLQ; dropped", extra={"body_prefix": body[:200]})
         return RecordResult(Outcome.DROPPED, reason="poison message")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
@@ -38,7 +37,7 @@ from export_common.fanout import (
 from export_common.jobs import Job, JobOutput, output_key
 from export_common.limits import is_missing_object
 from export_worker.budget import MIN_USEFUL_RENDER_SECONDS
-from export_worker.failures import JobFailedError, LeaseLostError, PoisonMessageError, RetryLaterError
+from export_worker.failures import JobFailedError, LeaseLostError, RetryLaterError
 from export_worker.heartbeat import Heartbeat
 from export_worker.process import (
     RENDER_TIMEOUT_MESSAGE,
@@ -121,13 +120,6 @@ def task_window(task: TaskMessage) -> ChunkWindow | None:
     if task.index is None or task.start_frame is None or task.end_frame is None:
         return None
     return ChunkWindow(index=task.index, start_frame=task.start_frame, end_frame=task.end_frame)
-
-
-def parse_task(body: str) -> TaskMessage:
-    try:
-        return TaskMessage.model_validate_json(body)
-    except ValidationError as error:
-        raise PoisonMessageError(str(error)) from error
 
 
 def _now_ms() -> int:

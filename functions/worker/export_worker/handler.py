@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -22,10 +23,10 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
-from export_common.fanout import TaskMessage, is_task_body
-from export_common.jobs import JobMessage
+from export_common.fanout import parse_queue_message
 from export_common.table import JobRepository
 from export_worker.dlq import process_dead_letter
+from export_worker.failures import PoisonMessageError
 from export_worker.metrics import METRICS_NAMESPACE, record_result
 from export_worker.process import (
     Delivery,
@@ -109,9 +110,8 @@ def get_deps() -> WorkerDeps:
 
 
 def _job_id_for_log(body: str) -> str | None:
-    model = TaskMessage if is_task_body(body) else JobMessage
     try:
-        return model.model_validate_json(body).job_id
+        return parse_queue_message(body).job_id
     except ValidationError:
         return None
 
@@ -154,7 +154,7 @@ def _visibility_extender(deps: WorkerDeps, record: SQSRecord) -> Callable[[int],
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """One job message; raising reports the item failed (SQS redelivers it, then moves it to the DLQ)."""
-    logger.append_keys(job_id=_job_id_for_log(record.body), message_id=record.message_id)
+    logger.append_keys(message_id=record.message_id)
     try:
         deps = get_deps()
         delivery = Delivery(
@@ -164,6 +164,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
             invocation_seconds=_invocation_seconds,
             extend_visibility=_visibility_extender(deps, record),
         )
+        with suppress(PoisonMessageError):  # parsed once: process_message reads the same message
+            logger.append_keys(job_id=delivery.message.job_id)
         try:
             result = process_message(delivery, deps)
         except ItemFailedError as failure:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,8 +30,8 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.fanout import is_task_body
-from export_common.jobs import Job, JobError, JobMessage, JobOutput, output_key
+from export_common.fanout import QueueMessage, TaskMessage, parse_queue_message
+from export_common.jobs import Job, JobError, JobOutput, output_key
 from export_common.table import JobRepository
 from export_worker.budget import TimeBudget
 from export_worker.failures import JobFailedError, LeaseLostError, PoisonMessageError, RetryLaterError
@@ -150,17 +151,24 @@ class Delivery:
     # ChangeMessageVisibility of this message (seconds from now); None: the queue's timeout decides
     extend_visibility: Callable[[int], None] | None = None
 
+    @cached_property
+    def message(self) -> QueueMessage:
+        """The body, parsed once for the log and the logic; PoisonMessageError when it is no message."""
+        try:
+            return parse_queue_message(self.body)
+        except ValidationError as error:
+            raise PoisonMessageError(str(error)) from error
+
 
 def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     job_id: str | None = None
     try:
-        if is_task_body(delivery.body):
+        message = delivery.message
+        job_id = message.job_id
+        if isinstance(message, TaskMessage):
             from export_worker import fanout  # noqa: PLC0415 -- it builds on this module
 
-            task = fanout.parse_task(delivery.body)
-            job_id = task.job_id
-            return fanout.process_task(task, delivery, deps)
-        job_id = _parse(delivery.body)
+            return fanout.process_task(message, delivery, deps)
         return _process(job_id, delivery, deps)
     except PoisonMessageError as error:
         # No retry can make it a job message, and it names no job to fail: dropped at once, with the
@@ -190,13 +198,6 @@ def process_message(delivery: Delivery, deps: WorkerDeps) -> RecordResult:
             retry_after_seconds=backoff_seconds(delivery.receive_count),
         )
         raise ItemFailedError(result) from error
-
-
-def _parse(body: str) -> str:
-    try:
-        return JobMessage.model_validate_json(body).job_id
-    except ValidationError as error:
-        raise PoisonMessageError(str(error)) from error
 
 
 def _exhausted(job: Job, deps: WorkerDeps) -> RecordResult:
