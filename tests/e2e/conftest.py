@@ -12,8 +12,10 @@ import requests
 
 from tests.e2e import media
 from tests.e2e.stack import LATENCIES, TIMINGS, Stack
+from video_export.client import EXT_TYPES
 
-CONTENT_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".mp3": "audio/mpeg"}
+# the media types the Python client sends (tests/unit/clients/test_contract.py ties them to the API's)
+CONTENT_TYPES = EXT_TYPES
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

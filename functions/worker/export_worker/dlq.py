@@ -22,6 +22,7 @@ from export_common.fanout import parse_queue_message
 from export_common.jobs import JobError
 from export_common.table import JobRepository
 from export_worker.process import (
+    JOB_BUSY,
     NEVER_STARTED_MESSAGE,
     ItemFailedError,
     Outcome,
@@ -51,7 +52,7 @@ def process_dead_letter(
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="nothing to do")
     now = clock()
     if job.lease_is_live(now):
-        raise ItemFailedError(RecordResult(Outcome.RETRY, job_id=job_id, reason="job busy"))
+        raise ItemFailedError(RecordResult(Outcome.RETRY, job_id=job_id, reason=JOB_BUSY))
     message = retries_exhausted_message(job.attempt) if job.attempt else NEVER_STARTED_MESSAGE
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
     # only if nobody claimed the job since it was read (that attempt then ends it)

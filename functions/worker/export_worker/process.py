@@ -59,6 +59,8 @@ def retries_exhausted_message(attempts: int) -> str:
     return f"the export could not be completed after {attempts} attempt{plural}; please try again later"
 
 
+# why a delivery hands its message back: another attempt holds the job under a live lease (a log label)
+JOB_BUSY = "job busy"
 NEVER_STARTED_MESSAGE = "the export could not be started; please try again later"
 TRANSIENT_RETRY_MESSAGE = "the export hit a temporary error; retrying"
 RENDER_TIMEOUT_MESSAGE = "the render did not finish within the worker's time limit"
@@ -237,7 +239,7 @@ def _not_claimed(job_id: str, deps: WorkerDeps) -> RecordResult:
         # another attempt holds the job and beats: look again when its lease would have run out.
         # This delivery claimed nothing, so it costs the job no attempt.
         lease_left = (current.lease_until or 0) - now
-        raise RetryLaterError("job busy", retry_after_seconds=clamp_visibility(lease_left + 1))
+        raise RetryLaterError(JOB_BUSY, retry_after_seconds=clamp_visibility(lease_left + 1))
     if current.attempt >= deps.settings.max_attempts:
         return _exhausted(current, deps)
     raise RetryLaterError("job changed meanwhile", retry_after_seconds=0)
