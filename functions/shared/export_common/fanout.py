@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from export_common.jobs import JobMessage, JobStatus, utc_now_iso
-from export_common.table import JOB_KEY_PREFIX, TASK_KEY_PREFIX, JobRepository, is_condition_failure
+from export_common.table import TASK_KEY_PREFIX, JobRepository, is_condition_failure, job_key, update_if
 
 WORK_KEY_PREFIX: Final = "work/"
 """Chunks and the audio track of fanned-out jobs, in the exports bucket (a short lifecycle rule)."""
@@ -163,7 +163,7 @@ class FanoutRepository:
         """
         try:
             result = self._table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
+                Key=job_key(job_id),
                 UpdateExpression="SET chunkFrames.#i = :f, updatedAt = :now",
                 ConditionExpression="#s = :running AND attempt = :attempt",
                 ExpressionAttributeNames={"#s": "status", "#i": str(index)},
@@ -197,7 +197,7 @@ class FanoutRepository:
         """Adds ``name`` to ``doneTasks`` unless it is there; None when the attempt no longer owns the job."""
         try:
             result = self._table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
+                Key=job_key(job_id),
                 UpdateExpression="ADD doneTasks :name SET updatedAt = :now",
                 ConditionExpression=(
                     "#s = :running AND attempt = :attempt AND NOT contains(doneTasks, :one)"
@@ -231,7 +231,7 @@ class FanoutRepository:
         now_s = int(now)
         try:
             result = self._table.update_item(
-                Key={"pk": JOB_KEY_PREFIX + job_id},
+                Key=job_key(job_id),
                 UpdateExpression=(
                     "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now ADD joinClaims :one"
                 ),
@@ -348,21 +348,16 @@ class FanoutRepository:
         return f"{TASK_KEY_PREFIX}{job_id}#{attempt}#{name}"
 
     def _job_item(self, job_id: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"pk": JOB_KEY_PREFIX + job_id}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
         return dict(item) if item else None
 
     def _update_task(
         self, job_id: str, attempt: int, name: str, claims: int, *, update: str, values: dict[str, Any]
     ) -> bool:
-        try:
-            self._table.update_item(
-                Key={"pk": self._task_pk(job_id, attempt, name)},
-                UpdateExpression=update,
-                ConditionExpression="claims = :claims",
-                ExpressionAttributeValues={":claims": claims, **values},
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"pk": self._task_pk(job_id, attempt, name)},
+            UpdateExpression=update,
+            ConditionExpression="claims = :claims",
+            ExpressionAttributeValues={":claims": claims, **values},
+        )
