@@ -297,7 +297,7 @@ def join_chunks(
         raise RenderFailedError(
             f"the joined video has {joined} frames where its chunks have {expected}",
         )
-    return result_of(output_path, started=started, ffprobe=ffprobe)
+    return result_of(output_path, started=started)
 
 
 def _concat_quote(path: Path) -> str:

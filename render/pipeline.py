@@ -11,8 +11,9 @@ from pathlib import Path
 
 from render import limits
 from render.compiler import CompiledCommand, compile_plan
-from render.errors import AssetMissingError, InvalidMediaError, RenderError, RenderFailedError
+from render.errors import AssetMissingError, InvalidMediaError, RenderFailedError
 from render.executor import run_ffmpeg
+from render.isobmff import read_layout
 from render.model import ExportRequest
 from render.planner import RenderPlan, plan_render
 from render.probe import MediaInfo, probe
@@ -139,19 +140,20 @@ def run_plan(
         run_ffmpeg(
             command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
         )
-    return result_of(output_path, started=started, ffprobe=ffprobe)
+    return result_of(output_path, started=started)
 
 
-def result_of(output_path: Path, *, started: float, ffprobe: str) -> RenderResult:
-    """What a finished render reports; RenderFailedError when ffmpeg left an unreadable file."""
-    try:
-        info = probe(output_path, ffprobe=ffprobe, check_complete=False)
-    except RenderError as exc:
-        raise RenderFailedError("the rendered file is unreadable", stderr_tail=exc.stderr_tail) from exc
+def result_of(output_path: Path, *, started: float) -> RenderResult:
+    """What a finished render reports, read from the mp4's own headers (no ffprobe run);
+    RenderFailedError when ffmpeg left a file that is not a whole movie."""
+    layout = read_layout(output_path)
+    if layout is None or not layout.whole_movie or layout.movie_seconds is None:
+        raise RenderFailedError("the rendered file is incomplete")
+    width, height = layout.picture or (0, 0)
     return RenderResult(
-        duration_seconds=info.duration or 0.0,
-        width=info.width,
-        height=info.height,
+        duration_seconds=layout.movie_seconds,
+        width=width,
+        height=height,
         size_bytes=output_path.stat().st_size,
         render_seconds=time.monotonic() - started,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from render.errors import InvalidMediaError
+from render.isobmff import read_layout
 
 # How far before its stated end a file's last packet may stop (track lengths differ a little; priming).
 _TRUNCATION_SLACK_SECONDS = 1.0
@@ -100,14 +101,8 @@ def parse_probe(data: dict[str, Any]) -> MediaInfo:
     )
 
 
-def probe(
-    path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60, check_complete: bool = True
-) -> MediaInfo:
-    """Probe one local file; InvalidMediaError when ffprobe cannot read it.
-
-    ``check_complete``: also read the packets near the end, to refuse a file cut short in transfer (a
-    second ffprobe run). Off for a file ffmpeg has just written here and exited cleanly from.
-    """
+def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
+    """Probe one uploaded file; InvalidMediaError when ffprobe cannot read it or it was cut short."""
     argv = [
         ffprobe,
         "-v",
@@ -135,9 +130,8 @@ def probe(
     info = parse_probe(data)
     if not info.has_video and not info.has_audio:
         raise InvalidMediaError("the file has no audio or video stream")
-    if info.duration and check_complete:
-        start = _float((data.get("format") or {}).get("start_time")) or 0.0
-        _check_complete(path, info.duration, start, ffprobe=ffprobe, timeout=timeout)
+    if info.duration:
+        _check_complete(path, data.get("format") or {}, info.duration, ffprobe=ffprobe, timeout=timeout)
     return info
 
 
@@ -159,13 +153,26 @@ def data_end(packet_csv: str) -> float | None:
     return max(ends, default=None)
 
 
-def _check_complete(path: Path, duration: float, start: float, *, ffprobe: str, timeout: float) -> None:
-    """INVALID_MEDIA when the media data stops well before the length the file's header states.
+def _check_complete(
+    path: Path, fmt: dict[str, Any], duration: float, *, ffprobe: str, timeout: float
+) -> None:
+    """INVALID_MEDIA when the file was cut short: its media data stops before the length it states.
 
     A file cut short in transfer (a faststart mp4 keeps its whole index up front) probes as the full
-    length and would render as a picture that stops, then black. Reading the packets of the last few
-    seconds tells where the data really ends.
+    length and would render as a picture that stops, then black. An mp4/mov says so in its box
+    headers, read here without a process; for other files, or an mp4 its headers cannot vouch for (a
+    fragmented one), reading the packets of the last few seconds tells where the data really ends.
     """
+    if "mov" in str(fmt.get("format_name", "")).split(","):
+        layout = read_layout(path)
+        if layout is not None and layout.truncated:
+            raise InvalidMediaError(
+                f"the file is truncated: it lacks the last {layout.missing_bytes} bytes of its "
+                f"'{layout.boxes[-1]}' box (was the upload cut short?)"
+            )
+        if layout is not None and layout.whole_movie:
+            return
+    start = _float(fmt.get("start_time")) or 0.0
     argv = [
         ffprobe, "-v", "error", "-protocol_whitelist", "file",
         "-read_intervals", f"{max(0.0, start + duration - _TAIL_SECONDS):.3f}%",
