@@ -21,7 +21,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from export_common.jobs import JobMessage, JobStatus, utc_now_iso
+from export_common.jobs import JobMessage, JobStatus
 from export_common.table import TASK_KEY_PREFIX, JobRepository, is_condition_failure, job_key, update_if
 
 WORK_KEY_PREFIX: Final = "work/"
@@ -161,25 +161,15 @@ class FanoutRepository:
 
         False when the attempt no longer owns the job. Two writes: DynamoDB cannot sum a map.
         """
-        try:
-            result = self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="SET chunkFrames.#i = :f, updatedAt = :now",
-                ConditionExpression="#s = :running AND attempt = :attempt",
-                ExpressionAttributeNames={"#s": "status", "#i": str(index)},
-                ExpressionAttributeValues={
-                    ":f": frames,
-                    ":running": JobStatus.RUNNING.value,
-                    ":attempt": attempt,
-                    ":now": utc_now_iso(),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return False
-            raise
-        item: dict[str, Any] = dict(result["Attributes"])
+        item = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "SET chunkFrames.#i = :f, updatedAt = :now",
+            {":f": frames},
+            names={"#i": str(index)},
+        )
+        if item is None:
+            return False
         total = int(item.get("totalFrames", 0)) or 1
         rendered = sum(int(v) for v in dict(item.get("chunkFrames", {})).values())
         # below 1: the job is complete only when the join wrote its final state
@@ -195,68 +185,39 @@ class FanoutRepository:
 
     def finish_task(self, job_id: str, attempt: int, name: str) -> Finished | None:
         """Adds ``name`` to ``doneTasks`` unless it is there; None when the attempt no longer owns the job."""
-        try:
-            result = self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression="ADD doneTasks :name SET updatedAt = :now",
-                ConditionExpression=(
-                    "#s = :running AND attempt = :attempt AND NOT contains(doneTasks, :one)"
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":name": {name},
-                    ":one": name,
-                    ":running": JobStatus.RUNNING.value,
-                    ":attempt": attempt,
-                    ":now": utc_now_iso(),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            current = self._job_item(job_id)
-            if (
-                current is None
-                or current.get("status") != JobStatus.RUNNING.value
-                or current.get("attempt") != attempt
-            ):
-                return None
-            return Finished(False, len(current.get("doneTasks", ())), int(current["fanoutTasks"]))
-        item: dict[str, Any] = dict(result["Attributes"])
-        return Finished(True, len(item.get("doneTasks", ())), int(item["fanoutTasks"]))
+        item = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "ADD doneTasks :name SET updatedAt = :now",
+            {":name": {name}, ":one": name},
+            extra_condition="NOT contains(doneTasks, :one)",
+        )
+        if item is not None:
+            return Finished(True, len(item.get("doneTasks", ())), int(item["fanoutTasks"]))
+        current = self._job_item(job_id)
+        if (
+            current is None
+            or current.get("status") != JobStatus.RUNNING.value
+            or current.get("attempt") != attempt
+        ):
+            return None
+        return Finished(False, len(current.get("doneTasks", ())), int(current["fanoutTasks"]))
 
     def claim_join(self, job_id: str, attempt: int, *, lease_seconds: int, now: float) -> int | None:
         """Claims the join once every task is done, unless a live joiner holds it; returns its number."""
         now_s = int(now)
-        try:
-            result = self._table.update_item(
-                Key=job_key(job_id),
-                UpdateExpression=(
-                    "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now ADD joinClaims :one"
-                ),
-                ConditionExpression=(
-                    "#s = :running AND attempt = :attempt "
-                    "AND attribute_exists(doneTasks) AND size(doneTasks) = fanoutTasks "
-                    "AND (attribute_not_exists(joinLeaseUntil) OR joinLeaseUntil < :now_s)"
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":lease": now_s + lease_seconds,
-                    ":one": 1,
-                    ":running": JobStatus.RUNNING.value,
-                    ":attempt": attempt,
-                    ":now": utc_now_iso(),
-                    ":now_s": now_s,
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if is_condition_failure(error):
-                return None
-            raise
-        attributes: dict[str, Any] = dict(result["Attributes"])
-        return int(attributes["joinClaims"])
+        claimed = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now ADD joinClaims :one",
+            {":lease": now_s + lease_seconds, ":one": 1, ":now_s": now_s},
+            extra_condition=(
+                "attribute_exists(doneTasks) AND size(doneTasks) = fanoutTasks "
+                "AND (attribute_not_exists(joinLeaseUntil) OR joinLeaseUntil < :now_s)"
+            ),
+            returning="UPDATED_NEW",
+        )
+        return None if claimed is None else int(claimed["joinClaims"])
 
     def extend_join_lease(
         self, job_id: str, attempt: int, join_claim: int, lease_seconds: int, *, now: float

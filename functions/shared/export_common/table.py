@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -311,11 +311,29 @@ class JobRepository:
     ) -> bool:
         """An update that applies only while this attempt still owns the RUNNING job (and, when given,
         ``extra_condition`` holds); ``:now`` is bound to the current time."""
+        owned = self.update_owned_item(
+            job_id, attempt, update, values, names=names, extra_condition=extra_condition, returning="NONE"
+        )
+        return owned is not None
+
+    def update_owned_item(
+        self,
+        job_id: str,
+        attempt: int,
+        update: str,
+        values: dict[str, Any],
+        *,
+        names: dict[str, str] | None = None,
+        extra_condition: str = "",
+        returning: Literal["NONE", "ALL_NEW", "UPDATED_NEW"] = "ALL_NEW",
+    ) -> dict[str, Any] | None:
+        """`update_owned` that returns the item's attributes as ``returning`` asks (DynamoDB's
+        ``ReturnValues``); None when the attempt no longer owns the job or the condition refused it."""
         condition = "#s = :running AND attempt = :attempt"
         if extra_condition:
             condition += f" AND {extra_condition}"
         try:
-            self._table.update_item(
+            result = self._table.update_item(
                 Key=job_key(job_id),
                 UpdateExpression=update,
                 ConditionExpression=condition,
@@ -326,12 +344,13 @@ class JobRepository:
                     ":now": utc_now_iso(),
                     **values,
                 },
+                ReturnValues=returning,
             )
         except ClientError as error:
             if is_condition_failure(error):
-                return False
+                return None
             raise
-        return True
+        return dict(result.get("Attributes", {}))
 
 
 @dataclass(frozen=True)
