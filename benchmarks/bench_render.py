@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Render benchmark: two 60 s 720p timelines, each against two baselines, in interleaved rounds.
+"""Render benchmark: two 60 s 720p timelines, each against three baselines, in interleaved rounds.
 
 Timelines:
 * `mixed`: generic kinds, three trimmed clips of different sizes and frame rates, an image at 0.8
@@ -14,6 +14,9 @@ Baselines, with the same encoder settings (`render.encoding`):
   trim → fps → scale (contain) + pad → concat, mix the audio with atrim/adelay/amix, no input
   seeking, audio inputs opened with `-stream_loop -1`. It cannot draw images or text, so on the
   mixed timeline it does less work than the render.
+* `seeking concat`: the naive worker with each interval's source opened on its own with input seeking
+  (`-ss`/`-t` before `-i`): the hand-built single graph the render planner is measured against, the
+  floor of what planning alone can save over the naive worker.
 
 Each measurement runs in a fresh child process so its peak memory (max RSS) is its own. The ratios are
 medians of ratios taken within a round, because the machines are noisy.
@@ -46,6 +49,8 @@ from render.pipeline import probe_assets, render_export
 DURATION = 60
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TARGETS = {"render / plain encode": {"mixed": 1.10}, "render / naive concat": {"melies": 0.93}}
+# The measured sides of each timeline, in the order each round runs them.
+SIDES = ("render", "naive", "seeking")
 
 SOURCES: dict[str, list[str]] = {
     "clip1.mp4": [
@@ -154,8 +159,12 @@ def _top_video_segments(composition: Composition) -> list[_Segment]:
     return segments
 
 
-def naive_argv(request: ExportRequest, workdir: Path, output: Path) -> list[str]:
-    """The original export worker's command for this timeline, with this project's encoder settings."""
+def naive_argv(request: ExportRequest, workdir: Path, output: Path, *, seek: bool = False) -> list[str]:
+    """The original export worker's command for this timeline, with this project's encoder settings.
+
+    `seek`: the issue's hand-built graph instead, the same in all else but each interval's source
+    opened on its own with input seeking (`-ss`/`-t` before `-i`), so nothing is decoded before its
+    in-point and no source is split between intervals."""
     composition = request.to_composition()
     media = probe_assets(request, workdir)
     segments = _top_video_segments(composition)
@@ -168,11 +177,26 @@ def naive_argv(request: ExportRequest, workdir: Path, output: Path) -> list[str]
     ]
     inputs: list[str] = []
     index: dict[tuple[str, str], int] = {}
+    seeks: dict[int, int] = {}  # segment number -> its own input, when seeking
+    for n, segment in enumerate(segments):
+        clip = segment.clip
+        if seek and clip is not None and clip.source_key is not None:
+            at = clip.trim_start + segment.start - clip.start
+            seeks[n] = len(index) + len(seeks)
+            inputs += [
+                "-ss",
+                f"{at:.4f}",
+                "-t",
+                f"{segment.end - segment.start}",
+                "-i",
+                str(workdir / clip.source_key),
+            ]
     for key in dict.fromkeys(s.clip.source_key for s in segments if s.clip and s.clip.source_key):
-        index["v", key] = len(index)
-        inputs += ["-i", str(workdir / key)]
+        if not seek:
+            index["v", key] = len(index)
+            inputs += ["-i", str(workdir / key)]
     for key in dict.fromkeys(c.source_key for c in audios if c.source_key):
-        index["a", key] = len(index)
+        index["a", key] = len(index) + len(seeks)
         inputs += ["-stream_loop", "-1", "-i", str(workdir / key)]
     graph, labels = [], []
     size = f"{composition.width}:{composition.height}"
@@ -184,9 +208,13 @@ def naive_argv(request: ExportRequest, workdir: Path, output: Path) -> list[str]
             )
         else:
             at = segment.clip.trim_start + segment.start - segment.clip.start
+            cut = (
+                f"[{seeks[n]}:v]"
+                if seek
+                else f"[{index['v', segment.clip.source_key]}:v]trim=start={at:.4f}:duration={duration},"
+            )
             graph.append(
-                f"[{index['v', segment.clip.source_key]}:v]trim=start={at:.4f}:duration={duration},"
-                f"setpts=PTS-STARTPTS,fps={FPS},scale={size}:force_original_aspect_ratio=decrease,"
+                f"{cut}setpts=PTS-STARTPTS,fps={FPS},scale={size}:force_original_aspect_ratio=decrease,"
                 f"pad={size}:(ow-iw)/2:(oh-ih)/2:color=black,format=yuv420p[v{n}]"
             )
         labels.append(f"[v{n}]")
@@ -235,8 +263,8 @@ def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
         ]
         return _timed(lambda: subprocess.run([*argv, *output_argv(), str(workdir / "plain.mp4")], check=True))
     request = ExportRequest.model_validate(TIMELINES[timeline]())
-    if side == "naive":
-        argv = naive_argv(request, workdir, workdir / f"naive-{timeline}.mp4")
+    if side in ("naive", "seeking"):
+        argv = naive_argv(request, workdir, workdir / f"{side}-{timeline}.mp4", seek=side == "seeking")
         return _timed(lambda: subprocess.run(argv, check=True))
     result = _timed(lambda: render_export(request, workdir, workdir / f"render-{timeline}.mp4"))
     return {**result, "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -284,7 +312,7 @@ def main() -> int:
         runs.setdefault(("plain", "-"), []).append(plain)
         line.append(f"plain {plain['seconds']:.2f} s")
         for timeline in timelines:
-            for side in ("render", "naive"):
+            for side in SIDES:
                 result = _in_child(side, timeline, workdir)
                 runs.setdefault((side, timeline), []).append(result)
                 line.append(f"{timeline} {side} {result['seconds']:.2f} s")
@@ -304,9 +332,13 @@ def main() -> int:
         print(f"--- {timeline} timeline ({DURATION} s, {WIDTH}x{HEIGHT} @ {FPS} fps)")
         print(f"  render median {median(r['seconds'] for r in runs[render]):.2f} s, "
               f"naive concat median {median(r['seconds'] for r in runs[naive]):.2f} s")  # fmt: skip
+        seeking = ("seeking", timeline)
+        print(f"  seeking concat median {median(r['seconds'] for r in runs[seeking]):.2f} s")
         for label, (a, b) in {"render / plain encode": (render, ("plain", "-")),
-                              "render / naive concat": (render, naive)}.items():  # fmt: skip
-            print("  ratio " + summary(label, ratios(a, b), TARGETS[label].get(timeline)))
+                              "render / naive concat": (render, naive),
+                              "seeking concat / naive concat": (seeking, naive),
+                              "render / seeking concat": (render, seeking)}.items():  # fmt: skip
+            print("  ratio " + summary(label, ratios(a, b), TARGETS.get(label, {}).get(timeline)))
         memory = {
             side: max(r["ffmpeg_peak_mib"] for r in runs[side, timeline]) for side in ("render", "naive")
         }
