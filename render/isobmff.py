@@ -62,7 +62,7 @@ def read_layout(path: Path) -> Layout | None:
             kind, box_size, header_size = header
             if not boxes and kind not in _FIRST_BOXES:
                 return None
-            boxes.append(kind.decode("ascii"))
+            boxes.append(kind.decode("latin-1"))  # any 4 bytes; a corrupt type is still named
             if box_size == 0:
                 return Layout(tuple(boxes), 0, open_ended=True, movie_seconds=movie_seconds, picture=picture)
             if box_size < header_size:

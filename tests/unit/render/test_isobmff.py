@@ -134,6 +134,13 @@ def test_other_formats_are_not_read_as_boxes(tmp_path: Path, content: bytes) -> 
     assert read_layout(path) is None
 
 
+def test_a_corrupt_box_after_the_first_is_named_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(_box(b"ftyp", b"isom") + struct.pack(">I4s", 4096, b"\xff\xfe\x00\x01") + bytes(8))
+    layout = read_layout(path)
+    assert layout is not None and layout.truncated and layout.boxes[-1] == "\xff\xfe\x00\x01"
+
+
 @requires_ffmpeg
 def test_probe_refuses_an_mp4_cut_short_without_a_second_ffprobe(media: Media, tmp_path: Path) -> None:
     whole = _remux(media, tmp_path, "green_tone.mp4", "-movflags", "+faststart")
