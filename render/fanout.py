@@ -206,7 +206,6 @@ def render_video_chunk(
         on_progress=on_progress,
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
-        ffprobe=ffprobe,
         scratch_dir=scratch_dir,
         audio=False,
         video_options={**CHUNK_VIDEO_OPTIONS, "frames:v": str(window.frames)},
@@ -247,7 +246,6 @@ def render_audio_track(
         on_progress=on_progress,
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
-        ffprobe=ffprobe,
         scratch_dir=scratch_dir,
         video=False,
     )

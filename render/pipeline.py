@@ -103,7 +103,6 @@ def render_export(
         on_progress=on_progress,
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
-        ffprobe=ffprobe,
         scratch_dir=scratch_dir,
     )
 
@@ -116,7 +115,6 @@ def run_plan(
     on_progress: Callable[[float], None] | None,
     timeout_seconds: float,
     ffmpeg: str,
-    ffprobe: str,
     scratch_dir: Path | None,
     video: bool = True,
     audio: bool = True,
