@@ -147,6 +147,12 @@ class _Segment:
     end: float
     clip: Clip | None  # None: a black gap
 
+    @property
+    def in_point(self) -> float:
+        """Seconds into the clip's source where this interval starts."""
+        assert self.clip is not None
+        return self.clip.trim_start + self.start - self.clip.start
+
 
 def _top_video_segments(composition: Composition) -> list[_Segment]:
     """The interval cut: for each interval between boundaries, the top video clip (or a gap)."""
@@ -176,42 +182,42 @@ def naive_argv(request: ExportRequest, workdir: Path, output: Path, *, seek: boo
         and media[c.source_key].has_audio
     ]
     inputs: list[str] = []
-    index: dict[tuple[str, str], int] = {}
-    seeks: dict[int, int] = {}  # segment number -> its own input, when seeking
-    for n, segment in enumerate(segments):
-        clip = segment.clip
-        if seek and clip is not None and clip.source_key is not None:
-            at = clip.trim_start + segment.start - clip.start
-            seeks[n] = len(index) + len(seeks)
-            inputs += [
-                "-ss",
-                f"{at:.4f}",
-                "-t",
-                f"{segment.end - segment.start}",
-                "-i",
-                str(workdir / clip.source_key),
-            ]
-    for key in dict.fromkeys(s.clip.source_key for s in segments if s.clip and s.clip.source_key):
-        if not seek:
-            index["v", key] = len(index)
-            inputs += ["-i", str(workdir / key)]
-    for key in dict.fromkeys(c.source_key for c in audios if c.source_key):
-        index["a", key] = len(index) + len(seeks)
-        inputs += ["-stream_loop", "-1", "-i", str(workdir / key)]
+
+    def add_input(*argv: str) -> int:
+        inputs.extend(argv)
+        return inputs.count("-i") - 1
+
+    # segment number -> (segment, its source), for the intervals that show a clip
+    shown = {
+        n: (s, s.clip.source_key)
+        for n, s in enumerate(segments)
+        if s.clip is not None and s.clip.source_key is not None
+    }
+    if seek:
+        video_input = {
+            n: add_input("-ss", f"{s.in_point:.4f}", "-t", f"{s.end - s.start}", "-i", str(workdir / key))
+            for n, (s, key) in shown.items()
+        }
+    else:
+        shared = {
+            key: add_input("-i", str(workdir / key)) for key in dict.fromkeys(k for _, k in shown.values())
+        }
+        video_input = {n: shared[key] for n, (_, key) in shown.items()}
+    audio_input = {
+        key: add_input("-stream_loop", "-1", "-i", str(workdir / key))
+        for key in dict.fromkeys(c.source_key for c in audios if c.source_key)
+    }
     graph, labels = [], []
     size = f"{composition.width}:{composition.height}"
     for n, segment in enumerate(segments):
         duration = segment.end - segment.start
-        if segment.clip is None or segment.clip.source_key is None:
+        if n not in video_input:
             graph.append(
                 f"color=c=black:s={size.replace(':', 'x')}:r={FPS}:d={duration},format=yuv420p[v{n}]"
             )
         else:
-            at = segment.clip.trim_start + segment.start - segment.clip.start
-            cut = (
-                f"[{seeks[n]}:v]"
-                if seek
-                else f"[{index['v', segment.clip.source_key]}:v]trim=start={at:.4f}:duration={duration},"
+            cut = f"[{video_input[n]}:v]" + (
+                "" if seek else f"trim=start={segment.in_point:.4f}:duration={duration},"
             )
             graph.append(
                 f"{cut}setpts=PTS-STARTPTS,fps={FPS},scale={size}:force_original_aspect_ratio=decrease,"
@@ -224,7 +230,7 @@ def naive_argv(request: ExportRequest, workdir: Path, output: Path, *, seek: boo
         assert clip.source_key is not None  # filtered above
         delay = round(clip.start * 1000)
         graph.append(
-            f"[{index['a', clip.source_key]}:a]atrim=start={clip.trim_start:.4f}:duration={clip.duration},"
+            f"[{audio_input[clip.source_key]}:a]atrim=start={clip.trim_start:.4f}:duration={clip.duration},"
             f"asetpts=PTS-STARTPTS,aresample={AUDIO_SAMPLE_RATE}:async=1,adelay={delay}|{delay}[a{n}]"
         )
     mix = "[abase]" + "".join(f"[a{n}]" for n in range(len(audios)))
