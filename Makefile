@@ -19,7 +19,7 @@ help: ## List the targets
 system-deps: ## Install ffmpeg, a font, a JDK, Node.js and Chromium from Debian when missing
 	@scripts/bootstrap/system_deps.sh
 
-venv: system-deps ## Create .venv (Python 3.12) with the project and its dev tools
+venv: system-deps ## Create .venv (the Python of .python-version) with the project and its dev tools
 	@scripts/bootstrap/venv.sh
 
 lock: ## Re-lock uv.lock after a pyproject change; export each Lambda's requirements from it

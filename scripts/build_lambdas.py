@@ -1,4 +1,4 @@
-"""Build the API Lambda zip (`build/api.zip`) for python3.12 on x86_64.
+"""Build the API Lambda zip (`build/api.zip`) for the Python of `.python-version` on x86_64.
 
 The webhook delivery function runs from the same zip with its own handler
 (`export_callbacks.handler.lambda_handler`): it needs the same packages plus its own small one.
@@ -29,14 +29,15 @@ REQUIREMENTS = ROOT / "functions" / "api" / "requirements.txt"
 CACHE_DIR = ROOT / ".tools" / "build-cache"
 DEFAULT_OUTPUT = ROOT / "build" / "api.zip"
 
-# Lambda runtime the wheels are chosen for.
+# Lambda runtime the wheels are chosen for: the one Python minor version of the project.
+PYTHON_VERSION = (ROOT / ".python-version").read_text().strip()
 PIP_PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_x86_64",
     "--implementation",
     "cp",
     "--python-version",
-    "3.12",
+    PYTHON_VERSION,
     "--only-binary=:all:",
 )
 

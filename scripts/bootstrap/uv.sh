@@ -7,9 +7,9 @@ version="$(awk '/^name = "uv"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' uv.
 [ -n "${version}" ] || { echo "error: uv.lock pins no uv (add it to the dev group and run make lock)" >&2; exit 1; }
 tool=".tools/uv-${version}"
 if [ ! -x "${tool}/bin/uv" ]; then
-  python312="$(scripts/bootstrap/find_python.sh 3.12)"
+  python="$(scripts/bootstrap/find_python.sh "$(cat .python-version)")"
   echo "==> installing uv ${version} into ${tool}" >&2
-  "${python312}" -m venv "${tool}" >&2
+  "${python}" -m venv "${tool}" >&2
   "${tool}/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${version}" >&2
 fi
 echo "${PWD}/${tool}/bin/uv"

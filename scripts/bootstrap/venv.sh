@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.12, the Lambda runtime version) from uv.lock: the project (editable), its dev
-# tools and the Python client package (clients/python, editable: the service imports its signing rule
+# Creates .venv from uv.lock, with the Python minor version of .python-version (also the Lambda zip
+# runtime's and the worker image's): the project (editable), its dev tools and the Python client package (clients/python, editable: the service imports its signing rule
 # from it), every package at its locked version. The same lock feeds the Lambda artefacts
 # (functions/*/requirements.txt, exported by `make lock`).
 # Re-syncs only when uv.lock or a pyproject.toml changed since the last sync.
@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 stamp=".venv/.installed-$(cat uv.lock pyproject.toml clients/python/pyproject.toml | sha256sum | cut -c1-16)"
 if [ -f "${stamp}" ]; then exit 0; fi
-python312="$(scripts/bootstrap/find_python.sh 3.12)"
+python="$(scripts/bootstrap/find_python.sh "$(cat .python-version)")"
 uv="$(scripts/bootstrap/uv.sh)"
 echo "==> syncing .venv with uv.lock"
-UV_PYTHON="${python312}" "${uv}" sync --frozen --quiet
+UV_PYTHON="${python}" "${uv}" sync --frozen --quiet
 rm -f .venv/.installed-*
 touch "${stamp}"

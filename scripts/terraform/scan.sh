@@ -12,10 +12,10 @@ venv=".tools/checkov"
 stamp="${venv}/.installed-${CHECKOV_VERSION}"
 
 if [ ! -f "${stamp}" ]; then
-  python312="$(scripts/bootstrap/find_python.sh 3.12)"
+  python="$(scripts/bootstrap/find_python.sh "$(cat .python-version)")"
   echo "==> installing checkov ${CHECKOV_VERSION} into ${venv}"
   rm -rf "${venv}"
-  "${python312}" -m venv "${venv}"
+  "${python}" -m venv "${venv}"
   "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==${CHECKOV_VERSION}"
   touch "${stamp}"
 fi

@@ -33,7 +33,7 @@ resource "aws_lambda_function" "api" {
   function_name    = local.api_function_name
   description      = "Video-export REST API (presign, create and read export jobs)."
   role             = aws_iam_role.api.arn
-  runtime          = "python3.12"
+  runtime          = "python3.13"
   architectures    = ["x86_64"]
   handler          = var.api_handler
   filename         = var.api_zip_path
@@ -172,7 +172,7 @@ resource "aws_lambda_function" "callbacks" {
   function_name    = local.callbacks_function_name
   description      = "Video-export completion webhooks: signed POST of each ended job to its callbackUrl."
   role             = aws_iam_role.callbacks.arn
-  runtime          = "python3.12"
+  runtime          = "python3.13"
   architectures    = ["x86_64"]
   handler          = "export_callbacks.handler.lambda_handler"
   filename         = var.api_zip_path

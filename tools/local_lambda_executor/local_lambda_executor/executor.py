@@ -26,7 +26,7 @@ cannot be reached or keeps dying is replaced. With the fork server every process
 of its zygote (`zygote.py`), started only when the pool needs a process.
 
 Settings (environment of the LocalStack process):
-  LOCAL_LAMBDA_PYTHON           interpreter for the functions (default: the first `python3.12` on PATH)
+  LOCAL_LAMBDA_PYTHON           interpreter for the functions (default: `python3` on PATH)
   LOCAL_LAMBDA_IMAGE_HANDLERS   JSON file mapping container-image functions to code in this repository
   LOCAL_LAMBDA_LOG_DIR          where each environment process's stdout/stderr file goes
   LOCAL_LAMBDA_FORK_SERVER      1 (default): processes are forked from a per-version zygote that has
@@ -82,7 +82,7 @@ RESTART_MIN_LIFETIME_SECONDS = 5.0
 
 
 def default_python() -> str:
-    return os.environ.get("LOCAL_LAMBDA_PYTHON") or shutil.which("python3.12") or "python3"
+    return os.environ.get("LOCAL_LAMBDA_PYTHON") or shutil.which("python3") or "python3"
 
 
 ZYGOTES = ZygotePool(default_python, RUNTIME_SCRIPT)
