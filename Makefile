@@ -49,9 +49,12 @@ demo: dev-up ## Browser demo on http://127.0.0.1:8044/ (DEMO_PORT=...): pick a v
 	@scripts/demo.sh
 
 # ---------------------------------------------------------------- build and deploy
-.PHONY: build plan deploy
+.PHONY: build image plan deploy
 build: venv ## Build the Lambda artefacts into build/
 	@$(PY) scripts/build_lambdas.py
+
+image: venv ## Build the worker image localhost/video-export-worker:dev (Docker, else podman; no registry needed)
+	@scripts/image/build.sh
 
 plan: venv ## terraform plan for ENV (prod needs AWS credentials)
 	@scripts/deploy.sh plan $(ENV)
@@ -60,7 +63,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench bench-fanout
+.PHONY: lint typecheck tf-validate tf-scan unit image-test e2e chaos test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -77,13 +80,16 @@ tf-scan: venv ## checkov over terraform/ (fails on findings without a justified 
 unit: venv node-tools ## Unit tests (moto, real ffmpeg; the Node client on Node and Deno)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+image-test: image ## The worker image as Lambda runs it: contents, a cold start, the render tests on its ffmpeg, host parity
+	@$(PY) -m pytest tests/image -p no:cacheprovider -s $(PYTEST_ARGS)
+
 e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; left running)
 	@$(PY) -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)
 
 chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmpeg, duplicates, poison (also in e2e)
 	@$(PY) -m pytest tests/e2e/test_faults.py -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
 
-test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
+test: lint typecheck tf-validate tf-scan unit image-test e2e ## Everything CI runs
 
 bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
 	@$(PY) benchmarks/bench_render.py

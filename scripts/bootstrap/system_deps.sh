@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the few system packages the kit needs from Debian: ffmpeg (render and tests),
 # a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack), Node.js (the Node client, npm,
-# the browser demo) and Chromium (the browser test drives it headless; no browser is downloaded at run time).
+# the browser demo), Chromium (the browser test drives it headless; no browser is downloaded at run time),
+# and podman and mmdebstrap (the worker image).
 # Does nothing when everything is already there, so it is cheap to call from every make target.
 set -euo pipefail
 missing=()
@@ -15,6 +16,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+# The worker image: podman builds it where no Docker engine runs; mmdebstrap makes its Debian base where
+# no image registry answers (scripts/image/build.sh).
+command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "error: missing system packages: ${missing[*]} (install them, e.g. sudo apt-get install ${missing[*]})" >&2

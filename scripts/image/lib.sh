@@ -1,0 +1,53 @@
+# Shared by the image scripts (sourced): the worker image's name, the engine, and running a command in it.
+# shellcheck shell=bash
+
+# The worker image `make image` builds and the local stack runs.
+WORKER_IMAGE_REF="localhost/video-export-worker:dev"
+IMAGE_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# docker where its engine answers, else podman (IMAGE_ENGINE overrides).
+image_engine() {
+  if [ -n "${IMAGE_ENGINE:-}" ]; then echo "${IMAGE_ENGINE}"; return; fi
+  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; return; fi
+  if command -v podman >/dev/null 2>&1; then echo podman; return; fi
+  echo "error: neither a Docker engine nor podman is available (make system-deps installs podman)" >&2
+  return 1
+}
+
+engine_has_image() { # <engine> <ref>
+  "$1" image inspect "$2" >/dev/null 2>&1
+}
+
+# The image's Env as NAME=VALUE lines, and its user (uid:gid).
+image_env() { # <engine> <ref>
+  "$1" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$2" | sed '/^$/d'
+}
+image_user() { # <engine> <ref>
+  "$1" image inspect --format '{{.Config.User}}' "$2"
+}
+
+# Runs CMD in the image as its user, with its Env and working directory, as `docker run` would:
+#   image_run <engine> <ref> [--env NAME=VALUE]... [--tmp DIR] [--bind SRC:DST[:ro]]... -- CMD...
+# With Docker, `docker run --read-only` and volumes; with podman, scripts/image/enter.sh.
+image_run() {
+  local engine="$1" ref="$2"; shift 2
+  local extra_env=() enter_args=() docker_args=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --env) extra_env+=("$2"); docker_args+=(--env "$2"); shift 2 ;;
+      --tmp) enter_args+=("$1" "$2"); docker_args+=(--volume "$2:/tmp"); shift 2 ;;
+      --bind) enter_args+=("$1" "$2"); docker_args+=(--volume "$2"); shift 2 ;;
+      --) shift; break ;;
+      *) break ;;
+    esac
+  done
+  if [ "${engine}" = docker ]; then
+    docker run --rm --read-only --network host "${docker_args[@]}" --entrypoint "$1" "${ref}" "${@:2}"
+    return
+  fi
+  local root env=() line
+  root="$(podman image mount "${ref}")"
+  while IFS= read -r line; do env+=("${line}"); done < <(image_env podman "${ref}")
+  env -i "${env[@]}" "${extra_env[@]}" "${IMAGE_SCRIPTS}/enter.sh" "${root}" --user "$(image_user podman "${ref}")" \
+    --workdir "$(podman image inspect --format '{{.Config.WorkingDir}}' "${ref}")" "${enter_args[@]}" -- "$@"
+}
