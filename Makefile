@@ -91,8 +91,10 @@ chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmp
 
 test: lint typecheck tf-validate tf-scan unit image-test e2e ## Everything CI runs
 
-bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
-	@$(PY) benchmarks/bench_render.py
+BENCH_ARGS ?= --variant filter-threads-2 --variant decoder-threads-auto --variant scaler-bilinear
+bench: venv image ## Render benchmark on the host's ffmpeg and in the worker image (vs plain encode, naive concat; setting variants), API cold starts
+	@$(PY) benchmarks/bench_render.py $(BENCH_ARGS)
+	@benchmarks/bench_in_image.sh $(BENCH_ARGS)
 	@$(PY) benchmarks/bench_api.py
 
 bench-fanout: venv ## Fan-out benchmark: 10 min 720p, single pass vs 20 chunks + audio + join, projected ratio (overhead from the local stack when up)

@@ -21,7 +21,11 @@ Baselines, with the same encoder settings (`render.encoding`):
 Each measurement runs in a fresh child process so its peak memory (max RSS) is its own. The ratios are
 medians of ratios taken within a round, because the machines are noisy.
 
-    .venv/bin/python benchmarks/bench_render.py [--rounds N] [--keep DIR]
+    .venv/bin/python benchmarks/bench_render.py [--rounds N] [--keep DIR] [--variant NAME]...
+
+`--variant` adds the render with one ffmpeg setting changed as a further side of every round, and prints
+its ratio to the render as shipped: the settings the speed work weighed (`VARIANTS`), to measure again on
+another ffmpeg. `make bench` runs all of this on the host's ffmpeg and inside the worker image.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from render import compiler
 from render.composition import Clip, ClipKind, Composition
 from render.encoding import AUDIO_SAMPLE_RATE, output_argv
 from render.model import ExportRequest
@@ -51,6 +56,14 @@ WIDTH, HEIGHT, FPS = 1280, 720, 30
 TARGETS = {"render / plain encode": {"mixed": 1.10}, "render / naive concat": {"melies": 0.93}}
 # The measured sides of each timeline, in the order each round runs them.
 SIDES = ("render", "naive", "seeking")
+# A render with one setting changed: global ffmpeg options put before the render's own, or the decoder
+# threads of each input (the render's is render.encoding.DECODER_THREADS; 0 is ffmpeg's automatic choice).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "filter-threads-2": {"global": ["-filter_complex_threads", "2"]},
+    "decoder-threads-auto": {"decoder_threads": 0},
+    "decoder-threads-1": {"decoder_threads": 1},
+    "scaler-bilinear": {"global": ["-sws_flags", "bilinear"]},
+}
 
 SOURCES: dict[str, list[str]] = {
     "clip1.mp4": [
@@ -272,7 +285,18 @@ def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
     if side in ("naive", "seeking"):
         argv = naive_argv(request, workdir, workdir / f"{side}-{timeline}.mp4", seek=side == "seeking")
         return _timed(lambda: subprocess.run(argv, check=True))
-    result = _timed(lambda: render_export(request, workdir, workdir / f"render-{timeline}.mp4"))
+    ffmpeg = "ffmpeg"
+    if side.startswith("render:"):
+        variant = VARIANTS[side.removeprefix("render:")]
+        if "decoder_threads" in variant:
+            vars(compiler)["DECODER_THREADS"] = variant["decoder_threads"]  # what compile_plan reads
+        if "global" in variant:
+            wrapper = workdir / f"ffmpeg-{side.removeprefix('render:')}"
+            wrapper.write_text(f'#!/bin/sh\nexec ffmpeg {" ".join(variant["global"])} "$@"\n')
+            wrapper.chmod(0o755)
+            ffmpeg = str(wrapper)
+    output = workdir / f"{side.replace(':', '-')}-{timeline}.mp4"
+    result = _timed(lambda: render_export(request, workdir, output, ffmpeg=ffmpeg))
     return {**result, "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -294,6 +318,13 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="generate media and outputs here and keep them")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--timeline", choices=sorted(TIMELINES), action="append", help="default: all")
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        action="append",
+        default=[],
+        help="also render with this setting changed (repeatable)",
+    )
     parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -311,6 +342,9 @@ def main() -> int:
             subprocess.run(["ffmpeg", "-v", "error", "-y", *source, *extra, str(target)], check=True)
 
     timelines = args.timeline or list(TIMELINES)
+    sides = [*SIDES, *(f"render:{variant}" for variant in args.variant)]
+    version = subprocess.run(["ffmpeg", "-version"], check=True, capture_output=True, text=True).stdout
+    print(f"ffmpeg: {version.splitlines()[0]}", flush=True)
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for round_number in range(1, args.rounds + 1):
         line = []
@@ -318,7 +352,7 @@ def main() -> int:
         runs.setdefault(("plain", "-"), []).append(plain)
         line.append(f"plain {plain['seconds']:.2f} s")
         for timeline in timelines:
-            for side in SIDES:
+            for side in sides:
                 result = _in_child(side, timeline, workdir)
                 runs.setdefault((side, timeline), []).append(result)
                 line.append(f"{timeline} {side} {result['seconds']:.2f} s")
@@ -345,6 +379,13 @@ def main() -> int:
                               "seeking concat / naive concat": (seeking, naive),
                               "render / seeking concat": (render, seeking)}.items():  # fmt: skip
             print("  ratio " + summary(label, ratios(a, b), TARGETS.get(label, {}).get(timeline)))
+        for variant in args.variant:
+            print(
+                "  ratio "
+                + summary(
+                    f"render[{variant}] / render", ratios(("render:" + variant, timeline), render), None
+                )
+            )
         memory = {
             side: max(r["ffmpeg_peak_mib"] for r in runs[side, timeline]) for side in ("render", "naive")
         }

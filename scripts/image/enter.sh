@@ -42,6 +42,7 @@ else
 fi
 for bind in "${binds[@]}"; do
   IFS=: read -r source target mode <<<"${bind}"
+  case "${target}" in /tmp/*) mkdir -p "${root}${target}" ;; esac  # the writable /tmp takes new mount points
   mount --bind "${source}" "${root}${target}"
   if [ "${mode}" = ro ]; then mount -o remount,bind,ro "${root}${target}"; fi
 done
