@@ -14,14 +14,17 @@ from types import ModuleType
 import pytest
 
 from export_api.settings import Settings
-from export_common.fanout import DEFAULT_WORK_EXPIRATION_DAYS, WORK_KEY_PREFIX
-from export_common.jobs import OUTPUT_KEY_PREFIX
+from export_common.keys import (
+    ASSET_KEY_PREFIX,
+    DEFAULT_WORK_EXPIRATION_DAYS,
+    OUTPUT_KEY_PREFIX,
+    WORK_KEY_PREFIX,
+)
 from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
 from export_common.settings import ServiceSettings
 from export_worker.metrics import ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric
 from export_worker.settings import WorkerSettings
 from render import limits
-from render.limits import ASSET_KEY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 

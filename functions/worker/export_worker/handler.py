@@ -23,18 +23,14 @@ from botocore.config import Config
 from pydantic import ValidationError
 
 from export_common.callbacks import CallbackNotifier
-from export_common.fanout import parse_queue_message
+from export_common.messages import parse_queue_message
 from export_common.table import JobRepository
+from export_worker.attempt import Delivery, ItemFailedError, WorkerDeps
 from export_worker.dlq import process_dead_letter
+from export_worker.engine import FfmpegEngine, RenderEngine
 from export_worker.failures import PoisonMessageError
 from export_worker.metrics import METRICS_NAMESPACE, record_result
-from export_worker.process import (
-    Delivery,
-    ItemFailedError,
-    Renderer,
-    WorkerDeps,
-    process_message,
-)
+from export_worker.process import process_message
 from export_worker.redelivery import queue_url_from_arn
 from export_worker.settings import WorkerSettings
 
@@ -59,14 +55,6 @@ _deps: WorkerDeps | None = None
 _invocation_seconds = 0.0
 
 
-def _default_renderer() -> Renderer:
-    # imported late: importing the handler must not need the renderer (tests inject their own)
-    from render.pipeline import render_export  # noqa: PLC0415
-
-    renderer: Renderer = render_export
-    return renderer
-
-
 # Heartbeat calls give up quickly: a late beat is worth less than the next one, and the lease outlives
 # one missed beat.
 HEARTBEAT_CLIENT_CONFIG = Config(
@@ -74,7 +62,7 @@ HEARTBEAT_CLIENT_CONFIG = Config(
 )
 
 
-def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> WorkerDeps:
+def build_deps(settings: WorkerSettings, engine: RenderEngine | None = None) -> WorkerDeps:
     """The real dependencies: boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
     table: Table = boto3.resource("dynamodb").Table(settings.jobs_table_name)
     # the heartbeat thread gets a resource of its own (boto3 resources are not thread-safe)
@@ -89,7 +77,7 @@ def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> Wo
         settings=settings,
         repo=JobRepository(table, ttl_days=settings.job_ttl_days),
         s3=s3,
-        render=renderer or _default_renderer(),
+        engine=engine or FfmpegEngine(ffmpeg=settings.ffmpeg, ffprobe=settings.ffprobe),
         sqs=sqs,
         lease_repo=JobRepository(lease_table, ttl_days=settings.job_ttl_days),
         callbacks=CallbackNotifier(sqs, settings.callback_queue_url) if settings.callback_queue_url else None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from export_common.fanout import MAX_CHUNKS_LIMIT
+from export_common.messages import MAX_CHUNKS_LIMIT
 from export_common.settings import ServiceSettings
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 from render import limits
