@@ -8,6 +8,7 @@ only imports under ``if TYPE_CHECKING:`` are left out (they never run).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,17 @@ def test_the_worker_is_layered_handler_over_flows_over_the_attempt_core() -> Non
     for flow in flows:
         source = (PACKAGES["export_worker"] / f"{flow.split('.')[1]}.py").read_text()
         assert "render.pipeline" not in source and "render_video_chunk" not in source
+
+
+def test_aws_clients_are_built_in_one_module() -> None:
+    """Retries, timeouts, S3 addressing and the secret provider: ``export_common.aws``, for all handlers."""
+    builders = re.compile(r"\.client\(|\.resource\(|\bConfig\(|\bSecretProvider\(")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {found}"
+        for path in sorted((ROOT / "functions").rglob("*.py"))
+        if path.name != "aws.py"
+        for found in builders.findall(path.read_text())
+    ]
+    assert offenders == []
+    for handler in ("api/export_api", "worker/export_worker", "callbacks/export_callbacks"):
+        assert "aws.AwsClients(" in (ROOT / "functions" / handler / "handler.py").read_text()
