@@ -60,7 +60,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench bench-fanout
+.PHONY: lint typecheck tf-validate tf-scan unit unit-fast e2e chaos test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -76,6 +76,9 @@ tf-scan: venv ## checkov over terraform/ (fails on findings without a justified 
 
 unit: venv node-tools ## Unit tests (moto, real ffmpeg; the Node client on Node and Deno)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+unit-fast: venv ## Unit tests without ffmpeg, Node/Deno, network or sleeps (the worker through a fake engine), in under a minute
+	@$(PY) -m pytest tests/unit -m "not ffmpeg and not slow and not node and not realtime" -q $(PYTEST_ARGS)
 
 e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; left running)
 	@$(PY) -m pytest tests/e2e -m e2e -p no:cacheprovider $(PYTEST_ARGS)

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -39,10 +38,6 @@ MAX_ATTEMPTS = 3
 # the queue's redrive limit: a safety net above the job's attempts, as Terraform sets it
 MAX_RECEIVE_COUNT = 6
 W, H = 160, 90
-
-requires_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
-)
 
 
 @pytest.fixture(scope="session")
@@ -265,6 +260,17 @@ def bench(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Bench]:
+    """The worker with the real ffmpeg engine and real media."""
+    yield from make_bench(jobs_table, clip_bytes, CountingEngine(), tmp_path, monkeypatch)
+
+
+def make_bench(
+    jobs_table: Any,
+    clip: bytes,
+    renderer: CountingEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Bench]:
     s3 = boto3.client("s3", region_name=REGION)
     for bucket in (ASSETS_BUCKET, EXPORTS_BUCKET):
         s3.create_bucket(Bucket=bucket)
@@ -300,7 +306,6 @@ def bench(
             "WORK_DIR": str(work_root),
         }
     )
-    renderer = CountingEngine()
     b = Bench(
         repo=JobRepository(jobs_table),
         s3=s3,
@@ -309,7 +314,7 @@ def bench(
         dlq_url=dlq_url,
         settings=settings,
         renderer=renderer,
-        clip=clip_bytes,
+        clip=clip,
         work_root=work_root,
         temp_root=temp_root,
         callbacks_url=callbacks_url,

@@ -23,7 +23,8 @@ from export_worker.engine import RenderEngine, RenderRun
 from export_worker.settings import WorkerSettings
 from render.errors import InvalidMediaError, RenderResourcesError
 from render.fanout import ChunkWindow
-from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W, requires_ffmpeg
+from tests.markers import requires_ffmpeg
+from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W
 from tests.video_frames import frame_count, lavfi_clip
 
 pytestmark = requires_ffmpeg

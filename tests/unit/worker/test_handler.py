@@ -23,6 +23,7 @@ from export_worker import handler
 from export_worker.engine import RenderRun
 from export_worker.metrics import ERROR_CODE_DIMENSION, WorkerMetric
 from render.errors import RenderTimeoutError
+from tests.markers import requires_ffmpeg
 
 from .conftest import (
     EXPORTS_BUCKET,
@@ -30,7 +31,6 @@ from .conftest import (
     Bench,
     CountingEngine,
     FakeContext,
-    requires_ffmpeg,
 )
 
 pytestmark = [requires_ffmpeg, pytest.mark.slow]

@@ -13,8 +13,9 @@ from export_worker import handler
 from export_worker.engine import FfmpegEngine
 from render.errors import RenderFailedError, RenderResourcesError
 from render.executor import exit_error, run_ffmpeg
+from tests.markers import requires_ffmpeg
 
-from .conftest import MAX_ATTEMPTS, Bench, CountingEngine, requires_ffmpeg
+from .conftest import MAX_ATTEMPTS, Bench, CountingEngine
 
 RETRYING = "the render ran out of resources; retrying"
 
