@@ -63,7 +63,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit image-test e2e chaos test bench bench-fanout
+.PHONY: lint typecheck tf-validate tf-scan unit unit-fast image-test e2e chaos test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -79,6 +79,9 @@ tf-scan: venv ## checkov over terraform/ (fails on findings without a justified 
 
 unit: venv node-tools ## Unit tests (moto, real ffmpeg; the Node client on Node and Deno)
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+unit-fast: venv ## Unit tests without ffmpeg, Node/Deno, network or sleeps (the worker through a fake engine), in under a minute
+	@$(PY) -m pytest tests/unit -m "not ffmpeg and not slow and not node and not realtime" -q $(PYTEST_ARGS)
 
 image-test: image ## The worker image as Lambda runs it: contents, a cold start, the render tests on its ffmpeg, host parity
 	@$(PY) -m pytest tests/image -p no:cacheprovider -s $(PYTEST_ARGS)

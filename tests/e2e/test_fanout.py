@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from export_common.fanout import TaskKind, TaskMessage
+from export_common.messages import TaskKind, TaskMessage
 from render import fanout
 from render.model import ExportRequest
 from render.pipeline import render_export

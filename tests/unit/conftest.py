@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,33 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.markers import FFMPEG_FIXTURES, NODE_PATHS, REALTIME_PATHS, requires_ffmpeg
+
 REGION = "us-east-1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a media-making fixture needs ffmpeg; Node and real-time tests are marked by their
+    path (``make unit-fast`` leaves all three out)."""
+    for item in items:
+        if FFMPEG_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(requires_ffmpeg)
+        where = item.nodeid.removeprefix("tests/unit/")
+        if where.startswith(NODE_PATHS):
+            item.add_marker(pytest.mark.node)
+        if where.startswith(REALTIME_PATHS):
+            item.add_marker(pytest.mark.realtime)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """ffmpeg missing: skipped on a workstation, a failure in CI (where a skip would hide lost coverage)."""
+    if item.get_closest_marker("ffmpeg") is None:
+        return
+    if shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("ffmpeg/ffprobe are not installed, and CI must run every ffmpeg-backed test")
+    pytest.skip("ffmpeg is not installed")
 
 
 @pytest.fixture(autouse=True)

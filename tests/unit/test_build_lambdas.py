@@ -14,14 +14,26 @@ from types import ModuleType
 import pytest
 
 from export_api.settings import Settings
-from export_common.fanout import DEFAULT_WORK_EXPIRATION_DAYS, WORK_KEY_PREFIX
-from export_common.jobs import OUTPUT_KEY_PREFIX
-from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
+from export_common.keys import (
+    ASSET_KEY_PREFIX,
+    DEFAULT_WORK_EXPIRATION_DAYS,
+    OUTPUT_KEY_PREFIX,
+    WORK_KEY_PREFIX,
+)
+from export_common.limits import (
+    DEFAULT_JOB_TTL_DAYS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RECEIVE_COUNT,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    MAX_ATTEMPTS_LIMIT,
+    PRESIGN_MAX_EXPIRY_SECONDS,
+    SQS_MAX_DELAY_SECONDS,
+    SQS_MAX_VISIBILITY_SECONDS,
+)
 from export_common.settings import ServiceSettings
 from export_worker.metrics import ERROR_CODE_DIMENSION, METRICS_NAMESPACE, WorkerMetric
 from export_worker.settings import WorkerSettings
 from render import limits
-from render.limits import ASSET_KEY_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,6 +222,28 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
     assert default_of("fanout_threshold_seconds") == limits.FANOUT_THRESHOLD_SECONDS
     assert default_of("fanout_max_chunks") == limits.FANOUT_MAX_CHUNKS
     assert default_of("fanout_min_chunk_seconds") == limits.FANOUT_MIN_CHUNK_SECONDS
+    # the retry budget and the redrive safety net: one default each, in Python and in the module
+    assert (
+        default_of("max_attempts")
+        == DEFAULT_MAX_ATTEMPTS
+        == WorkerSettings.model_fields["max_attempts"].default
+    )
+    assert default_of("max_receive_count") == DEFAULT_MAX_RECEIVE_COUNT
+    assert "var.max_attempts <= 100" in variables and MAX_ATTEMPTS_LIMIT == 100
+    # AWS limits the module's validations restate: SQS's visibility and delay, SigV4's presign lifetime
+    assert f"<= {SQS_MAX_VISIBILITY_SECONDS}" in variables.split('variable "job_lease_seconds"', 1)[1]
+    for name in ("upload_url_expiry_seconds", "download_url_expiry_seconds"):
+        assert f"var.{name} <= {PRESIGN_MAX_EXPIRY_SECONDS}" in variables
+    callback_watch = variables.split('variable "callback_watch_seconds"', 1)[1].split("\n}", 1)[0]
+    assert f"<= {SQS_MAX_DELAY_SECONDS}" in callback_watch
+    # the roots set these only where they differ from the module (no restated defaults)
+    for root in ("local", "prod"):
+        root_variables = (ROOT / "terraform" / "envs" / root / "variables.tf").read_text()
+        for name in ("max_attempts", "max_receive_count"):
+            if f'variable "{name}"' in root_variables:
+                block = root_variables.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
+                root_default = int(re.search(r"default\s*=\s*(\d+)", block).group(1))  # type: ignore[union-attr]
+                assert root_default == default_of(name), f"envs/{root}: {name}"
     defaults = WorkerSettings.model_fields
     assert defaults["fanout_threshold_seconds"].default == limits.FANOUT_THRESHOLD_SECONDS
     assert defaults["fanout_max_chunks"].default == limits.FANOUT_MAX_CHUNKS

@@ -11,68 +11,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
+from export_common.aws import SecretProvider
 from export_common.errors import ErrorCode, ServiceError
 from export_common.signing import MAX_CLOCK_SKEW_MS, VerifiedSignature, verify
 from export_common.table import SignatureStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 logger = Logger(child=True)
 
 REFRESH_ON_MISMATCH_AFTER_SECONDS = 5.0
 """A mismatch with a cached secret older than this is retried once with freshly fetched secrets (rotation)."""
-
-
-class SecretProvider:
-    """The accepted signing secrets (``AWSCURRENT`` then ``AWSPREVIOUS``), cached for ``ttl_seconds``."""
-
-    def __init__(
-        self,
-        client: SecretsManagerClient,
-        secret_id: str,
-        *,
-        ttl_seconds: float = 60,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self._client = client
-        self._secret_id = secret_id
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._secrets: tuple[str, ...] = ()
-        self._fetched_at = float("-inf")
-
-    def secrets(self) -> tuple[str, ...]:
-        if self._clock() - self._fetched_at >= self._ttl or not self._secrets:
-            self._fetch()
-        return self._secrets
-
-    def age(self) -> float:
-        return self._clock() - self._fetched_at
-
-    def refresh(self) -> tuple[str, ...]:
-        self._fetch()
-        return self._secrets
-
-    def _fetch(self) -> None:
-        current = self._get("AWSCURRENT")
-        if current is None:
-            raise ServiceError(ErrorCode.DEPENDENCY_UNAVAILABLE, "The signing secret is not available.")
-        previous = self._get("AWSPREVIOUS")
-        self._secrets = tuple(s for s in (current, previous) if s)
-        self._fetched_at = self._clock()
-
-    def _get(self, stage: str) -> str | None:
-        try:
-            value = self._client.get_secret_value(SecretId=self._secret_id, VersionStage=stage)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return None  # no previous version yet (never rotated)
-            raise
-        return value.get("SecretString") or None
 
 
 class ReplayGuard:

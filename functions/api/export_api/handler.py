@@ -6,38 +6,31 @@ lets tests import it without credentials.
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from export_api.app import ExportApi, Services
-from export_api.auth import Authenticator, ReplayGuard, SecretProvider
+from export_api.auth import Authenticator, ReplayGuard
 from export_api.exports import ExportService
 from export_api.health import HealthChecker
 from export_api.settings import Settings
+from export_common import aws
 from export_common.callbacks import CallbackNotifier
 from export_common.table import IdempotencyStore, JobRepository
 
 logger = Logger()
-# the table module logs through the stdlib; give it the same JSON handler
-logging.getLogger("export_common")
-copy_config_to_registered_loggers(source_logger=logger, include={"export_common"})
+aws.route_logs(logger, ["export_common"])
 
 
 def s3_config(settings: Settings) -> Config:
-    """SigV4 always; path-style only with an endpoint override (LocalStack), virtual-hosted on AWS."""
-    return Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
-        retries={"mode": "standard"},
-    )
+    """The API's S3 configuration (``export_common.aws.s3_config``)."""
+    return aws.s3_config(endpoint_override=settings.aws_endpoint_url is not None)
 
 
 def build_services(
@@ -46,16 +39,11 @@ def build_services(
     session: boto3.session.Session | None = None,
 ) -> Services:
     """Wires the plain modules to boto3 clients (tests call this inside moto)."""
-    session = session or boto3.session.Session()
-    retries = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-    s3 = session.client("s3", config=s3_config(settings))
-    sqs = session.client("sqs", config=retries)
-    table = session.resource("dynamodb", config=retries).Table(settings.jobs_table_name)
-    secrets = SecretProvider(
-        session.client("secretsmanager", config=retries),
-        settings.signing_secret_arn,
-        ttl_seconds=settings.secret_cache_seconds,
-    )
+    clients = aws.AwsClients(endpoint_url=settings.aws_endpoint_url, session=session)
+    s3 = clients.s3()
+    sqs = clients.sqs()
+    table = clients.table(settings.jobs_table_name)
+    secrets = clients.secrets(settings.signing_secret_arn, ttl_seconds=settings.secret_cache_seconds)
     exports = ExportService(
         jobs=JobRepository(table, ttl_days=settings.job_ttl_days),
         idempotency=IdempotencyStore(table),

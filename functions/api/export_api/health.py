@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from export_api.auth import SecretProvider
 from export_api.models import HealthResponse
+from export_common.keys import HEALTH_PROBE_KEY
 from export_common.limits import is_missing_object
 from export_common.table import probe
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 HEALTH_CACHE_SECONDS = 10.0
-PROBE_OBJECT = "assets/health-probe"
+PROBE_OBJECT = HEALTH_PROBE_KEY
 
 
 @dataclass

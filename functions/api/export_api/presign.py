@@ -9,20 +9,15 @@ empty.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from export_api.media import key_extension, media_type_of
 from export_api.models import PresignedPost, PresignedUpload, PresignRequest, PresignResponse
 from export_common.errors import ErrorCode, ServiceError
-from render.limits import ASSET_KEY_PREFIX
+from export_common.keys import new_asset_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-def new_asset_key(ext: str) -> str:
-    return f"{ASSET_KEY_PREFIX}{uuid.uuid4()}{ext}"
 
 
 def presign_uploads(

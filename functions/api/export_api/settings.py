@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from export_common.callbacks import CallbackPolicy
-from export_common.limits import MIB
+from export_common.limits import MIB, PRESIGN_MAX_EXPIRY_SECONDS, SQS_MAX_DELAY_SECONDS
 from export_common.settings import ServiceSettings
 
 
@@ -18,8 +18,12 @@ class Settings(ServiceSettings):
 
     job_queue_url: str = Field(alias="JOB_QUEUE_URL", min_length=1)
     signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
-    upload_url_expiry_seconds: int = Field(900, alias="UPLOAD_URL_EXPIRY_SECONDS", ge=60, le=7 * 86400)
-    download_url_expiry_seconds: int = Field(3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=7 * 86400)
+    upload_url_expiry_seconds: int = Field(
+        900, alias="UPLOAD_URL_EXPIRY_SECONDS", ge=60, le=PRESIGN_MAX_EXPIRY_SECONDS
+    )
+    download_url_expiry_seconds: int = Field(
+        3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=PRESIGN_MAX_EXPIRY_SECONDS
+    )
     secret_cache_seconds: int = Field(60, alias="SIGNING_SECRET_CACHE_SECONDS", ge=0, le=3600)
     max_body_bytes: int = Field(MIB, alias="MAX_BODY_BYTES", ge=1024, le=10 * MIB)
     callback_queue_url: str | None = Field(None, alias="CALLBACK_QUEUE_URL")
@@ -28,7 +32,7 @@ class Settings(ServiceSettings):
     """Comma-separated URL schemes a ``callbackUrl`` may use."""
     callback_allowed_networks: str = Field("", alias="CALLBACK_ALLOWED_NETWORKS")
     """Comma-separated CIDRs exempt from the public-address rule (none in production)."""
-    callback_watch_seconds: int = Field(900, alias="CALLBACK_WATCH_SECONDS", ge=0, le=900)
+    callback_watch_seconds: int = Field(900, alias="CALLBACK_WATCH_SECONDS", ge=0, le=SQS_MAX_DELAY_SECONDS)
     """Delay of the safety message sent at job creation (see ``export_common.callbacks``)."""
 
     def callback_policy(self) -> CallbackPolicy:

@@ -6,54 +6,35 @@ configuration. The logic is ``export_callbacks.delivery``; the HTTP side ``expor
 
 from __future__ import annotations
 
-import logging
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from export_api.auth import SecretProvider
 from export_callbacks.delivery import DeliveryDeps, process_callback
 from export_callbacks.sender import SendResult, post_webhook
 from export_callbacks.settings import CallbackSettings
+from export_common import aws
 from export_common.callbacks import CallbackNotifier
 from export_common.table import CallbackStore, JobRepository
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-
 logger = Logger()
-for _name in ("export_callbacks", "export_common"):
-    logging.getLogger(_name)
-copy_config_to_registered_loggers(source_logger=logger, include={"export_callbacks", "export_common"})
+aws.route_logs(logger, ["export_callbacks", "export_common"])
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def build_deps(settings: CallbackSettings, session: boto3.session.Session | None = None) -> DeliveryDeps:
     """The real dependencies; boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
-    session = session or boto3.session.Session()
-    retries = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-    table: Table = session.resource("dynamodb", config=retries).Table(settings.jobs_table_name)
-    s3 = session.client(
-        "s3",
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if settings.aws_endpoint_url else "virtual"},
-        ),
-    )
-    secrets = SecretProvider(
-        session.client("secretsmanager", config=retries),
-        settings.signing_secret_arn,
-        ttl_seconds=settings.secret_cache_seconds,
-    )
+    clients = aws.AwsClients(endpoint_url=settings.aws_endpoint_url, session=session)
+    table = clients.table(settings.jobs_table_name)
+    s3 = clients.s3()
+    secrets = clients.secrets(settings.signing_secret_arn, ttl_seconds=settings.secret_cache_seconds)
     policy = settings.policy()
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
@@ -69,7 +50,7 @@ def build_deps(settings: CallbackSettings, session: boto3.session.Session | None
     return DeliveryDeps(
         jobs=JobRepository(table),
         store=CallbackStore(table),
-        queue=CallbackNotifier(session.client("sqs", config=retries), settings.callback_queue_url),
+        queue=CallbackNotifier(clients.sqs(), settings.callback_queue_url),
         s3=s3,
         secret=lambda: secrets.secrets()[0],
         post=post,

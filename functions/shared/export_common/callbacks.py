@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from export_common.errors import ErrorCode
 from export_common.jobs import CallbackRecord, CallbackState, Job, JobError, JobStatus
+from export_common.limits import SQS_MAX_DELAY_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,7 +45,7 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_CALLBACK_URL_LENGTH: Final = 2048
-MAX_SQS_DELAY_SECONDS: Final = 900
+MAX_SQS_DELAY_SECONDS: Final = SQS_MAX_DELAY_SECONDS
 """SQS's longest DelaySeconds; longer waits are chained with ``notBefore``."""
 MIN_RETRY_WINDOW_SECONDS: Final = 24 * 3600
 """The production schedule (the module defaults) must keep retrying for at least this long."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from export_common.jobs import JobError, JobOutput
+from export_common.jobs import JobError, JobOutput, JobStatus
 
 if TYPE_CHECKING:
     from export_common.callbacks import CallbackNotifier
@@ -47,8 +47,8 @@ def end_job(
     else:
         ended = repo.mark_failed(job_id, result, attempt=attempt)
     if ended:
-        status = "SUCCEEDED" if isinstance(result, JobOutput) else "FAILED"
-        logger.info("job ended", extra={"status": status, "attempt": attempt})
+        status = JobStatus.SUCCEEDED if isinstance(result, JobOutput) else JobStatus.FAILED
+        logger.info("job ended", extra={"status": status.value, "attempt": attempt})
         if callbacks is not None:
             callbacks.job_ended(job_id)
     return ended

@@ -13,8 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-OUTPUT_KEY_PREFIX = "exports/"
-
 
 class JobStatus(StrEnum):
     QUEUED = "QUEUED"
@@ -96,8 +94,8 @@ class Job(BaseModel):
     output: JobOutput | None = None
     callback_url: str | None = Field(default=None, alias="callbackUrl")
     callback: CallbackRecord | None = None
-    # fan-out (export_common.fanout): the chunk count, how many tasks the split sent (chunks + audio),
-    # the names of those finished, and how often the join was claimed
+    # fan-out (export_common.table.FanoutRepository): the chunk count, how many tasks the split sent
+    # (chunks + audio), the names of those finished, and how often the join was claimed
     chunks: int | None = None
     fanout_tasks: int | None = Field(default=None, alias="fanoutTasks")
     done_tasks: frozenset[str] | None = Field(default=None, alias="doneTasks")
@@ -123,11 +121,6 @@ class JobMessage(BaseModel):
 
 def job_message_body(job_id: str) -> str:
     return JobMessage(job_id=job_id).model_dump_json(by_alias=True)
-
-
-def output_key(job_id: str) -> str:
-    """Deterministic output key: a retried render replaces the file instead of adding another."""
-    return f"{OUTPUT_KEY_PREFIX}{job_id}.mp4"
 
 
 def utc_now_iso() -> str:

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 JOB_KEY_PREFIX = "job#"
 IDEMPOTENCY_KEY_PREFIX = "idem#"
 SIGNATURE_KEY_PREFIX = "sig#"
-# the lease item of one task of a fanned-out job: task#<jobId>#<attempt>#<task> (export_common.fanout)
+# the lease item of one task of a fanned-out job: task#<jobId>#<attempt>#<task> (FanoutRepository)
 TASK_KEY_PREFIX = "task#"
 HEALTH_PROBE_KEY = "health#probe"
 """Read by ``GET /health`` to see that the table answers; never written."""
@@ -99,7 +99,7 @@ class JobRepository:
 
     @property
     def table(self) -> Table:
-        """The jobs table, for the fan-out's writes (``export_common.fanout.FanoutRepository``)."""
+        """The jobs table, for the fan-out's writes (``FanoutRepository``)."""
         return self._table
 
     @property
@@ -486,4 +486,228 @@ class CallbackStore:
             ConditionExpression="callback.attempts = :n AND callback.#st = :delivering",
             ExpressionAttributeNames={"#st": "state"},
             ExpressionAttributeValues=values,
+        )
+
+
+# ------------------------------------------------------------------------------------- fan-out
+@dataclass(frozen=True)
+class TaskClaim:
+    """A claim of one task: its ``claims`` count identifies it (a later claim supersedes it)."""
+
+    claims: int
+    queued_at_ms: int
+    started_at_ms: int
+
+
+@dataclass(frozen=True)
+class TaskState:
+    claims: int
+    lease_until: int
+
+    def lease_is_live(self, now: float) -> bool:
+        return self.lease_until >= int(now)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a finished task's add to ``doneTasks`` found: whether it counted, and the set's size."""
+
+    counted: bool
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+
+class FanoutRepository:
+    """The fan-out's writes to the jobs table: the split, task leases, chunk progress, the join claim."""
+
+    def __init__(self, jobs: JobRepository):
+        self._jobs = jobs
+        self._table = jobs.table
+        self._ttl_seconds = jobs.ttl_seconds
+
+    # ------------------------------------------------------------------ job item
+    def start(self, job_id: str, attempt: int, *, chunks: int, total_frames: int) -> bool:
+        """Records the split on the job of this attempt; clears what an earlier attempt's split left."""
+        return self._jobs.update_owned(
+            job_id,
+            attempt,
+            "SET chunks = :n, fanoutTasks = :tasks, totalFrames = :frames, chunkFrames = :zeros, "
+            "updatedAt = :now REMOVE doneTasks, joinLeaseUntil",
+            {
+                ":n": chunks,
+                ":tasks": chunks + 1,
+                ":frames": total_frames,
+                ":zeros": {str(i): 0 for i in range(chunks)},
+            },
+        )
+
+    def report_chunk_frames(self, job_id: str, attempt: int, index: int, frames: int) -> bool:
+        """Stores one chunk's rendered frames, then the job's progress over all chunks (never lowered).
+
+        False when the attempt no longer owns the job. Two writes: DynamoDB cannot sum a map.
+        """
+        item = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "SET chunkFrames.#i = :f, updatedAt = :now",
+            {":f": frames},
+            names={"#i": str(index)},
+        )
+        if item is None:
+            return False
+        total = int(item.get("totalFrames", 0)) or 1
+        rendered = sum(int(v) for v in dict(item.get("chunkFrames", {})).values())
+        # below 1: the job is complete only when the join wrote its final state
+        progress = Decimal(str(round(min(rendered / total, 0.99), 3)))
+        self._jobs.update_owned(
+            job_id,
+            attempt,
+            "SET progress = :p, updatedAt = :now",
+            {":p": progress},
+            extra_condition="(attribute_not_exists(progress) OR progress < :p)",
+        )
+        return True
+
+    def finish_task(self, job_id: str, attempt: int, name: str) -> Finished | None:
+        """Adds ``name`` to ``doneTasks`` unless it is there; None when the attempt no longer owns the job."""
+        item = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "ADD doneTasks :name SET updatedAt = :now",
+            {":name": {name}, ":one": name},
+            extra_condition="NOT contains(doneTasks, :one)",
+        )
+        if item is not None:
+            return Finished(True, len(item.get("doneTasks", ())), int(item["fanoutTasks"]))
+        current = self._job_item(job_id)
+        if (
+            current is None
+            or current.get("status") != JobStatus.RUNNING.value
+            or current.get("attempt") != attempt
+        ):
+            return None
+        return Finished(False, len(current.get("doneTasks", ())), int(current["fanoutTasks"]))
+
+    def claim_join(self, job_id: str, attempt: int, *, lease_seconds: int, now: float) -> int | None:
+        """Claims the join once every task is done, unless a live joiner holds it; returns its number."""
+        now_s = int(now)
+        claimed = self._jobs.update_owned_item(
+            job_id,
+            attempt,
+            "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now ADD joinClaims :one",
+            {":lease": now_s + lease_seconds, ":one": 1, ":now_s": now_s},
+            extra_condition=(
+                "attribute_exists(doneTasks) AND size(doneTasks) = fanoutTasks "
+                "AND (attribute_not_exists(joinLeaseUntil) OR joinLeaseUntil < :now_s)"
+            ),
+            returning="UPDATED_NEW",
+        )
+        return None if claimed is None else int(claimed["joinClaims"])
+
+    def extend_join_lease(
+        self, job_id: str, attempt: int, join_claim: int, lease_seconds: int, *, now: float
+    ) -> bool:
+        """The joiner's heartbeat (the job's lease too); False when another joiner took over."""
+        lease = int(now) + lease_seconds
+        return self._jobs.update_owned(
+            job_id,
+            attempt,
+            "SET joinLeaseUntil = :lease, leaseUntil = :lease, updatedAt = :now",
+            {":lease": lease, ":claim": join_claim},
+            extra_condition="joinClaims = :claim",
+        )
+
+    # ------------------------------------------------------------------ task items
+    def claim_task(
+        self,
+        job_id: str,
+        attempt: int,
+        name: str,
+        *,
+        lease_seconds: int,
+        now: float,
+        max_attempts: int,
+        sent_at_ms: int,
+    ) -> TaskClaim | None:
+        """A new claim of a task: never claimed, or its lease ran out and it has claims left."""
+        now_s = int(now)
+        try:
+            result = self._table.update_item(
+                Key={"pk": self._task_pk(job_id, attempt, name)},
+                UpdateExpression=(
+                    "SET leaseUntil = :lease, expiresAt = :expires, "
+                    "queuedAt = if_not_exists(queuedAt, :sent), "
+                    "startedAt = if_not_exists(startedAt, :started) ADD claims :one"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (leaseUntil < :now_s AND claims < :max_attempts)"
+                ),
+                ExpressionAttributeValues={
+                    ":lease": now_s + lease_seconds,
+                    ":expires": now_s + self._ttl_seconds,
+                    ":sent": sent_at_ms,
+                    ":started": int(now * 1000),
+                    ":one": 1,
+                    ":now_s": now_s,
+                    ":max_attempts": max_attempts,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        item: dict[str, Any] = dict(result["Attributes"])
+        return TaskClaim(int(item["claims"]), int(item["queuedAt"]), int(item["startedAt"]))
+
+    def task_state(self, job_id: str, attempt: int, name: str) -> TaskState | None:
+        item = self._table.get_item(
+            Key={"pk": self._task_pk(job_id, attempt, name)}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        state: dict[str, Any] = dict(item)
+        return TaskState(int(state.get("claims", 0)), int(state.get("leaseUntil", 0)))
+
+    def extend_task_lease(
+        self, job_id: str, attempt: int, name: str, claims: int, lease_seconds: int, *, now: float
+    ) -> bool:
+        """A task's heartbeat; False when a later claim of the task superseded this one."""
+        return self._update_task(
+            job_id,
+            attempt,
+            name,
+            claims,
+            update="SET leaseUntil = :lease",
+            values={":lease": int(now) + lease_seconds},
+        )
+
+    def release_task(self, job_id: str, attempt: int, name: str, claims: int) -> bool:
+        """Ends this claim's lease now, so the task's next delivery claims it at once."""
+        return self._update_task(
+            job_id, attempt, name, claims, update="SET leaseUntil = :zero", values={":zero": 0}
+        )
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _task_pk(job_id: str, attempt: int, name: str) -> str:
+        return f"{TASK_KEY_PREFIX}{job_id}#{attempt}#{name}"
+
+    def _job_item(self, job_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key=job_key(job_id), ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+    def _update_task(
+        self, job_id: str, attempt: int, name: str, claims: int, *, update: str, values: dict[str, Any]
+    ) -> bool:
+        return update_if(
+            self._table,
+            Key={"pk": self._task_pk(job_id, attempt, name)},
+            UpdateExpression=update,
+            ConditionExpression="claims = :claims",
+            ExpressionAttributeValues={":claims": claims, **values},
         )

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.fanout import parse_queue_message
 from export_common.jobs import JobError
+from export_common.messages import parse_queue_message
 from export_common.table import JobRepository
-from export_worker.process import (
+from export_worker.attempt import (
     JOB_BUSY,
     NEVER_STARTED_MESSAGE,
     ItemFailedError,

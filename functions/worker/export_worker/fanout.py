@@ -1,60 +1,65 @@
-"""Fan-out on the worker: split a long job into task messages, render one task, join the set once.
+"""The fan-out flow: split a long job into task messages, render one task, join the set once.
 
-The split is what ``process.py`` does instead of a render when ``render.fanout.plan_chunks`` cuts the
-output in more than one window: it records the chunk count on the job (``FanoutRepository.start``) and
-sends one task message per chunk and one for the audio, all under the job's attempt. A task is claimed
-with a lease of its own and beats like a job (a dead task worker's message comes back after one lease and
-renders again, into the same deterministic key). The task's heartbeat also keeps the job's lease alive,
-so a duplicate job message finds the job busy instead of splitting it again. A finished task adds its
-name to ``doneTasks`` (refused if there already: duplicates and redeliveries count once); the delivery
-whose add completes the set, or a redelivery that finds it complete, claims the join with a lease, so one
-joiner runs at a time and a dead joiner is replaced. A task that fails for good fails the job with its
-own error code, through ``end_job`` like every final state.
+Built on the attempt core (``export_worker.attempt``), beside the single-pass flow, which it never
+imports. The split is what a job delivery does instead of a render when the engine's ``plan`` cuts the
+output in more than one window (``export_worker.process`` decides): it records the chunk count on the job
+(``FanoutRepository.start``) and sends one task message per chunk and one for the audio, all under the
+job's attempt. A task is claimed with a lease of its own and beats like a job (a dead task worker's
+message comes back after one lease and renders again, into the same deterministic key). The task's
+heartbeat also keeps the job's lease alive, so a duplicate job message finds the job busy instead of
+splitting it again. A finished task adds its name to ``doneTasks`` (refused if there already: duplicates
+and redeliveries count once); the delivery whose add completes the set, or a redelivery that finds it
+complete, claims the join with a lease, so one joiner runs at a time and a dead joiner is replaced. A task
+that fails for good fails the job with its own error code, through ``end_job`` like every final state.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import ClientError
 
-from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.fanout import (
-    FanoutRepository,
-    TaskClaim,
-    TaskKind,
-    TaskMessage,
-    audio_key,
-    chunk_key,
-)
-from export_common.jobs import Job, JobOutput, output_key
+from export_common.jobs import Job, JobError, JobOutput
+from export_common.keys import audio_key, chunk_key, output_key
 from export_common.limits import is_missing_object
-from export_worker.budget import MIN_USEFUL_RENDER_SECONDS
-from export_worker.failures import JobFailedError, LeaseLostError, RetryLaterError
-from export_worker.heartbeat import Heartbeat
-from export_worker.process import (
+from export_common.messages import TaskKind, TaskMessage
+from export_common.table import FanoutRepository, TaskClaim
+from export_worker.attempt import (
     RENDER_TIMEOUT_MESSAGE,
+    TRANSIENT_RETRY_MESSAGE,
     Delivery,
-    ItemFailedError,
     Outcome,
     RecordResult,
-    RenderOutcome,
     WorkerDeps,
     asset_refs,
+    check_owned,
+    claim,
+    fail_exhausted,
     fail_job,
     heartbeat_of,
+    invalid_job,
+    lease_repo,
     log_render_error,
+    not_claimed,
+    progress_callback,
+    release,
     request_of,
-    retries_exhausted_message,
+    retry,
     shorten_visibility,
+    succeed,
+    superseded,
+    upload_result,
 )
+from export_worker.budget import MIN_USEFUL_RENDER_SECONDS
+from export_worker.engine import FanoutLimits, RenderOutcome, RenderRun
+from export_worker.failures import JobFailedError, LeaseLostError, RetryLaterError
+from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.storage import download_assets, upload_output
@@ -75,44 +80,15 @@ CHUNK_PROGRESS_STEP = 0.1
 SEND_BATCH = 10  # SQS's SendMessageBatch limit
 
 
-@dataclass(frozen=True)
-class FanoutEngine:
-    """The render library's fan-out functions (``render.fanout``); tests may wrap them."""
-
-    plan_chunks: Callable[..., tuple[ChunkWindow, ...]]
-    used_asset_keys: Callable[[ExportRequest, ChunkWindow | None], list[str]]
-    render_video_chunk: Callable[..., RenderOutcome]
-    render_audio_track: Callable[..., RenderOutcome]
-    join_chunks: Callable[..., RenderOutcome]
-
-
-def default_engine() -> FanoutEngine:
-    from render import fanout  # noqa: PLC0415 -- the renderer's runtime is imported when first needed
-
-    return FanoutEngine(
-        plan_chunks=fanout.plan_chunks,
-        used_asset_keys=fanout.used_asset_keys,
-        render_video_chunk=fanout.render_video_chunk,
-        render_audio_track=fanout.render_audio_track,
-        join_chunks=fanout.join_chunks,
-    )
-
-
-def engine_of(deps: WorkerDeps) -> FanoutEngine:
-    if deps.fanout is None:
-        deps.fanout = default_engine()
-    return deps.fanout
-
-
 def plan(request: ExportRequest, deps: WorkerDeps) -> tuple[ChunkWindow, ...]:
     """The chunks of this job under the deployment's settings; fewer than two: render in one pass."""
     settings = deps.settings
-    return engine_of(deps).plan_chunks(
-        request.to_composition(),
+    limits = FanoutLimits(
         threshold_seconds=settings.fanout_threshold_seconds,
         max_chunks=settings.fanout_max_chunks,
         min_chunk_seconds=settings.fanout_min_chunk_seconds,
     )
+    return deps.engine.plan(request, limits)
 
 
 def task_window(task: TaskMessage) -> ChunkWindow | None:
@@ -120,10 +96,6 @@ def task_window(task: TaskMessage) -> ChunkWindow | None:
     if task.index is None or task.start_frame is None or task.end_frame is None:
         return None
     return ChunkWindow(index=task.index, start_frame=task.start_frame, end_frame=task.end_frame)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def task_bodies(job_id: str, attempt: int, windows: Sequence[ChunkWindow], *, sent_at_ms: int) -> list[str]:
@@ -145,6 +117,21 @@ def task_bodies(job_id: str, attempt: int, windows: Sequence[ChunkWindow], *, se
 
 
 # --------------------------------------------------------------------------------------------- split
+def split(job_id: str, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> RecordResult:
+    """A long export: this delivery claims the job and only splits it; the chunks render elsewhere."""
+    claimed = claim(job_id, deps)
+    if claimed is None:
+        return not_claimed(job_id, deps)
+    try:
+        return split_job(claimed, windows, deps)
+    except Exception as error:
+        logger.exception("split failed; the job is released", extra={"attempt": claimed.attempt})
+        last_error = JobError(code=ErrorCode.INTERNAL_ERROR.value, message=TRANSIENT_RETRY_MESSAGE)
+        release(job_id, claimed.attempt, deps, last_error=last_error)
+        reason = f"split failed: {type(error).__name__}"
+        raise retry(job_id, claimed.attempt, reason, backoff_seconds(claimed.attempt)) from error
+
+
 def split_job(job: Job, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> RecordResult:
     """Records the split on the claimed job and queues its tasks; the job stays RUNNING under this attempt."""
     settings = deps.settings
@@ -154,8 +141,8 @@ def split_job(job: Job, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> Rec
     fan = FanoutRepository(deps.repo)
     if not fan.start(job.job_id, job.attempt, chunks=len(windows), total_frames=total_frames):
         logger.warning("job no longer owned by this attempt; not split")
-        return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=job.attempt, reason="superseded")
-    bodies = task_bodies(job.job_id, job.attempt, windows, sent_at_ms=_now_ms())
+        return superseded(job.job_id, job.attempt)
+    bodies = task_bodies(job.job_id, job.attempt, windows, sent_at_ms=deps.now_ms())
     for start in range(0, len(bodies), SEND_BATCH):
         batch = bodies[start : start + SEND_BATCH]
         sent = deps.sqs.send_message_batch(
@@ -202,7 +189,7 @@ def process_task(task: TaskMessage, delivery: Delivery, deps: WorkerDeps) -> Rec
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="task already done")
     request = request_of(job, deps)
     if request is None:
-        return RecordResult(Outcome.FAILED, job_id=job_id, error_code=ErrorCode.INVALID_JOB.value)
+        return invalid_job(job_id)
     render_timeout = min(
         deps.settings.render_timeout_seconds,
         delivery.remaining_seconds() - deps.settings.upload_margin_seconds,
@@ -243,16 +230,15 @@ def _task_not_claimed(job: Job, task: TaskMessage, fan: FanoutRepository, deps: 
         raise RetryLaterError("task busy", retry_after_seconds=clamp_visibility(state.lease_until - now + 1))
     if state is not None and state.claims >= deps.settings.max_attempts:
         # the task's last claim died: the job ends now, like a job out of attempts
-        message = retries_exhausted_message(state.claims)
-        return fail_job(job.job_id, job.attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+        return fail_exhausted(job.job_id, job.attempt, state.claims, deps)
     raise RetryLaterError("task changed meanwhile", retry_after_seconds=0)
 
 
 def _task_heartbeat(
     job_id: str, task: TaskMessage, claim: TaskClaim, delivery: Delivery, deps: WorkerDeps
 ) -> Heartbeat:
-    lease_repo = deps.lease_repo or deps.repo
-    lease_fan = FanoutRepository(lease_repo)
+    repo = lease_repo(deps)
+    lease_fan = FanoutRepository(repo)
     lease = deps.settings.job_lease_seconds
 
     def extend_lease() -> bool:
@@ -260,7 +246,7 @@ def _task_heartbeat(
         # the task's own lease, then the job's: a job failed by another task stops this render too
         return lease_fan.extend_task_lease(
             job_id, task.attempt, task.name, claim.claims, lease, now=now
-        ) and lease_repo.extend_lease(job_id, task.attempt, lease, now=now)
+        ) and repo.extend_lease(job_id, task.attempt, lease, now=now)
 
     return heartbeat_of(extend_lease, delivery, deps)
 
@@ -292,7 +278,7 @@ def _run_task(
             )
     except LeaseLostError:
         logger.warning("task no longer owned by this delivery; work abandoned", extra={"task": task.name})
-        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+        return superseded(job_id, attempt)
     except RenderTimeoutError as error:
         log_render_error(error)
         return fail_job(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
@@ -309,12 +295,11 @@ def _run_task(
     except Exception as error:
         logger.exception("task failed", extra={"task": task.name, "claims": claim.claims})
         if last_claim:
-            message = retries_exhausted_message(claim.claims)
-            return fail_job(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+            return fail_exhausted(job_id, attempt, claim.claims, deps)
         _retry_task(fan, job_id, task, claim, f"error: {type(error).__name__}", cause=error)
     finished = fan.finish_task(job_id, attempt, task.name)
     if finished is None:
-        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+        return superseded(job_id, attempt)
     logger.info(
         "task done",
         extra={
@@ -345,15 +330,7 @@ def _retry_task(
         fan.release_task(job_id, task.attempt, task.name, claim.claims)
     except Exception:
         logger.warning("task release failed; its lease will expire instead", exc_info=True)
-    raise ItemFailedError(
-        RecordResult(
-            Outcome.RETRY,
-            job_id=job_id,
-            attempt=task.attempt,
-            reason=reason,
-            retry_after_seconds=backoff_seconds(claim.claims),
-        )
-    ) from cause
+    raise retry(job_id, task.attempt, reason, backoff_seconds(claim.claims)) from cause
 
 
 def _render_task(
@@ -366,10 +343,10 @@ def _render_task(
     lost: threading.Event,
 ) -> None:
     settings = deps.settings
-    engine = engine_of(deps)
+    engine = deps.engine
     window = task_window(task)
     assets_dir = work / "in"
-    refs = asset_refs(request, engine.used_asset_keys(request, window))
+    refs = asset_refs(request, engine.task_asset_keys(request, window))
     download_assets(
         deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
     )
@@ -383,30 +360,17 @@ def _render_task(
             min_interval_seconds=CHUNK_PROGRESS_INTERVAL_SECONDS,
             min_step=CHUNK_PROGRESS_STEP,
         )
-
-    def on_progress(value: float) -> None:
-        if lost.is_set() or (reporter is not None and reporter.lost_ownership):
-            raise LeaseLostError
-        if reporter is not None:
-            reporter(value)
-
-    if lost.is_set():
-        raise LeaseLostError
-    common = {
-        "on_progress": on_progress,
-        "timeout_seconds": render_timeout,
-        "ffmpeg": settings.ffmpeg,
-        "ffprobe": settings.ffprobe,
-        "scratch_dir": work,
-    }
+    check_owned(lost)
+    run = RenderRun(
+        timeout_seconds=render_timeout, scratch_dir=work, on_progress=progress_callback(lost, reporter)
+    )
     if window is not None:
         output, key = work / f"{window.index}.mp4", chunk_key(task.job_id, window.index)
-        rendered = engine.render_video_chunk(request, assets_dir, window, output, **common)
+        rendered = engine.render_chunk(request, assets_dir, window, output, run)
     else:
         output, key = work / "audio.m4a", audio_key(task.job_id)
-        rendered = engine.render_audio_track(request, assets_dir, output, **common)
-    if lost.is_set() or (reporter is not None and reporter.lost_ownership):
-        raise LeaseLostError
+        rendered = engine.render_audio(request, assets_dir, output, run)
+    check_owned(lost, reporter)
     size = upload_output(deps.s3, output, settings.exports_bucket_name, key)
     logger.info(
         "task rendered",
@@ -430,7 +394,7 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
         logger.info("join held by another delivery, or the job moved on; acknowledged")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="join not claimed")
     logger.info("join claimed", extra={"join_claims": join_claim})
-    lease_fan = FanoutRepository(deps.lease_repo or deps.repo)
+    lease_fan = FanoutRepository(lease_repo(deps))
 
     def extend_lease() -> bool:
         return lease_fan.extend_join_lease(
@@ -441,17 +405,16 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     heartbeat = heartbeat_of(extend_lease, delivery, deps)
     request = request_of(job, deps)
     if request is None:
-        return RecordResult(Outcome.FAILED, job_id=job_id, error_code=ErrorCode.INVALID_JOB.value)
+        return invalid_job(job_id)
     chunks = job.chunks or 0
     try:
         with job_work_dir(settings.work_dir) as work, heartbeat:
             output, joined = _join_and_upload(
                 job_id, chunks, request=request, work=work, delivery=delivery, deps=deps
             )
-            if heartbeat.lost.is_set():
-                raise LeaseLostError
+            check_owned(heartbeat.lost)
     except LeaseLostError:
-        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+        return superseded(job_id, attempt)
     except RenderError as error:
         log_render_error(error)
         if error.transient and join_claim < settings.max_attempts:
@@ -460,27 +423,14 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     except Exception as error:
         logger.exception("join failed", extra={"join_claims": join_claim})
         if join_claim >= settings.max_attempts:
-            message = retries_exhausted_message(join_claim)
-            return fail_job(job_id, attempt, ErrorCode.RETRIES_EXHAUSTED.value, message, deps)
+            return fail_exhausted(job_id, attempt, join_claim, deps)
         _retry_join(job_id, attempt, join_claim, f"join failed: {type(error).__name__}", cause=error)
-    if not end_job(deps.repo, job_id, output, attempt=attempt, callbacks=deps.callbacks):
-        logger.warning("job no longer owned by this attempt; final state left to the owner")
-        return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
-    logger.info("job succeeded", extra={"output": output.model_dump(by_alias=True), "chunks": chunks})
-    return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=joined)
+    return succeed(job_id, attempt, output, joined, deps, chunks=chunks)
 
 
 def _retry_join(job_id: str, attempt: int, join_claim: int, reason: str, *, cause: BaseException) -> NoReturn:
     """The message comes back after a backoff; its delivery claims the join again once this lease ends."""
-    raise ItemFailedError(
-        RecordResult(
-            Outcome.RETRY,
-            job_id=job_id,
-            attempt=attempt,
-            reason=reason,
-            retry_after_seconds=backoff_seconds(join_claim),
-        )
-    ) from cause
+    raise retry(job_id, attempt, reason, backoff_seconds(join_claim)) from cause
 
 
 def _download(s3: S3Client, bucket: str, key: str, target: Path) -> Path:
@@ -501,24 +451,9 @@ def _join_and_upload(
     paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
     audio = _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
     output_path = work / "out.mp4"
-    joined = engine_of(deps).join_chunks(
-        paths,
-        audio,
-        output_path,
-        fps=request.to_composition().fps,
+    run = RenderRun(
         timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
-        ffmpeg=settings.ffmpeg,
-        ffprobe=settings.ffprobe,
         scratch_dir=work,
     )
-    key = output_key(job_id)
-    size = upload_output(deps.s3, output_path, bucket, key)
-    output = JobOutput(
-        key=key,
-        duration_seconds=round(joined.duration_seconds, 3),
-        size_bytes=size,
-        width=joined.width,
-        height=joined.height,
-        render_seconds=round(joined.render_seconds, 3),
-    )
-    return output, joined
+    joined = deps.engine.join(paths, audio, output_path, fps=request.to_composition().fps, run=run)
+    return upload_result(output_path, output_key(job_id), joined, deps)

@@ -7,50 +7,36 @@ so importing this module needs no AWS configuration.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pydantic import ValidationError
 
+from export_common import aws
 from export_common.callbacks import CallbackNotifier
-from export_common.fanout import parse_queue_message
+from export_common.messages import parse_queue_message
 from export_common.table import JobRepository
+from export_worker.attempt import Delivery, ItemFailedError, WorkerDeps
 from export_worker.dlq import process_dead_letter
+from export_worker.engine import FfmpegEngine, RenderEngine
 from export_worker.failures import PoisonMessageError
 from export_worker.metrics import METRICS_NAMESPACE, record_result
-from export_worker.process import (
-    Delivery,
-    ItemFailedError,
-    Renderer,
-    WorkerDeps,
-    process_message,
-)
+from export_worker.process import process_message
 from export_worker.redelivery import queue_url_from_arn
 from export_worker.settings import WorkerSettings
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
 
 logger = Logger()
 metrics = Metrics()
 # POWERTOOLS_METRICS_NAMESPACE (set by Terraform) wins; the alarms and dashboard read the same namespace
 metrics.namespace = metrics.namespace or METRICS_NAMESPACE
-# the logic modules log through the stdlib; give them the same JSON handler (and appended keys)
-for _name in ("export_worker", "render", "export_common"):
-    logging.getLogger(_name)
-copy_config_to_registered_loggers(source_logger=logger, include={"export_worker", "render", "export_common"})
+aws.route_logs(logger, ["export_worker", "render", "export_common"])
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 dlq_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -59,37 +45,24 @@ _deps: WorkerDeps | None = None
 _invocation_seconds = 0.0
 
 
-def _default_renderer() -> Renderer:
-    # imported late: importing the handler must not need the renderer (tests inject their own)
-    from render.pipeline import render_export  # noqa: PLC0415
-
-    renderer: Renderer = render_export
-    return renderer
-
-
-# Heartbeat calls give up quickly: a late beat is worth less than the next one, and the lease outlives
-# one missed beat.
-HEARTBEAT_CLIENT_CONFIG = Config(
-    connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 2}
-)
-
-
-def build_deps(settings: WorkerSettings, renderer: Renderer | None = None) -> WorkerDeps:
+def build_deps(
+    settings: WorkerSettings,
+    engine: RenderEngine | None = None,
+    *,
+    session: boto3.session.Session | None = None,
+) -> WorkerDeps:
     """The real dependencies: boto3 reads AWS_ENDPOINT_URL itself, so LocalStack needs no branch here."""
-    table: Table = boto3.resource("dynamodb").Table(settings.jobs_table_name)
-    # the heartbeat thread gets a resource of its own (boto3 resources are not thread-safe)
-    lease_table: Table = (
-        boto3.session.Session()
-        .resource("dynamodb", config=HEARTBEAT_CLIENT_CONFIG)
-        .Table(settings.jobs_table_name)
+    clients = aws.AwsClients(endpoint_url=settings.aws_endpoint_url, session=session)
+    # the heartbeat thread gets a session and a table resource of its own (resources are not thread-safe)
+    lease_table = aws.AwsClients(endpoint_url=settings.aws_endpoint_url).table(
+        settings.jobs_table_name, aws.HEARTBEAT_CONFIG
     )
-    s3: S3Client = boto3.client("s3")
-    sqs: SQSClient = boto3.client("sqs", config=HEARTBEAT_CLIENT_CONFIG)  # clients are thread-safe
+    sqs = clients.sqs(aws.HEARTBEAT_CONFIG)  # clients are thread-safe: the heartbeat shares this one
     return WorkerDeps(
         settings=settings,
-        repo=JobRepository(table, ttl_days=settings.job_ttl_days),
-        s3=s3,
-        render=renderer or _default_renderer(),
+        repo=JobRepository(clients.table(settings.jobs_table_name), ttl_days=settings.job_ttl_days),
+        s3=clients.s3(),
+        engine=engine or FfmpegEngine(ffmpeg=settings.ffmpeg, ffprobe=settings.ffprobe),
         sqs=sqs,
         lease_repo=JobRepository(lease_table, ttl_days=settings.job_ttl_days),
         callbacks=CallbackNotifier(sqs, settings.callback_queue_url) if settings.callback_queue_url else None,

@@ -22,6 +22,14 @@ logger = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_SECONDS = 10.0
 
+type Waiter = Callable[[threading.Event, float], bool]
+"""Waits up to ``seconds`` for ``stop``; True when it was set. Real time by default, a manual clock's
+in the fast unit tests (``tests/unit/worker/fakes.py``)."""
+
+
+def wait_in_real_time(stop: threading.Event, seconds: float) -> bool:
+    return stop.wait(seconds)
+
 
 class Heartbeat:
     """A daemon thread beating every ``interval_seconds`` while the ``with`` block runs."""
@@ -32,10 +40,12 @@ class Heartbeat:
         extend_lease: Callable[[], bool],
         extend_visibility: Callable[[], None] | None,
         interval_seconds: float,
+        wait: Waiter | None = None,
     ) -> None:
         self._extend_lease = extend_lease
         self._extend_visibility = extend_visibility
         self._interval = interval_seconds
+        self._wait = wait or wait_in_real_time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = threading.Event()
@@ -65,7 +75,7 @@ class Heartbeat:
                 logger.warning("heartbeat could not extend the message's visibility", exc_info=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._wait(self._stop, self._interval):
             self.beat()
 
     def __enter__(self) -> Heartbeat:

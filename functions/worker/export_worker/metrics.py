@@ -14,7 +14,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from export_common.errors import ErrorCode
-from export_worker.process import Outcome, RecordResult
+from export_worker.attempt import Outcome, RecordResult
 from render.errors import RenderError
 
 # The default of POWERTOOLS_METRICS_NAMESPACE (Terraform's `powertools_metrics_namespace` defaults to it).

@@ -8,7 +8,9 @@ message's visibility to the delay the reason calls for.
 
 from __future__ import annotations
 
-MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit (12 hours)
+from export_common.limits import SQS_MAX_VISIBILITY_SECONDS
+
+MAX_VISIBILITY_SECONDS = SQS_MAX_VISIBILITY_SECONDS
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 900
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from export_common.fanout import MAX_CHUNKS_LIMIT
+from export_common.limits import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RECEIVE_COUNT, MAX_ATTEMPTS_LIMIT
+from export_common.messages import MAX_CHUNKS_LIMIT
 from export_common.settings import ServiceSettings
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 from render import limits
@@ -24,9 +25,9 @@ class WorkerSettings(ServiceSettings):
     # how often a running attempt extends its lease and its message's visibility
     heartbeat_seconds: float = Field(60.0, alias="JOB_HEARTBEAT_SECONDS", gt=0)
     # attempts that really started (claims) before the job ends FAILED; counted on the job record
-    max_attempts: int = Field(3, alias="MAX_ATTEMPTS", ge=1, le=100)
+    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, alias="MAX_ATTEMPTS", ge=1, le=MAX_ATTEMPTS_LIMIT)
     # the queue's redrive maxReceiveCount: a safety net above the attempts (the DLQ consumer logs it)
-    max_receive_count: int = Field(50, alias="MAX_RECEIVE_COUNT", ge=1)
+    max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, alias="MAX_RECEIVE_COUNT", ge=1)
     # where per-job temp dirs are made; None = the system temp dir (/tmp on Lambda)
     work_dir: Path | None = Field(None, alias="WORK_DIR")
     # the job's own render limit; the invocation's remaining time may bound it further

@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from export_common.errors import ErrorCode, ServiceError
-from export_common.jobs import JobError, JobOutput, output_key
+from export_common.jobs import JobError, JobOutput
+from export_common.keys import output_key
 from export_common.table import JobRepository
 from render import limits
 from render.model import ASSET_KEY_PATTERN, ExportRequest

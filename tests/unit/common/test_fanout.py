@@ -9,18 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from export_common.fanout import (
-    AUDIO_TASK,
-    FanoutRepository,
-    TaskKind,
-    TaskMessage,
-    audio_key,
-    chunk_key,
-    is_task_body,
-    task_names,
-)
 from export_common.jobs import JobMessage
-from export_common.table import JobRepository
+from export_common.keys import audio_key, chunk_key
+from export_common.messages import AUDIO_TASK, TaskKind, TaskMessage, is_task_body, task_names
+from export_common.table import FanoutRepository, JobRepository
 
 CHUNKS = 4
 

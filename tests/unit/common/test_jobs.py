@@ -7,8 +7,8 @@ from export_common.jobs import (
     JobOutput,
     JobStatus,
     job_message_body,
-    output_key,
 )
+from export_common.keys import output_key
 from export_common.table import JobRepository
 
 

@@ -19,10 +19,6 @@ from tests import audio_levels
 
 W, H, FPS = 160, 90, 10
 
-requires_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
-)
-
 
 def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", "-y", *args], check=True)

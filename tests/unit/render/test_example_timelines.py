@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from render.model import ExportRequest
-from tests.unit.render.conftest import Media, near, requires_ffmpeg
+from tests.markers import requires_ffmpeg
+from tests.unit.render.conftest import Media, near
 
 ROOT = Path(__file__).resolve().parents[3]
 TIMELINES = ROOT / "examples" / "timelines"

@@ -26,8 +26,9 @@ from render.fanout import ChunkWindow
 from render.model import ExportRequest
 from render.pipeline import render_export
 from tests import audio_levels
+from tests.markers import requires_ffmpeg
 
-from .conftest import Media, requires_ffmpeg
+from .conftest import Media
 
 W, H, FPS = 160, 90, 30
 SINE_HZ = 500

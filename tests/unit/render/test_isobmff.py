@@ -11,7 +11,8 @@ import pytest
 from render.errors import InvalidMediaError
 from render.isobmff import read_layout
 from render.probe import probe
-from tests.unit.render.conftest import Media, requires_ffmpeg
+from tests.markers import requires_ffmpeg
+from tests.unit.render.conftest import Media
 
 
 def _box(kind: bytes, body: bytes) -> bytes:

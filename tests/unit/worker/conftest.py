@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -27,7 +26,8 @@ from export_common.callbacks import CallbackNotifier
 from export_common.jobs import Job, job_message_body
 from export_common.table import JobRepository
 from export_worker import handler
-from export_worker.process import Renderer, RenderOutcome, WorkerDeps
+from export_worker.attempt import WorkerDeps
+from export_worker.engine import FfmpegEngine, RenderEngine, RenderOutcome, RenderRun
 from export_worker.settings import WorkerSettings
 from tests.video_frames import lavfi_clip
 
@@ -38,10 +38,6 @@ MAX_ATTEMPTS = 3
 # the queue's redrive limit: a safety net above the job's attempts, as Terraform sets it
 MAX_RECEIVE_COUNT = 6
 W, H = 160, 90
-
-requires_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
-)
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +69,28 @@ class FakeContext:
         return int(self.remaining_seconds * 1000)
 
 
-@dataclass
-class CountingRenderer:
-    """The real ``render_export`` (or a stand-in ``inner``), counting calls."""
+type RenderFn = Callable[[Any, Path, Path, RenderRun], RenderOutcome]
 
-    inner: Renderer
+
+@dataclass
+class CountingEngine:
+    """The ffmpeg engine (or ``base``), whose whole renders are counted and may be replaced by ``inner``."""
+
+    inner: RenderFn | None = None
+    base: RenderEngine = field(default_factory=FfmpegEngine)
     calls: int = 0
     before: Callable[[], None] | None = None
 
-    def __call__(self, request: Any, assets_dir: Path, output_path: Path, **kwargs: Any) -> RenderOutcome:
+    def render(self, request: Any, assets_dir: Path, output_path: Path, run: RenderRun) -> RenderOutcome:
         self.calls += 1
         if self.before is not None:
             self.before()
-        return self.inner(request, assets_dir, output_path, **kwargs)
+        if self.inner is not None:
+            return self.inner(request, assets_dir, output_path, run)
+        return self.base.render(request, assets_dir, output_path, run)
+
+    def __getattr__(self, name: str) -> Any:  # plan, task_asset_keys, render_chunk, ...: the base's
+        return getattr(self.base, name)
 
 
 @dataclass
@@ -98,7 +103,7 @@ class Bench:
     queue_url: str
     dlq_url: str
     settings: WorkerSettings
-    renderer: CountingRenderer
+    renderer: CountingEngine
     clip: bytes
     work_root: Path
     temp_root: Path
@@ -204,12 +209,12 @@ class Bench:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         return len(messages), failed
 
-    def deps(self, *, s3: Any = None, render: Renderer | None = None) -> WorkerDeps:
+    def deps(self, *, s3: Any = None, engine: RenderEngine | None = None) -> WorkerDeps:
         return WorkerDeps(
             settings=self.settings,
             repo=self.repo,
             s3=s3 or self.s3,
-            render=render or self.renderer,
+            engine=engine or self.renderer,
             clock=self.clock,
             callbacks=CallbackNotifier(self.sqs, self.callbacks_url) if self.callbacks_url else None,
         )
@@ -255,8 +260,17 @@ def bench(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Bench]:
-    from render.pipeline import render_export
+    """The worker with the real ffmpeg engine and real media."""
+    yield from make_bench(jobs_table, clip_bytes, CountingEngine(), tmp_path, monkeypatch)
 
+
+def make_bench(
+    jobs_table: Any,
+    clip: bytes,
+    renderer: CountingEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Bench]:
     s3 = boto3.client("s3", region_name=REGION)
     for bucket in (ASSETS_BUCKET, EXPORTS_BUCKET):
         s3.create_bucket(Bucket=bucket)
@@ -292,7 +306,6 @@ def bench(
             "WORK_DIR": str(work_root),
         }
     )
-    renderer = CountingRenderer(render_export)
     b = Bench(
         repo=JobRepository(jobs_table),
         s3=s3,
@@ -301,7 +314,7 @@ def bench(
         dlq_url=dlq_url,
         settings=settings,
         renderer=renderer,
-        clip=clip_bytes,
+        clip=clip,
         work_root=work_root,
         temp_root=temp_root,
         callbacks_url=callbacks_url,

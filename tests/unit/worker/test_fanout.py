@@ -14,14 +14,17 @@ from typing import Any
 
 import pytest
 
-from export_common.fanout import FanoutRepository, TaskMessage, audio_key, chunk_key
-from export_common.jobs import JobStatus, output_key
+from export_common.jobs import JobStatus
+from export_common.keys import audio_key, chunk_key, output_key
+from export_common.messages import TaskMessage
+from export_common.table import FanoutRepository
 from export_worker import handler
-from export_worker.fanout import FanoutEngine, default_engine
+from export_worker.engine import RenderEngine, RenderRun
 from export_worker.settings import WorkerSettings
 from render.errors import InvalidMediaError, RenderResourcesError
 from render.fanout import ChunkWindow
-from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W, requires_ffmpeg
+from tests.markers import requires_ffmpeg
+from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W
 from tests.video_frames import frame_count, lavfi_clip
 
 pytestmark = requires_ffmpeg
@@ -38,7 +41,7 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return lavfi_clip(path, f"testsrc=s={W}x{H}:r={FPS}:d={SECONDS}", seconds=SECONDS).read_bytes()
 
 
-def _fan_out(bench: Bench, engine: FanoutEngine | None = None) -> None:
+def _fan_out(bench: Bench, engine: RenderEngine | None = None) -> None:
     """The bench's worker with fan-out settings (2 s threshold, chunks of at least 1 s, at most 4)."""
     settings = WorkerSettings.model_validate(
         {
@@ -50,7 +53,9 @@ def _fan_out(bench: Bench, engine: FanoutEngine | None = None) -> None:
         }
     )
     bench.settings = settings
-    handler.set_deps(dataclasses.replace(bench.deps(), settings=settings, sqs=bench.sqs, fanout=engine))
+    handler.set_deps(
+        dataclasses.replace(bench.deps(), settings=settings, sqs=bench.sqs, engine=engine or bench.renderer)
+    )
 
 
 def _long_job(bench: Bench, clip: bytes) -> str:
@@ -140,23 +145,33 @@ def test_duplicated_task_messages_count_once_and_join_once(
     assert bench.queue_depth(bench.queue_url) == 0
 
 
-def _failing(inner: FanoutEngine, index: int, error: Exception, times: int = 1) -> FanoutEngine:
-    """The real engine, except that chunk ``index`` raises ``error`` on its first ``times`` renders."""
-    left = [times]
+@dataclasses.dataclass
+class _Failing:
+    """The bench's engine, except that chunk ``index`` raises ``error`` on its first ``times`` renders."""
 
-    def render_video_chunk(
-        request: Any, assets_dir: Path, window: ChunkWindow, output: Path, **kw: Any
+    inner: RenderEngine
+    index: int
+    error: Exception
+    times: int = 1
+
+    def render_chunk(
+        self, request: Any, assets_dir: Path, window: ChunkWindow, output: Path, run: RenderRun
     ) -> Any:
-        if window.index == index and left[0] > 0:
-            left[0] -= 1
-            raise error
-        return inner.render_video_chunk(request, assets_dir, window, output, **kw)
+        if window.index == self.index and self.times > 0:
+            self.times -= 1
+            raise self.error
+        return self.inner.render_chunk(request, assets_dir, window, output, run)
 
-    return dataclasses.replace(inner, render_video_chunk=render_video_chunk)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _failing(inner: RenderEngine, index: int, error: Exception, times: int = 1) -> RenderEngine:
+    return _Failing(inner, index, error, times)  # type: ignore[return-value]
 
 
 def test_a_chunk_that_cannot_render_fails_the_job_with_its_code(bench: Bench, long_clip: bytes) -> None:
-    _fan_out(bench, _failing(default_engine(), 1, InvalidMediaError("asset 'clip.mp4' is not a video")))
+    _fan_out(bench, _failing(bench.renderer, 1, InvalidMediaError("asset 'clip.mp4' is not a video")))
     job_id = _long_job(bench, long_clip)
 
     _drain(bench)
@@ -168,7 +183,7 @@ def test_a_chunk_that_cannot_render_fails_the_job_with_its_code(bench: Bench, lo
 
 
 def test_a_chunk_killed_by_the_system_renders_again_under_a_new_claim(bench: Bench, long_clip: bytes) -> None:
-    _fan_out(bench, _failing(default_engine(), 2, RenderResourcesError("the render ran out of resources")))
+    _fan_out(bench, _failing(bench.renderer, 2, RenderResourcesError("the render ran out of resources")))
     job_id = _long_job(bench, long_clip)
 
     _drain(bench)

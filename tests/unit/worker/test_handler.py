@@ -17,18 +17,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
-from export_common.jobs import JobStatus, job_message_body, output_key
+from export_common.jobs import JobStatus, job_message_body
+from export_common.keys import output_key
 from export_worker import handler
+from export_worker.engine import RenderRun
 from export_worker.metrics import ERROR_CODE_DIMENSION, WorkerMetric
 from render.errors import RenderTimeoutError
+from tests.markers import requires_ffmpeg
 
 from .conftest import (
     EXPORTS_BUCKET,
     MAX_ATTEMPTS,
     Bench,
-    CountingRenderer,
+    CountingEngine,
     FakeContext,
-    requires_ffmpeg,
 )
 
 pytestmark = [requires_ffmpeg, pytest.mark.slow]
@@ -324,14 +326,17 @@ def test_too_little_time_left_leaves_jobs_queued_for_a_fresh_invocation(bench: B
     assert {bench.job(first).status, bench.job(second).status} == {JobStatus.SUCCEEDED}
 
 
-def _timing_out_renderer(bench: Bench, timeouts: list[float] | None = None) -> CountingRenderer:
+def _timing_out_renderer(bench: Bench, timeouts: list[float] | None = None) -> CountingEngine:
     def render(*_: Any, timeout_seconds: float, **__: Any) -> Any:
         if timeouts is not None:
             timeouts.append(timeout_seconds)
         raise RenderTimeoutError(f"rendering took longer than {timeout_seconds:g} s", stderr_tail="frame=  3")
 
-    renderer = CountingRenderer(render)
-    handler.set_deps(bench.deps(render=renderer))
+    def render_run(request: Any, assets_dir: Path, output: Path, run: RenderRun) -> Any:
+        return render(request, assets_dir, output, timeout_seconds=run.timeout_seconds)
+
+    renderer = CountingEngine(render_run)
+    handler.set_deps(bench.deps(engine=renderer))
     return renderer
 
 

@@ -7,7 +7,8 @@ import time
 
 from export_common.jobs import JobStatus, job_message_body
 from export_worker import handler
-from tests.unit.worker.conftest import Bench, requires_ffmpeg
+from tests.markers import requires_ffmpeg
+from tests.unit.worker.conftest import Bench
 
 
 @requires_ffmpeg

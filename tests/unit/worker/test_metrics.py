@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools import Metrics
 
 from export_common.errors import ErrorCode
+from export_worker.attempt import Outcome, RecordResult
 from export_worker.metrics import (
     ERROR_CODE_DIMENSION,
     JOB_FAILURE_CODES,
@@ -17,7 +18,6 @@ from export_worker.metrics import (
     WorkerMetric,
     record_result,
 )
-from export_worker.process import Outcome, RecordResult
 from render.errors import InvalidMediaError, RenderResourcesError
 
 NAMESPACE = "VideoExportUnderTest"

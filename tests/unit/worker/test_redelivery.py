@@ -18,8 +18,9 @@ import pytest
 from export_common.jobs import JobStatus, job_message_body
 from export_worker import handler
 from export_worker.redelivery import backoff_seconds, queue_url_from_arn
+from tests.markers import requires_ffmpeg
 
-from .conftest import Bench, FakeContext, requires_ffmpeg
+from .conftest import Bench, FakeContext
 from .test_handler import ThrottledDownloads
 
 

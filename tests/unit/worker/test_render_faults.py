@@ -10,10 +10,12 @@ import pytest
 
 from export_common.jobs import JobStatus
 from export_worker import handler
+from export_worker.engine import FfmpegEngine
 from render.errors import RenderFailedError, RenderResourcesError
 from render.executor import exit_error, run_ffmpeg
+from tests.markers import requires_ffmpeg
 
-from .conftest import MAX_ATTEMPTS, Bench, CountingRenderer, requires_ffmpeg
+from .conftest import MAX_ATTEMPTS, Bench, CountingEngine
 
 RETRYING = "the render ran out of resources; retrying"
 
@@ -48,17 +50,16 @@ def test_any_other_failure_stays_permanent() -> None:
     assert "SIGTERM" in exit_error(-signal.SIGTERM, "").stderr_tail
 
 
-def _killed_renderer(bench: Bench, kills: int) -> CountingRenderer:
+def _killed_renderer(bench: Bench, kills: int) -> CountingEngine:
     """The real renderer, except that the first ``kills`` renders are killed as the OOM killer would."""
-    from render.pipeline import render_export
 
-    def render(*args: Any, **kwargs: Any) -> Any:
+    def render(*args: Any) -> Any:
         if renderer.calls <= kills:
             raise exit_error(-signal.SIGKILL, "frame=  42 fps=3.1")
-        return render_export(*args, **kwargs)
+        return FfmpegEngine().render(*args)
 
-    renderer = CountingRenderer(render)
-    handler.set_deps(bench.deps(render=renderer))
+    renderer = CountingEngine(render)
+    handler.set_deps(bench.deps(engine=renderer))
     return renderer
 
 

@@ -1,0 +1,144 @@
+"""The one render-engine interface the worker's flows call, and its ffmpeg implementation.
+
+``WorkerDeps.engine`` is set once: ``FfmpegEngine`` in production (``render.pipeline`` and
+``render.fanout``, imported when first used), a fake in the fast unit tests. What every render call of
+an attempt shares (the progress callback, the time limit, the scratch directory) travels as one
+``RenderRun``; the engine adds its binaries, so that keyword list is written once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from render.fanout import ChunkWindow
+    from render.model import ExportRequest
+
+
+class RenderOutcome(Protocol):
+    """What a render returns (``render.pipeline.RenderResult``)."""
+
+    @property
+    def duration_seconds(self) -> float: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def render_seconds(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class RenderRun:
+    """What one render call of an attempt is given besides its inputs and output."""
+
+    timeout_seconds: float
+    scratch_dir: Path
+    on_progress: Callable[[float], None] | None = None
+
+
+@dataclass(frozen=True)
+class FanoutLimits:
+    """The deployment's fan-out settings: when and how finely a long export is cut."""
+
+    threshold_seconds: float
+    max_chunks: int
+    min_chunk_seconds: float
+
+
+class RenderEngine(Protocol):
+    """Everything the worker asks of the renderer: plan, render (whole, chunk, audio) and join."""
+
+    def plan(self, request: ExportRequest, limits: FanoutLimits) -> tuple[ChunkWindow, ...]:
+        """The chunks of this export; fewer than two: it renders in one pass."""
+        ...
+
+    def task_asset_keys(self, request: ExportRequest, window: ChunkWindow | None) -> list[str]:
+        """The assets a fan-out task reads: a chunk's visuals in ``window``, or (None) what may sound."""
+        ...
+
+    def render(
+        self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
+    ) -> RenderOutcome: ...
+
+    def render_chunk(
+        self, request: ExportRequest, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
+    ) -> RenderOutcome: ...
+
+    def render_audio(
+        self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
+    ) -> RenderOutcome: ...
+
+    def join(
+        self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun
+    ) -> RenderOutcome: ...
+
+
+@dataclass(frozen=True)
+class FfmpegEngine:
+    """``RenderEngine`` over the render library and the host's ffmpeg."""
+
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+
+    def _options(self, run: RenderRun) -> dict[str, Any]:
+        return {
+            "timeout_seconds": run.timeout_seconds,
+            "ffmpeg": self.ffmpeg,
+            "ffprobe": self.ffprobe,
+            "scratch_dir": run.scratch_dir,
+        }
+
+    def plan(self, request: ExportRequest, limits: FanoutLimits) -> tuple[ChunkWindow, ...]:
+        from render.fanout import plan_chunks  # noqa: PLC0415 -- the renderer is imported when first used
+
+        return plan_chunks(
+            request.to_composition(),
+            threshold_seconds=limits.threshold_seconds,
+            max_chunks=limits.max_chunks,
+            min_chunk_seconds=limits.min_chunk_seconds,
+        )
+
+    def task_asset_keys(self, request: ExportRequest, window: ChunkWindow | None) -> list[str]:
+        from render.fanout import used_asset_keys  # noqa: PLC0415
+
+        return used_asset_keys(request, window)
+
+    def render(
+        self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
+    ) -> RenderOutcome:
+        from render.pipeline import render_export  # noqa: PLC0415
+
+        return render_export(
+            request, assets_dir, output_path, on_progress=run.on_progress, **self._options(run)
+        )
+
+    def render_chunk(
+        self, request: ExportRequest, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
+    ) -> RenderOutcome:
+        from render.fanout import render_video_chunk  # noqa: PLC0415
+
+        return render_video_chunk(
+            request, assets_dir, window, output_path, on_progress=run.on_progress, **self._options(run)
+        )
+
+    def render_audio(
+        self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
+    ) -> RenderOutcome:
+        from render.fanout import render_audio_track  # noqa: PLC0415
+
+        return render_audio_track(
+            request, assets_dir, output_path, on_progress=run.on_progress, **self._options(run)
+        )
+
+    def join(
+        self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun
+    ) -> RenderOutcome:
+        from render.fanout import join_chunks  # noqa: PLC0415
+
+        return join_chunks(chunk_paths, audio_path, output_path, fps=fps, **self._options(run))
