@@ -6,7 +6,6 @@ so the argv can be snapshot-tested without running anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import ffmpeg
 
+from render import ass
 from render.colors import to_ffmpeg
 from render.composition import Align, Box, ClipKind, Fit
 from render.encoding import (
@@ -26,7 +26,6 @@ from render.encoding import (
 )
 from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
 
-DEFAULT_FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats")
 
 
@@ -34,10 +33,6 @@ GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pi
 class CompiledCommand:
     argv: list[str]
     files: dict[Path, str] = field(default_factory=dict)  # text files to write before running
-
-
-def font_file() -> str:
-    return os.environ.get("RENDER_FONT_FILE") or DEFAULT_FONT_FILE
 
 
 def _num(value: float) -> str:
@@ -85,7 +80,6 @@ def compile_plan(
     *,
     workdir: Path,
     ffmpeg_bin: str = "ffmpeg",
-    font: str | None = None,
     video: bool = True,
     audio: bool = True,
     video_options: Mapping[str, str] | None = None,
@@ -94,8 +88,8 @@ def compile_plan(
 
     `video=False` or `audio=False` leaves that stream out (a fan-out task renders one of them);
     `video_options` adds encoder options (a chunk's keyframe rules) after the shared ones.
+    Text is drawn by libass from ASS files (`render.ass`), returned in `files`.
     """
-    font = font or font_file()
     files: dict[Path, str] = {}
     inputs = [
         ffmpeg.input(
@@ -122,7 +116,7 @@ def compile_plan(
     outputs: list[Any] = []
     options: dict[str, str] = {}
     if video:
-        outputs.append(_picture(plan, streams, files, workdir, font))
+        outputs.append(_picture(plan, streams, files, workdir))
         options |= {**VIDEO_OUTPUT_OPTIONS, **(video_options or {})}
     if audio:
         outputs.append(_sound(plan, streams))
@@ -135,14 +129,14 @@ def compile_plan(
     return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
 
 
-def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], workdir: Path, font: str) -> Any:
+def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], workdir: Path) -> Any:
     """The video: the base, then every overlay and text in drawing order."""
     video = _base(plan, streams)
     for visual in plan.overlays:
         if visual.clip.kind is ClipKind.TEXT:
-            path = workdir / f"text-{len(files)}.txt"
-            files[path] = visual.clip.text.text if visual.clip.text else ""
-            video = _draw_text(video, visual, path, font, plan.fps)
+            path = workdir / f"text-{len(files)}.ass"
+            files[path] = _text_document(visual, plan)
+            video = video.filter("ass", filename=str(path))
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
             video = _overlay(video, streams.take(visual.input_index, "v"), visual, plan.fps)
@@ -288,35 +282,30 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual, fps: float) -> Any:
     )
 
 
-def _draw_text(base: Any, visual: PlannedVisual, path: Path, font: str, fps: float) -> Any:
+def _text_document(visual: PlannedVisual, plan: RenderPlan) -> str:
+    """A text action as an ASS script: one event per window, placed in its box as drawtext placed it."""
     clip = visual.clip
     style = clip.text
     box = clip.box
     assert style is not None and box is not None  # noqa: S101 - text clips carry both
-    if style.align is Align.LEFT:
-        x = str(box.x)
-    elif style.align is Align.RIGHT:
-        x = f"{box.x}+{box.width}-text_w"
+    column = {Align.LEFT: 0, Align.CENTER: 1, Align.RIGHT: 2}[style.align]
+    x = box.x + box.width * column // 2
+    if box.height == 0:
+        alignment, y = 7 + column, box.y  # top at y
     else:
-        x = f"{box.x}+({box.width}-text_w)/2"
-    y = str(box.y) if box.height == 0 else f"{box.y}+({box.height}-text_h)/2"
-    options: dict[str, Any] = {
-        "fontfile": font,
-        "textfile": str(path),
-        "expansion": "none",
-        "fontsize": style.font_size,
-        "fontcolor": to_ffmpeg(style.color),
-        "x": x,
-        "y": y,
-        "enable": _enable(visual.windows, fps),
-    }
-    if clip.opacity < 1:
-        options["alpha"] = _num(clip.opacity)
-    if style.background_color is not None:
-        options.update(
-            box=1, boxcolor=to_ffmpeg(style.background_color), boxborderw=max(1, style.font_size // 4)
-        )
-    return base.drawtext(**options)
+        alignment, y = 4 + column, box.y + box.height // 2  # centred in the box
+    look = ass.AssStyle(
+        name="Text",
+        font_size=style.font_size,
+        color=style.color,
+        box_color=style.background_color,
+        box_padding=max(1, style.font_size // 4),
+        opacity=clip.opacity,
+        alignment=alignment,
+    )
+    text = f"{{\\an{alignment}\\pos({x},{y})}}" + ass.escape_text(style.text)
+    events = [ass.AssEvent(first, end, "Text", text) for first, end in visual.windows]
+    return ass.document(plan.width, plan.height, plan.fps, [look], events, wrap=False)
 
 
 def _atempo_chain(speed: float) -> list[float]:

@@ -109,7 +109,7 @@ FEATURES: dict[str, dict[str, Any]] = {
 
 def _compile(body: dict[str, Any]) -> tuple[RenderPlan, CompiledCommand]:
     plan = plan_render(ExportRequest.model_validate(body).to_composition(), MEDIA, Path("/a"))
-    return plan, compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"), font="/fonts/F.ttf")
+    return plan, compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"))
 
 
 @pytest.mark.parametrize("feature", sorted(FEATURES))
@@ -126,7 +126,8 @@ def test_compiled_command_snapshot(feature: str) -> None:
 
 def test_text_files_are_returned_as_data() -> None:
     _, command = _compile(REQUEST)
-    assert command.files == {Path("/work/text-0.txt"): "Hi: 100%"}
+    assert list(command.files) == [Path("/work/text-0.ass")]
+    assert command.files[Path("/work/text-0.ass")].endswith(",Text,,0,0,0,,{\\an4\\pos(0,90)}Hi: 100%\n")
 
 
 def test_the_base_is_the_top_opaque_picture_of_each_interval() -> None:
