@@ -26,6 +26,8 @@ from render.encoding import (
 )
 from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
 
+# Transitions that dip through a colour, drawn with `fade` on each side of the cut.
+DIP_COLORS = {"fadeblack": "black", "fadewhite": "white"}
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats")
 
 
@@ -105,7 +107,10 @@ def compile_plan(
     streams = _StreamPool(inputs)
     if video:
         for segment in plan.base:
-            if segment.input_index is not None:
+            if segment.transition is not None:
+                streams.count(segment.transition.outgoing.input_index or 0, "v")
+                streams.count(segment.transition.incoming.input_index or 0, "v")
+            elif segment.input_index is not None:
                 streams.count(segment.input_index, "v")
         for visual in plan.overlays:
             if visual.input_index is not None:
@@ -175,6 +180,8 @@ def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
                 .filter("trim", start_frame=segment.first, end_frame=segment.end)
                 .filter("setpts", "PTS-STARTPTS")
             )
+        elif segment.transition is not None:
+            stream = _transition(streams, segment, plan)
         else:
             assert segment.input_index is not None  # noqa: S101 - video segments have an input
             stream = _video_segment(streams.take(segment.input_index, "v"), segment, plan)
@@ -187,6 +194,44 @@ def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
         # cut (a fan-out chunk's base is often one part of a longer single-pass concat).
         return parts[0].filter("settb", "AVTB")
     return parts[0]
+
+
+def _transition(streams: _StreamPool, segment: BaseSegment, plan: RenderPlan) -> Any:
+    """A transition's span by xfade (both sides prepared for the whole span), cut to the segment."""
+    transition = segment.transition
+    assert transition is not None  # noqa: S101 - only called for transition segments
+    sides = []
+    for side in (transition.outgoing, transition.incoming):
+        assert side.input_index is not None  # noqa: S101 - both sides read a video
+        sides.append(
+            _video_segment(streams.take(side.input_index, "v"), side, plan).filter("format", "yuv420p")
+        )
+    if transition.kind in DIP_COLORS:
+        # A dip: the outgoing clip fades to the colour, which is reached on the cut's frame, and the
+        # incoming clip fades in from it (xfade's fadeblack is darkest a fifth of the way in).
+        before, after = transition.cut - transition.first, transition.end - transition.cut
+        color = DIP_COLORS[transition.kind]
+        out = (
+            sides[0]
+            .filter("trim", end_frame=before)
+            .filter("fade", t="out", start_frame=1, nb_frames=before, color=color)
+        )
+        into = (
+            sides[1]
+            .filter("trim", start_frame=before)
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("fade", t="in", start_frame=1, nb_frames=after, color=color)
+        )
+        stream = ffmpeg.concat(out, into, v=1, a=0)
+    else:
+        stream = ffmpeg.filter(
+            sides, "xfade", transition=transition.kind, duration=_num(transition.frames / plan.fps), offset=0
+        )
+    stream = stream.filter("tpad", stop_mode="clone", stop=transition.frames)
+    cut = {"end_frame": segment.end - transition.first}
+    if segment.first > transition.first:
+        cut["start_frame"] = segment.first - transition.first
+    return stream.filter("trim", **cut).filter("setpts", "PTS-STARTPTS")
 
 
 def _background(plan: RenderPlan) -> Any:
@@ -224,11 +269,12 @@ def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
     stream = stream.filter("fps", _num(plan.fps), **rate).filter("trim", end_frame=segment.source_frames)
     if segment.needs_scale and not scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
+    stream = stream.filter("setsar", 1)
+    if segment.hold_start:
+        stream = stream.filter("tpad", start_mode="clone", start=segment.hold_start)
     # A source that ends early, or a held frame, repeats its last frame: the segment keeps its length.
-    return (
-        stream.filter("setsar", 1)
-        .filter("tpad", stop_mode="clone", stop=segment.frames)
-        .filter("trim", end_frame=segment.frames)
+    return stream.filter("tpad", stop_mode="clone", stop=segment.frames).filter(
+        "trim", end_frame=segment.frames
     )
 
 
@@ -323,8 +369,10 @@ def _atempo_chain(speed: float) -> list[float]:
 
 def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
     clip = planned.clip
+    lead, tail = planned.lead, planned.tail
+    length = lead + clip.duration + tail  # timeline seconds the track plays
     stream = (
-        stream.filter("atrim", duration=_num(clip.source_duration))
+        stream.filter("atrim", duration=_num(length * clip.speed))
         .filter("asetpts", "PTS-STARTPTS")
         .filter("aresample", AUDIO_SAMPLE_RATE)
         .filter("aformat", sample_fmts="fltp", channel_layouts=AUDIO_CHANNEL_LAYOUT)
@@ -334,11 +382,26 @@ def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
     if clip.volume != 1:
         stream = stream.filter("volume", _num(clip.volume))
     if clip.fade_in > 0:
-        stream = stream.filter("afade", t="in", st=0, d=_num(clip.fade_in))
+        stream = stream.filter("afade", t="in", st=_num(lead), d=_num(clip.fade_in))
     if clip.fade_out > 0:
         stream = stream.filter(
-            "afade", t="out", st=_num(clip.duration - clip.fade_out), d=_num(clip.fade_out)
+            "afade", t="out", st=_num(lead + clip.duration - clip.fade_out), d=_num(clip.fade_out)
         )
-    if clip.start > 0:
-        stream = stream.filter("adelay", delays=round(clip.start * 1000), all=1)
+    if planned.lead_silence > 0:
+        stream = stream.filter("adelay", delays=round(planned.lead_silence * 1000), all=1)
+    # Equal power (quarter sine) across a transition's span: the two sides' powers sum to one.
+    if planned.crossfade_in > 0:
+        stream = stream.filter("afade", t="in", st=0, d=_num(planned.crossfade_in), curve="qsin")
+    if planned.crossfade_out > 0:
+        end = planned.lead_silence + length
+        stream = stream.filter(
+            "afade",
+            t="out",
+            st=_num(end - planned.crossfade_out),
+            d=_num(planned.crossfade_out),
+            curve="qsin",
+        )
+    start = clip.start - lead - planned.lead_silence
+    if start > 0:
+        stream = stream.filter("adelay", delays=round(start * 1000), all=1)
     return stream

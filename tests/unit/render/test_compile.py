@@ -102,6 +102,13 @@ FEATURES: dict[str, dict[str, Any]] = {
     "scale_once_per_source_frame": _timeline(
         [_act("video", 0, 1, "a.mp4", muted=True)], [_act("video", 1, 2, "b43.mp4", fit="cover")], fps=28
     ),
+    # a transition costs only its own frames: outside its span the base is the same concat as a cut
+    "transition_only_on_its_frames": _timeline(
+        [
+            _act("video", 0, 2, "a.mp4", trimStart=1),
+            _act("video", 2, 4, "b43.mp4", transition={"type": "wipeleft", "duration": 0.4}),
+        ],
+    ),
     # nothing on screen: the background, and the audio
     "background_only": _timeline([_act("text", 0.5, 1, text="x")], [_act("audio", 0, 2, "song.wav")]),
 }
