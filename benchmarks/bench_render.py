@@ -4,6 +4,7 @@
 Timelines:
 * `mixed`: generic kinds, three trimmed clips of different sizes and frame rates, an image at 0.8
   opacity, a title, music.
+* `transitions`: `mixed` with a 1 s transition at each cut (crossfade, wipe);
 * `melies`: a Melies snapshot, lanes V2/V1/A2/A1: three clips with offsets on V1, a 4:3 clip on V2
   (videoLayer 1), linked `effect2` audio, and music that loops.
 
@@ -150,7 +151,22 @@ def melies_body() -> dict[str, object]:
     return _request([v2, v1, a2, a1], names, version=1, selectedActionId=None, timelineScaleWidth=160)
 
 
-TIMELINES: dict[str, Callable[[], dict[str, object]]] = {"mixed": mixed_body, "melies": melies_body}
+def transitions_body() -> dict[str, object]:
+    """`mixed` with a 1 s transition at every cut (a crossfade at 20 s, a wipe at 40 s): against the
+    same baselines (which cut), the ratio shows what the transitions cost."""
+    body = mixed_body()
+    rows = body["timeline"]["editorData"]  # type: ignore[index]
+    clips = rows[2]["actions"]
+    clips[1]["data"]["transition"] = {"type": "crossfade", "duration": 1}
+    clips[2]["data"]["transition"] = {"type": "wipeleft", "duration": 1}
+    return body
+
+
+TIMELINES: dict[str, Callable[[], dict[str, object]]] = {
+    "mixed": mixed_body,
+    "melies": melies_body,
+    "transitions": transitions_body,
+}
 
 
 # ------------------------------------------------------------------ the naive concat worker

@@ -6,7 +6,6 @@ so the argv can be snapshot-tested without running anything.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import ffmpeg
 
+from render import ass
 from render.colors import to_ffmpeg
 from render.composition import Align, Box, ClipKind, Fit
 from render.encoding import (
@@ -26,7 +26,8 @@ from render.encoding import (
 )
 from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
 
-DEFAULT_FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+# Transitions that dip through a colour, drawn with `fade` on each side of the cut.
+DIP_COLORS = {"fadeblack": "black", "fadewhite": "white"}
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats")
 
 
@@ -34,10 +35,6 @@ GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pi
 class CompiledCommand:
     argv: list[str]
     files: dict[Path, str] = field(default_factory=dict)  # text files to write before running
-
-
-def font_file() -> str:
-    return os.environ.get("RENDER_FONT_FILE") or DEFAULT_FONT_FILE
 
 
 def _num(value: float) -> str:
@@ -85,7 +82,6 @@ def compile_plan(
     *,
     workdir: Path,
     ffmpeg_bin: str = "ffmpeg",
-    font: str | None = None,
     video: bool = True,
     audio: bool = True,
     video_options: Mapping[str, str] | None = None,
@@ -94,8 +90,8 @@ def compile_plan(
 
     `video=False` or `audio=False` leaves that stream out (a fan-out task renders one of them);
     `video_options` adds encoder options (a chunk's keyframe rules) after the shared ones.
+    Text is drawn by libass from ASS files (`render.ass`), returned in `files`.
     """
-    font = font or font_file()
     files: dict[Path, str] = {}
     inputs = [
         ffmpeg.input(
@@ -111,7 +107,10 @@ def compile_plan(
     streams = _StreamPool(inputs)
     if video:
         for segment in plan.base:
-            if segment.input_index is not None:
+            if segment.transition is not None:
+                streams.count(segment.transition.outgoing.input_index or 0, "v")
+                streams.count(segment.transition.incoming.input_index or 0, "v")
+            elif segment.input_index is not None:
                 streams.count(segment.input_index, "v")
         for visual in plan.overlays:
             if visual.input_index is not None:
@@ -122,7 +121,7 @@ def compile_plan(
     outputs: list[Any] = []
     options: dict[str, str] = {}
     if video:
-        outputs.append(_picture(plan, streams, files, workdir, font))
+        outputs.append(_picture(plan, streams, files, workdir))
         options |= {**VIDEO_OUTPUT_OPTIONS, **(video_options or {})}
     if audio:
         outputs.append(_sound(plan, streams))
@@ -135,14 +134,14 @@ def compile_plan(
     return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
 
 
-def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], workdir: Path, font: str) -> Any:
+def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], workdir: Path) -> Any:
     """The video: the base, then every overlay and text in drawing order."""
     video = _base(plan, streams)
     for visual in plan.overlays:
         if visual.clip.kind is ClipKind.TEXT:
-            path = workdir / f"text-{len(files)}.txt"
-            files[path] = visual.clip.text.text if visual.clip.text else ""
-            video = _draw_text(video, visual, path, font, plan.fps)
+            path = workdir / f"text-{len(files)}.ass"
+            files[path] = _text_document(visual, plan)
+            video = video.filter("ass", filename=str(path))
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
             video = _overlay(video, streams.take(visual.input_index, "v"), visual, plan.fps)
@@ -181,6 +180,8 @@ def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
                 .filter("trim", start_frame=segment.first, end_frame=segment.end)
                 .filter("setpts", "PTS-STARTPTS")
             )
+        elif segment.transition is not None:
+            stream = _transition(streams, segment, plan)
         else:
             assert segment.input_index is not None  # noqa: S101 - video segments have an input
             stream = _video_segment(streams.take(segment.input_index, "v"), segment, plan)
@@ -193,6 +194,44 @@ def _base(plan: RenderPlan, streams: _StreamPool) -> Any:
         # cut (a fan-out chunk's base is often one part of a longer single-pass concat).
         return parts[0].filter("settb", "AVTB")
     return parts[0]
+
+
+def _transition(streams: _StreamPool, segment: BaseSegment, plan: RenderPlan) -> Any:
+    """A transition's span by xfade (both sides prepared for the whole span), cut to the segment."""
+    transition = segment.transition
+    assert transition is not None  # noqa: S101 - only called for transition segments
+    sides = []
+    for side in (transition.outgoing, transition.incoming):
+        assert side.input_index is not None  # noqa: S101 - both sides read a video
+        sides.append(
+            _video_segment(streams.take(side.input_index, "v"), side, plan).filter("format", "yuv420p")
+        )
+    if transition.kind in DIP_COLORS:
+        # A dip: the outgoing clip fades to the colour, which is reached on the cut's frame, and the
+        # incoming clip fades in from it (xfade's fadeblack is darkest a fifth of the way in).
+        before, after = transition.cut - transition.first, transition.end - transition.cut
+        color = DIP_COLORS[transition.kind]
+        out = (
+            sides[0]
+            .filter("trim", end_frame=before)
+            .filter("fade", t="out", start_frame=1, nb_frames=before, color=color)
+        )
+        into = (
+            sides[1]
+            .filter("trim", start_frame=before)
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("fade", t="in", start_frame=1, nb_frames=after, color=color)
+        )
+        stream = ffmpeg.concat(out, into, v=1, a=0)
+    else:
+        stream = ffmpeg.filter(
+            sides, "xfade", transition=transition.kind, duration=_num(transition.frames / plan.fps), offset=0
+        )
+    stream = stream.filter("tpad", stop_mode="clone", stop=transition.frames)
+    cut = {"end_frame": segment.end - transition.first}
+    if segment.first > transition.first:
+        cut["start_frame"] = segment.first - transition.first
+    return stream.filter("trim", **cut).filter("setpts", "PTS-STARTPTS")
 
 
 def _background(plan: RenderPlan) -> Any:
@@ -230,11 +269,12 @@ def _video_segment(stream: Any, segment: BaseSegment, plan: RenderPlan) -> Any:
     stream = stream.filter("fps", _num(plan.fps), **rate).filter("trim", end_frame=segment.source_frames)
     if segment.needs_scale and not scale_first:
         stream, _, _ = _fit(stream, clip.fit, box, segment.pad_color)
+    stream = stream.filter("setsar", 1)
+    if segment.hold_start:
+        stream = stream.filter("tpad", start_mode="clone", start=segment.hold_start)
     # A source that ends early, or a held frame, repeats its last frame: the segment keeps its length.
-    return (
-        stream.filter("setsar", 1)
-        .filter("tpad", stop_mode="clone", stop=segment.frames)
-        .filter("trim", end_frame=segment.frames)
+    return stream.filter("tpad", stop_mode="clone", stop=segment.frames).filter(
+        "trim", end_frame=segment.frames
     )
 
 
@@ -288,35 +328,30 @@ def _overlay(base: Any, stream: Any, visual: PlannedVisual, fps: float) -> Any:
     )
 
 
-def _draw_text(base: Any, visual: PlannedVisual, path: Path, font: str, fps: float) -> Any:
+def _text_document(visual: PlannedVisual, plan: RenderPlan) -> str:
+    """A text action as an ASS script: one event per window, placed in its box as drawtext placed it."""
     clip = visual.clip
     style = clip.text
     box = clip.box
     assert style is not None and box is not None  # noqa: S101 - text clips carry both
-    if style.align is Align.LEFT:
-        x = str(box.x)
-    elif style.align is Align.RIGHT:
-        x = f"{box.x}+{box.width}-text_w"
+    column = {Align.LEFT: 0, Align.CENTER: 1, Align.RIGHT: 2}[style.align]
+    x = box.x + box.width * column // 2
+    if box.height == 0:
+        alignment, y = 7 + column, box.y  # top at y
     else:
-        x = f"{box.x}+({box.width}-text_w)/2"
-    y = str(box.y) if box.height == 0 else f"{box.y}+({box.height}-text_h)/2"
-    options: dict[str, Any] = {
-        "fontfile": font,
-        "textfile": str(path),
-        "expansion": "none",
-        "fontsize": style.font_size,
-        "fontcolor": to_ffmpeg(style.color),
-        "x": x,
-        "y": y,
-        "enable": _enable(visual.windows, fps),
-    }
-    if clip.opacity < 1:
-        options["alpha"] = _num(clip.opacity)
-    if style.background_color is not None:
-        options.update(
-            box=1, boxcolor=to_ffmpeg(style.background_color), boxborderw=max(1, style.font_size // 4)
-        )
-    return base.drawtext(**options)
+        alignment, y = 4 + column, box.y + box.height // 2  # centred in the box
+    look = ass.AssStyle(
+        name="Text",
+        font_size=style.font_size,
+        color=style.color,
+        box_color=style.background_color,
+        box_padding=max(1, style.font_size // 4),
+        opacity=clip.opacity,
+        alignment=alignment,
+    )
+    text = f"{{\\an{alignment}\\pos({x},{y})}}" + ass.escape_text(style.text)
+    events = [ass.AssEvent(first, end, "Text", text) for first, end in visual.windows]
+    return ass.document(plan.width, plan.height, plan.fps, [look], events, wrap=False)
 
 
 def _atempo_chain(speed: float) -> list[float]:
@@ -334,8 +369,10 @@ def _atempo_chain(speed: float) -> list[float]:
 
 def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
     clip = planned.clip
+    lead, tail = planned.lead, planned.tail
+    length = lead + clip.duration + tail  # timeline seconds the track plays
     stream = (
-        stream.filter("atrim", duration=_num(clip.source_duration))
+        stream.filter("atrim", duration=_num(length * clip.speed))
         .filter("asetpts", "PTS-STARTPTS")
         .filter("aresample", AUDIO_SAMPLE_RATE)
         .filter("aformat", sample_fmts="fltp", channel_layouts=AUDIO_CHANNEL_LAYOUT)
@@ -345,11 +382,26 @@ def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
     if clip.volume != 1:
         stream = stream.filter("volume", _num(clip.volume))
     if clip.fade_in > 0:
-        stream = stream.filter("afade", t="in", st=0, d=_num(clip.fade_in))
+        stream = stream.filter("afade", t="in", st=_num(lead), d=_num(clip.fade_in))
     if clip.fade_out > 0:
         stream = stream.filter(
-            "afade", t="out", st=_num(clip.duration - clip.fade_out), d=_num(clip.fade_out)
+            "afade", t="out", st=_num(lead + clip.duration - clip.fade_out), d=_num(clip.fade_out)
         )
-    if clip.start > 0:
-        stream = stream.filter("adelay", delays=round(clip.start * 1000), all=1)
+    if planned.lead_silence > 0:
+        stream = stream.filter("adelay", delays=round(planned.lead_silence * 1000), all=1)
+    # Equal power (quarter sine) across a transition's span: the two sides' powers sum to one.
+    if planned.crossfade_in > 0:
+        stream = stream.filter("afade", t="in", st=0, d=_num(planned.crossfade_in), curve="qsin")
+    if planned.crossfade_out > 0:
+        end = planned.lead_silence + length
+        stream = stream.filter(
+            "afade",
+            t="out",
+            st=_num(end - planned.crossfade_out),
+            d=_num(planned.crossfade_out),
+            curve="qsin",
+        )
+    start = clip.start - lead - planned.lead_silence
+    if start > 0:
+        stream = stream.filter("adelay", delays=round(start * 1000), all=1)
     return stream

@@ -48,6 +48,27 @@ class TextStyle:
     align: Align
 
 
+# ffmpeg's xfade transitions; the wire name "crossfade" is xfade's "fade".
+XFADE_TRANSITIONS = (
+    "fade", "fadeblack", "fadewhite", "fadegrays", "distance", "wipeleft", "wiperight", "wipeup",
+    "wipedown", "slideleft", "slideright", "slideup", "slidedown", "smoothleft", "smoothright",
+    "smoothup", "smoothdown", "circlecrop", "rectcrop", "circleclose", "circleopen", "horzclose",
+    "horzopen", "vertclose", "vertopen", "diagbl", "diagbr", "diagtl", "diagtr", "hlslice", "hrslice",
+    "vuslice", "vdslice", "dissolve", "pixelize", "radial", "hblur", "wipetl", "wipetr", "wipebl",
+    "wipebr", "squeezeh", "squeezev", "zoomin", "fadefast", "fadeslow",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A transition from the clip `previous` (same row, ending where this clip starts) to this clip,
+    `duration` seconds centred on the cut."""
+
+    kind: str  # an xfade transition name
+    duration: float
+    previous: str  # the id of the clip it comes from
+
+
 @dataclass(frozen=True)
 class Clip:
     """One action of the timeline, in output seconds.
@@ -82,6 +103,7 @@ class Clip:
     audio_optional: bool = False
     matte: str | None = None  # "#RRGGBBAA"
     hold: float = 0.0
+    transition: Transition | None = None
 
     @property
     def duration(self) -> float:

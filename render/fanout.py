@@ -30,7 +30,7 @@ from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
 from render.model import ExportRequest
 from render.pipeline import RenderResult, probe_assets, result_of, run_plan
-from render.planner import EPSILON, frame_at, plan_render
+from render.planner import EPSILON, frame_at, plan_render, transition_frames
 from render.probe import MediaInfo
 
 
@@ -57,8 +57,10 @@ def plan_chunks(
     """How to cut the output: `()` when it is not longer than `threshold_seconds` (render in one pass).
 
     Otherwise as many chunks as fit (at most `max_chunks`, each at least `min_chunk_seconds` and at
-    least two), of equal length to within one frame, covering every output frame once. Pure: only the
-    composition's duration and frame rate count, nothing is probed.
+    least two), of equal length to within one frame, covering every output frame once, except that an
+    edge inside a transition's span moves to the nearer end of the span (a transition is drawn whole
+    by one chunk). Pure: only the composition's duration, frame rate and transitions count, nothing
+    is probed.
     """
     fps = composition.fps
     total = output_frames(composition)
@@ -66,7 +68,18 @@ def plan_chunks(
     if total / fps <= threshold_seconds or count < 2:
         return ()
     edges = [total * i // count for i in range(count + 1)]
+    edges = [edges[0], *(_outside_transitions(edge, composition) for edge in edges[1:-1]), edges[-1]]
     return tuple(ChunkWindow(i, first, end) for i, (first, end) in enumerate(pairwise(edges)))
+
+
+def _outside_transitions(edge: int, composition: Composition) -> int:
+    """A chunk edge moved out of any transition's span, to the nearer end of the span (at most a
+    second: a span is at most 2 s), so that a transition is always drawn whole by one chunk."""
+    for clip in composition.clips:
+        span = transition_frames(clip, composition.fps)
+        if span is not None and span[0] < edge < span[1]:
+            return span[0] if edge - span[0] <= span[1] - edge else span[1]
+    return edge
 
 
 def output_frames(composition: Composition) -> int:

@@ -43,6 +43,10 @@ DEFAULT_FONT_SIZE: Final = 48
 # Layout coordinates may place a visual partly outside the frame, but not absurdly far away.
 MAX_COORDINATE: Final = 10 * MAX_OUTPUT_WIDTH
 
+# A transition between two actions of a row, seconds centred on the cut.
+MIN_TRANSITION_SECONDS: Final = 0.1
+MAX_TRANSITION_SECONDS: Final = 2.0
+
 # Fan-out (render/fanout.py): an output longer than the threshold renders as chunks on several workers.
 # The worker's Terraform variables default to these (a unit test ties them).
 FANOUT_THRESHOLD_SECONDS: Final = 60.0

@@ -79,6 +79,27 @@ class BaseSegment:
     # Seconds its first source frame was already on screen before the segment starts (a fan-out chunk
     # cuts into a clip at the frame on screen there, so each source frame keeps its time).
     lead: float = 0.0
+    hold_start: int = 0  # frames showing the first source frame before it plays (a transition's far side)
+    transition: PlannedTransition | None = None  # frames [first, end) of a transition's span
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.first
+
+
+@dataclass(frozen=True)
+class PlannedTransition:
+    """Output frames [first, end) centred on a cut, drawn by xfade from `outgoing` (the clip before the
+    cut, read on past its end) to `incoming` (the clip after it, read from before its start). Both sides
+    are prepared as base segments of the whole span; where a source has no media beyond its edge, its
+    edge frame is held. A base segment may show only part of the span (an opaque picture on top)."""
+
+    kind: str
+    first: int
+    end: int
+    outgoing: BaseSegment
+    incoming: BaseSegment
+    cut: int = 0  # the first frame of the incoming clip
 
     @property
     def frames(self) -> int:
@@ -87,8 +108,17 @@ class BaseSegment:
 
 @dataclass(frozen=True)
 class PlannedAudio:
+    """An audio track. Under a transition it plays on past the clip's end (`tail` seconds) or from before
+    its start (`lead` seconds of source, after `lead_silence` seconds where the source has none), fading
+    over the transition's span with an equal-power curve (`crossfade_in`, `crossfade_out` seconds)."""
+
     clip: Clip
     input_index: int
+    lead: float = 0.0
+    lead_silence: float = 0.0
+    tail: float = 0.0
+    crossfade_in: float = 0.0
+    crossfade_out: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -197,8 +227,9 @@ def plan_render(
         if info.has_audio and not clip.muted and clip.volume > 0:
             audio_clips.append((clip, info, path))
 
+    spans = _transition_spans(visuals, fps)
     inputs = _Inputs()
-    base = _stack(visuals, total, composition, inputs)
+    base = _stack(visuals, total, composition, inputs, spans)
     overlays = []
     for visual in visuals:
         if not visual.windows:
@@ -222,7 +253,7 @@ def plan_render(
             )
         )
     audios = tuple(
-        PlannedAudio(clip, inputs.add(_timed_input(path, clip, info)))
+        _planned_audio(clip, info, path, inputs, spans=spans, fps=fps)
         for clip, info, path in audio_clips
         if clip.volume > 0 and not clip.muted
     )
@@ -237,6 +268,81 @@ def plan_render(
         overlays=tuple(overlays),
         audios=audios,
     )
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A transition's span of output frames [first, end), the cut at `cut`."""
+
+    kind: str
+    first: int
+    cut: int
+    end: int
+    outgoing: _Visual
+    incoming: _Visual
+
+
+def transition_frames(clip: Clip, fps: float) -> FrameRange | None:
+    """Output frames [first, end) of the span of the transition into `clip`: round(duration * fps)
+    frames centred on the cut, half of them before it (before any clamping to the clips' frames)."""
+    if clip.transition is None:
+        return None
+    frames = max(2, round(clip.transition.duration * fps))
+    first = frame_at(clip.start, fps) - frames // 2
+    return first, first + frames
+
+
+def _transition_spans(visuals: list[_Visual], fps: float) -> list[_Span]:
+    """Each transition centred on its cut: round(duration * fps) frames, half of them before the cut."""
+    spans = []
+    for incoming in visuals:
+        transition = incoming.clip.transition
+        if transition is None or incoming.info is None:
+            continue
+        cut = frame_at(incoming.clip.start, fps)
+        outgoing = next(
+            (
+                v
+                for v in visuals
+                if v is not incoming
+                and v.info is not None
+                and v.clip.layer == incoming.clip.layer
+                and v.clip.kind is ClipKind.VIDEO
+                and frame_at(v.clip.end, fps) == cut
+            ),
+            None,
+        )
+        if outgoing is None:
+            continue  # the model pairs every transition; a chunk may hold only one of its sides
+        span = transition_frames(incoming.clip, fps)
+        assert span is not None  # noqa: S101 - the clip has a transition
+        first, end = max(outgoing.frames[0], span[0]), min(incoming.frames[1], span[1])
+        if first < cut < end:
+            spans.append(_Span(transition.kind, first, cut, end, outgoing, incoming))
+    return spans
+
+
+def _planned_audio(
+    clip: Clip, info: MediaInfo, path: Path, inputs: _Inputs, *, spans: list[_Span], fps: float
+) -> PlannedAudio:
+    """A clip's audio; a transition's sides play on into its span and fade across it (equal power)."""
+    tail = lead = silence = fade_in = fade_out = 0.0
+    for span in spans:
+        seconds = (span.end - span.first) / fps
+        if span.outgoing.clip is clip:
+            tail, fade_out = span.end / fps - clip.end, seconds
+        if span.incoming.clip is clip:
+            wanted = clip.start - span.first / fps
+            lead = min(wanted, clip.trim_start / clip.speed)
+            silence, fade_in = wanted - lead, seconds
+    if not (lead or tail):
+        return PlannedAudio(clip, inputs.add(_timed_input(path, clip, info)))
+    spec = InputSpec(
+        path,
+        seek=clip.trim_start - lead * clip.speed,
+        duration=(lead + clip.duration + tail) * clip.speed + _READ_MARGIN_SECONDS,
+    )
+    return PlannedAudio(clip, inputs.add(spec), lead, silence, tail, fade_in, fade_out)
 
 
 def _cover(clip: Clip, info: MediaInfo, frame: Box, *, needs_scale: bool) -> _Cover:
@@ -261,21 +367,36 @@ def _visible_end(clip: Clip, info: MediaInfo, *, still: bool) -> float:
 
 
 def _stack(
-    visuals: list[_Visual], total: int, composition: Composition, inputs: _Inputs
+    visuals: list[_Visual], total: int, composition: Composition, inputs: _Inputs, spans: list[_Span]
 ) -> list[BaseSegment]:
-    """Cut the output at every visual's edges; per interval, pick the base and note what is overlaid."""
-    edges = sorted({0, total} | {f for v in visuals for f in v.frames if 0 < f < total})
-    pieces: list[tuple[int, int, _Visual | None]] = []
+    """Cut the output at every visual's edges; per interval, pick the base and note what is overlaid.
+
+    In a transition's span the base is the transition where its side on screen would be the base (or
+    is a contained picture with nothing opaque above it: the span pads it with the background)."""
+    span_edges = {f for s in spans for f in (s.first, s.cut, s.end)}
+    edges = sorted({0, total} | {f for v in visuals for f in v.frames if 0 < f < total} | span_edges)
+    edges = [f for f in edges if 0 <= f <= total]
+    pieces: list[tuple[int, int, _Visual | _Span | None]] = []
     for first, end in pairwise(edges):
         on_screen = [v for v in visuals if v.frames[0] <= first and v.frames[1] >= end]
-        base: _Visual | None = None
+        span = next((s for s in spans if s.first <= first and end <= s.end), None)
+        sides = (span.outgoing, span.incoming) if span is not None else ()
+        base: _Visual | _Span | None = None
         above: list[_Visual] = []
         for depth, visual in enumerate(reversed(on_screen)):  # topmost first
             alone = depth == len(on_screen) - 1
+            if span is not None and visual in sides and visual.cover is not _Cover.NONE:
+                base = span
+                break
             if visual.cover is _Cover.OPAQUE or (visual.cover is _Cover.WITH_BACKGROUND and alone):
                 base = visual
                 break
             above.append(visual)
+        if span is not None and base is not span and not any(v in sides for v in on_screen):
+            # the side whose clip is not on screen here still shows through the transition
+            side_hidden = isinstance(base, _Visual) and base.cover is _Cover.OPAQUE
+            if not side_hidden:
+                base = span
         for visual in above:
             _extend(visual.windows, first, end)
         if pieces and pieces[-1][2] is base and pieces[-1][1] == first:
@@ -306,7 +427,7 @@ class _Read:
 
 
 def _base_segments(
-    pieces: list[tuple[int, int, _Visual | None]], composition: Composition, inputs: _Inputs
+    pieces: list[tuple[int, int, _Visual | _Span | None]], composition: Composition, inputs: _Inputs
 ) -> list[BaseSegment]:
     """Each piece as a segment; later parts of a file close ahead in its source share one input.
 
@@ -318,7 +439,7 @@ def _base_segments(
     fps = composition.fps
     reads: list[_Read | None] = []
     for first, end, visual in pieces:
-        if visual is None or visual.info is None:
+        if not isinstance(visual, _Visual) or visual.info is None:
             reads.append(None)
             continue
         clip = visual.clip
@@ -367,7 +488,14 @@ def _base_segments(
             placed[id(read)] = (index, read.seek - head.seek)
     frame = Box(0, 0, composition.width, composition.height)
     segments = []
-    for (first, end, _), read in zip(pieces, reads, strict=True):
+    planned: dict[int, PlannedTransition] = {}
+    for (first, end, piece), read in zip(pieces, reads, strict=True):
+        if isinstance(piece, _Span):
+            if id(piece) not in planned:
+                planned[id(piece)] = _planned_transition(piece, composition, inputs)
+            transition = planned[id(piece)]
+            segments.append(BaseSegment(first, end, transition.outgoing.clip, transition=transition))
+            continue
         if read is None:
             segments.append(BaseSegment(first, end))
             continue
@@ -390,6 +518,41 @@ def _base_segments(
             )
         )
     return segments
+
+
+def _planned_transition(span: _Span, composition: Composition, inputs: _Inputs) -> PlannedTransition:
+    """Both sides of a transition as segments of its whole span, each on an input of its own."""
+    sides = []
+    for visual in (span.outgoing, span.incoming):
+        info, clip, path = visual.info, visual.clip, visual.path
+        assert info is not None and path is not None  # noqa: S101 - transitions join videos
+        fps = composition.fps
+        seek = clip.trim_start + (span.first / fps - clip.start) * clip.speed
+        held = 0
+        if seek < 0:  # no media before the in-point: hold the first frame until the source starts
+            held = min(span.end - span.first - 1, math.ceil((-seek / clip.speed - EPSILON) * fps))
+            seek = clip.trim_start + ((span.first + held) / fps - clip.start) * clip.speed
+        frames = span.end - span.first - held
+        if info.duration is not None:  # no media past the source's end: its last frame is held
+            available = math.ceil((info.duration - seek) / clip.speed * fps - EPSILON)
+            frames = max(1, min(frames, available))
+        spec = InputSpec(path, seek=seek, duration=frames / fps * clip.speed + _READ_MARGIN_SECONDS)
+        frame = Box(0, 0, composition.width, composition.height)
+        bars = _has_bars(clip, info, frame, needs_scale=visual.needs_scale)
+        sides.append(
+            BaseSegment(
+                span.first,
+                span.end,
+                clip,
+                inputs.add(spec),
+                frame_rate=info.fps * clip.speed if info.fps else None,
+                needs_scale=visual.needs_scale,
+                source_frames=frames,
+                pad_color=(clip.matte or composition.background_color) if bars else None,
+                hold_start=held,
+            )
+        )
+    return PlannedTransition(span.kind, span.first, span.end, sides[0], sides[1], span.cut)
 
 
 def _timed_input(path: Path, clip: Clip, info: MediaInfo) -> InputSpec:

@@ -13,6 +13,7 @@ Each action is read in one of two dialects, decided by the action itself: the ge
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,7 +21,17 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from render import limits
 from render.colors import parse_color
-from render.composition import Align, Box, Clip, ClipKind, Composition, Fit, TextStyle
+from render.composition import (
+    XFADE_TRANSITIONS,
+    Align,
+    Box,
+    Clip,
+    ClipKind,
+    Composition,
+    Fit,
+    TextStyle,
+    Transition,
+)
 from render.editor_formats import melies
 from render.editor_formats.melies import MeliesEffect, StageAction
 from render.json_types import STRICT, Identifier, WholeNumber
@@ -46,6 +57,34 @@ _MEDIA_KINDS = (ClipKind.VIDEO, ClipKind.AUDIO, ClipKind.IMAGE)
 Seconds = Annotated[float, Field(ge=0, le=limits.MAX_DURATION_SECONDS)]
 Coordinate = Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]
 Extent = Annotated[float, Field(gt=0, le=limits.MAX_COORDINATE)]
+
+
+TRANSITION_ALIASES: Mapping[str, str] = {"crossfade": "fade", **{name: name for name in XFADE_TRANSITIONS}}
+
+
+class TransitionData(BaseModel):
+    """`data.transition`: from the previous action of the row, which ends where this one starts."""
+
+    model_config = ConfigDict(**STRICT, extra="forbid")
+
+    type: str = Field(
+        description="crossfade (xfade's fade), fadeblack, fadewhite, wipeleft, ... (xfade names)"
+    )
+    duration: float = Field(
+        ge=limits.MIN_TRANSITION_SECONDS,
+        le=limits.MAX_TRANSITION_SECONDS,
+        description="seconds, centred on the cut",
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _check_type(cls, value: str) -> str:
+        if value.strip().lower() not in TRANSITION_ALIASES:
+            raise PydanticCustomError(
+                "unknown_transition",
+                f"unknown transition {value!r}: expected one of {', '.join(sorted(TRANSITION_ALIASES))}",
+            )
+        return value
 
 
 class ActionData(BaseModel):
@@ -87,6 +126,7 @@ class ActionData(BaseModel):
     )
     backgroundColor: str | None = Field(None, max_length=64)
     align: Literal["left", "center", "right"] = "center"
+    transition: TransitionData | None = None
 
     @model_validator(mode="after")
     def _offset_is_the_in_point(self) -> ActionData:
@@ -259,6 +299,13 @@ def build_composition(
             if not ok:
                 continue
             clip = _clip(action, kind, r, assets, width=width, height=height)
+            if data.transition is not None:
+                linked = _transition(row, a, clip, effect, fps=fps, loc=aloc, width=width, height=height)
+                if isinstance(linked, Transition):
+                    clip = replace(clip, transition=linked)
+                else:
+                    errors.append(linked)
+                    continue
             if effect is MeliesEffect.VIDEO_PICTURE:
                 stage.append(StageAction(clip, r, action.data.videoLayer))
             elif effect is not None:
@@ -277,6 +324,67 @@ def build_composition(
             )
         )
     return Composition(width, height, fps, background_color, tuple(clips)), errors
+
+
+def _transition(
+    row: EditorRow,
+    index: int,
+    clip: Clip,
+    effect: MeliesEffect | None,
+    *,
+    fps: float,
+    loc: tuple[str | int, ...],
+    width: int,
+    height: int,
+) -> Transition | InitErrorDetails:
+    """The transition of `row.actions[index]` from the previous action of the row, or the error."""
+    action = row.actions[index]
+    spec = action.data.transition
+    assert spec is not None  # noqa: S101 - only called with a transition
+    tloc = (*loc, "data", "transition")
+    full = Box(0, 0, width, height)
+    if effect is not None or clip.kind is not ClipKind.VIDEO or clip.box != full or clip.opacity < 1:
+        return _error(
+            tloc,
+            "transition_kind",
+            f"action {action.id!r}: transitions join full-frame video actions "
+            "(no x, y, width, height other than the frame, opacity 1)",
+            None,
+        )
+    others = [other for i, other in enumerate(row.actions) if i != index and not other.disable]
+    previous = [other for other in others if abs(other.end - action.start) <= 1 / fps + 1e-6]
+    if not previous:
+        before = sorted((o for o in others if o.end <= action.start), key=lambda o: o.end)
+        named = f" (the previous action, {before[-1].id!r}, ends at {before[-1].end:g} s)" if before else ""
+        return _error(
+            tloc,
+            "transition_without_previous",
+            f"action {action.id!r} has a transition, but no earlier action of its row ends at its start "
+            f"({action.start:g} s, within one frame){named}",
+            None,
+        )
+    other = previous[-1]
+    other_data = other.data
+    other_kind = KIND_ALIASES.get((other_data.type or other.effectId or "").strip().lower())
+    other_full = other_data.x in (None, 0) and other_data.y in (None, 0) and other_data.width in (None, width)
+    other_full = other_full and other_data.height in (None, height) and other_data.opacity == 1
+    if other_kind is not ClipKind.VIDEO or not other_full:
+        return _error(
+            tloc,
+            "transition_kind",
+            f"the transition of action {action.id!r} comes from action {other.id!r}: transitions join "
+            "full-frame video actions (no x, y, width, height other than the frame, opacity 1)",
+            None,
+        )
+    if spec.duration > min(action.end - action.start, other.end - other.start) + 1e-9:
+        return _error(
+            (*tloc, "duration"),
+            "transition_too_long",
+            f"the transition of action {action.id!r} lasts {spec.duration:g} s, longer than action "
+            f"{action.id!r} or the action it comes from, {other.id!r}",
+            spec.duration,
+        )
+    return Transition(TRANSITION_ALIASES[spec.type.strip().lower()], spec.duration, other.id)
 
 
 def _clip(

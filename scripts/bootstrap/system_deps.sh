@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the few system packages the kit needs from Debian: ffmpeg (render and tests),
-# a TrueType font (drawtext), a JDK (DynamoDB Local inside LocalStack), Node.js (the Node client, npm,
+# fonts (text and captions are drawn by libass through fontconfig: Noto for every script, Noto CJK,
+# Symbola for emoji; the worker image has the same, functions/worker/image/apt-packages), a JDK
+# (DynamoDB Local inside LocalStack), Node.js (the Node client, npm,
 # the browser demo), Chromium (the browser test drives it headless; no browser is downloaded at run time),
 # and podman and mmdebstrap (the worker image).
 # Does nothing when everything is already there, so it is cheap to call from every make target.
@@ -9,6 +11,10 @@ missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+command -v fc-cache >/dev/null 2>&1 || missing+=(fontconfig)
+[ -f /usr/share/fonts/truetype/noto/NotoSansThai-Regular.ttf ] || missing+=(fonts-noto-core)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] || missing+=(fonts-symbola)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

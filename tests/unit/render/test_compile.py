@@ -102,6 +102,13 @@ FEATURES: dict[str, dict[str, Any]] = {
     "scale_once_per_source_frame": _timeline(
         [_act("video", 0, 1, "a.mp4", muted=True)], [_act("video", 1, 2, "b43.mp4", fit="cover")], fps=28
     ),
+    # a transition costs only its own frames: outside its span the base is the same concat as a cut
+    "transition_only_on_its_frames": _timeline(
+        [
+            _act("video", 0, 2, "a.mp4", trimStart=1),
+            _act("video", 2, 4, "b43.mp4", transition={"type": "wipeleft", "duration": 0.4}),
+        ],
+    ),
     # nothing on screen: the background, and the audio
     "background_only": _timeline([_act("text", 0.5, 1, text="x")], [_act("audio", 0, 2, "song.wav")]),
 }
@@ -109,7 +116,7 @@ FEATURES: dict[str, dict[str, Any]] = {
 
 def _compile(body: dict[str, Any]) -> tuple[RenderPlan, CompiledCommand]:
     plan = plan_render(ExportRequest.model_validate(body).to_composition(), MEDIA, Path("/a"))
-    return plan, compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"), font="/fonts/F.ttf")
+    return plan, compile_plan(plan, Path("/out/x.mp4"), workdir=Path("/work"))
 
 
 @pytest.mark.parametrize("feature", sorted(FEATURES))
@@ -126,7 +133,8 @@ def test_compiled_command_snapshot(feature: str) -> None:
 
 def test_text_files_are_returned_as_data() -> None:
     _, command = _compile(REQUEST)
-    assert command.files == {Path("/work/text-0.txt"): "Hi: 100%"}
+    assert list(command.files) == [Path("/work/text-0.ass")]
+    assert command.files[Path("/work/text-0.ass")].endswith(",Text,,0,0,0,,{\\an4\\pos(0,90)}Hi: 100%\n")
 
 
 def test_the_base_is_the_top_opaque_picture_of_each_interval() -> None:

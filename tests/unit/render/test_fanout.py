@@ -334,3 +334,56 @@ def test_a_join_that_would_lose_frames_fails(generic: Renders, tmp_path: Path) -
     broken.write_bytes(generic.chunks[0].read_bytes()[:2000])
     with pytest.raises(RenderFailedError):
         fanout.join_chunks([broken, *generic.chunks[1:]], audio, tmp_path / "out.mp4", fps=FPS)
+
+
+def test_no_chunk_edge_falls_inside_a_transition() -> None:
+    """Edges 30 fps x 12 s / 4 = 90, 180, 270: the 1 s transition at 6 s (frames 165..195) moves the
+    edge at 180 to the nearer end of its span; the others stay."""
+    request = _request(
+        [
+            [
+                _action("video", 0, 6, src="id30.mp4"),
+                _action("video", 6, 12, src="id25.mp4", transition={"type": "crossfade", "duration": 1}),
+            ]
+        ]
+    )
+    windows = fanout.plan_chunks(
+        request.to_composition(), threshold_seconds=1, max_chunks=4, min_chunk_seconds=1
+    )
+    assert [w.start_frame for w in windows] == [0, 90, 165, 270]
+
+
+@pytest.fixture(scope="module")
+def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    """A crossfade and a wipe each near a chunk edge, and a title across an edge."""
+    request = _request(
+        [
+            [_action("text", 1, 11, text="fan-out 你好", fontSize=16)],
+            [
+                _action("video", 0, 4, src="id30.mp4", trimStart=1),
+                _action("video", 4, 8, src="id25.mp4", transition={"type": "crossfade", "duration": 1}),
+                _action(
+                    "video",
+                    8,
+                    12,
+                    src="id30.mp4",
+                    trimStart=2,
+                    transition={"type": "wipeleft", "duration": 2},
+                ),
+            ],
+        ]
+    )
+    windows = fanout.plan_chunks(
+        request.to_composition(), threshold_seconds=1, max_chunks=3, min_chunk_seconds=1
+    )
+    return _render_both(request, assets, tmp_path_factory.mktemp("transition"), windows)
+
+
+def test_transitions_and_titles_across_chunk_edges_render_as_in_one_pass(transition: Renders) -> None:
+    # edges 120 and 240 fall inside the spans (105..135, 210..270): each moves to its span's start
+    assert [w.start_frame for w in transition.windows] == [0, 105, 210]
+    single, fanned = _frames(transition.single), _frames(transition.fanned)
+    assert len(single) == len(fanned) == 360
+    worst = max(_mean_difference(a, b) for a, b in zip(single, fanned, strict=True))
+    assert worst < ENCODER_TOLERANCE, worst
+    print(f"transition fan-out: worst mean difference {worst:.2f} of 255")
