@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from render.ass import FONT_FAMILY
 from tests.image.conftest import REPO_ROOT, Image, image_engine
 
 APT_PACKAGES = [
@@ -51,10 +52,14 @@ def test_it_runs_unprivileged_on_a_read_only_root_with_only_tmp_writable(
     assert (image_tmp / ".probe").exists()
 
 
-def test_ffmpeg_ffprobe_and_the_font_the_renderer_is_told_about_exist(image: Image) -> None:
+def test_ffmpeg_ffprobe_and_the_renderers_fonts_exist(image: Image) -> None:
     env = dict(item.split("=", 1) for item in image.config["Env"])  # type: ignore[union-attr]
-    for name in ("FFMPEG_PATH", "FFPROBE_PATH", "RENDER_FONT_FILE"):
+    for name in ("FFMPEG_PATH", "FFPROBE_PATH"):
         image.run(["test", "-s", env[name]])
+    # fontconfig finds the text font itself and a font for each script of the fallback chain
+    assert image.run(["fc-match", "-f", "%{family}", FONT_FAMILY]).stdout.startswith(FONT_FAMILY)
+    for script in ("ar", "he", "hi", "th", "zh-cn", "ja", "ru", "el"):
+        assert image.run(["fc-list", f":lang={script}", "family"]).stdout.strip(), script
     filters = image.run(["ffmpeg", "-hide_banner", "-filters"]).stdout
     for name in ("drawtext", "overlay", "amix", "scale", "fps", "concat", "loudnorm", "afade"):
         assert f" {name} " in filters, name
@@ -82,7 +87,7 @@ def test_these_checks_fail_on_an_image_without_ffprobe_or_the_font(image: Image,
     broken = image.ref.rsplit(":", 1)[0] + ":broken-for-image-test"
     containerfile = (
         f"FROM {image.ref}\nUSER 0\n"
-        "RUN rm /usr/bin/ffprobe /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf\n"
+        "RUN rm /usr/bin/ffprobe /usr/share/fonts/truetype/noto/NotoSans-Regular.ttf\n"
         f"USER {image.config['User']}\n"
     )
     (tmp_path / "Containerfile").write_text(containerfile)
@@ -94,7 +99,7 @@ def test_these_checks_fail_on_an_image_without_ffprobe_or_the_font(image: Image,
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-             "-k", "ffprobe_and_the_font_the_renderer"],
+             "-k", "ffprobe_and_the_renderers_fonts"],
             check=False, capture_output=True, text=True, env={**os.environ, "IMAGE_REF": broken},
         )  # fmt: skip
     finally:

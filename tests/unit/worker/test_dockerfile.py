@@ -93,7 +93,6 @@ def test_the_final_stage_installs_nothing_and_runs_unprivileged() -> None:
     users = [rest for keyword, rest in final if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
     env = " ".join(rest for keyword, rest in final if keyword == "ENV")
-    assert "RENDER_FONT_FILE=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" in env
     assert "FFMPEG_PATH=/usr/bin/ffmpeg" in env and "FFPROBE_PATH=/usr/bin/ffprobe" in env
 
 
