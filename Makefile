@@ -60,7 +60,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos test bench bench-fanout
+.PHONY: lint typecheck tf-validate tf-scan unit e2e chaos rehearse-prod test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -83,7 +83,10 @@ e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; l
 chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmpeg, duplicates, poison (also in e2e)
 	@$(PY) -m pytest tests/e2e/test_faults.py -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
 
-test: lint typecheck tf-validate tf-scan unit e2e ## Everything CI runs
+rehearse-prod: venv ## Apply terraform/envs/prod to the local stack, one signed export with a webhook through it, destroy it
+	@PYTEST_ARGS="$(PYTEST_ARGS)" scripts/rehearse_prod.sh
+
+test: lint typecheck tf-validate tf-scan unit e2e rehearse-prod ## Everything CI runs
 
 bench: venv ## Render benchmark (mixed and Melies timelines vs plain encode and naive concat), API cold starts
 	@$(PY) benchmarks/bench_render.py
