@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -27,35 +28,41 @@ def _choose(bin_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+class Case(NamedTuple):
+    docker: bool | None  # does `docker info` work (None: no docker CLI)
+    podman: bool | None  # does `podman info` work (None: no podman)
+    forced: str  # CONTAINER_ENGINE
+    engine: str | None  # the choice (None: it fails)
+    reason: str  # what it says on stderr
+
+
 @pytest.mark.parametrize(
-    ("docker", "podman", "forced", "engine", "reason"),
+    "case",
     [
-        (True, True, "", "docker", "its engine answers"),
-        (True, None, "", "docker", "its engine answers"),
-        (False, True, "", "podman", "the docker CLI is installed but no engine answers"),
-        (None, True, "", "podman", "the docker CLI is not installed"),
-        (True, True, "podman", "podman", "CONTAINER_ENGINE=podman"),
-        (False, True, "docker", None, "CONTAINER_ENGINE=docker, but the docker CLI is installed but no engine"),
-        (False, False, "", None, "podman is not installed or `podman info` fails"),
-        (None, None, "", None, "the docker CLI is not installed, and podman is not installed"),
-        (True, True, "buildah", None, "CONTAINER_ENGINE must be docker or podman"),
+        Case(True, True, "", "docker", "its engine answers"),
+        Case(True, None, "", "docker", "its engine answers"),
+        Case(False, True, "", "podman", "the docker CLI is installed but no engine answers"),
+        Case(None, True, "", "podman", "the docker CLI is not installed"),
+        Case(True, True, "podman", "podman", "CONTAINER_ENGINE=podman"),
+        Case(False, True, "docker", None, "CONTAINER_ENGINE=docker, but the docker CLI is installed but no"),
+        Case(False, False, "", None, "podman is not installed or `podman info` fails"),
+        Case(None, None, "", None, "the docker CLI is not installed, and podman is not installed"),
+        Case(True, True, "buildah", None, "CONTAINER_ENGINE must be docker or podman"),
     ],
 )
-def test_docker_when_its_engine_answers_else_podman(
-    tmp_path: Path, docker: bool | None, podman: bool | None, forced: str, engine: str | None, reason: str
-) -> None:
+def test_docker_when_its_engine_answers_else_podman(tmp_path: Path, case: Case) -> None:
     # Given docker and podman CLIs whose `info` works or fails (None: not installed)
-    for name, works in (("docker", docker), ("podman", podman)):
+    for name, works in (("docker", case.docker), ("podman", case.podman)):
         if works is not None:
             _tool(tmp_path, name, info_works=works)
     # When the deploy script's choice runs
-    result = _choose(tmp_path, CONTAINER_ENGINE=forced)
+    result = _choose(tmp_path, CONTAINER_ENGINE=case.forced)
     # Then it names the engine and why, or fails saying why
-    if engine is None:
+    if case.engine is None:
         assert result.returncode == 1 and result.stdout == "", result
     else:
-        assert (result.returncode, result.stdout) == (0, f"{engine}\n"), result
-    assert reason in result.stderr, result.stderr
+        assert (result.returncode, result.stdout) == (0, f"{case.engine}\n"), result
+    assert case.reason in result.stderr, result.stderr
 
 
 def test_the_build_commands_make_a_plain_amd64_image(tmp_path: Path) -> None:
