@@ -42,6 +42,9 @@ fi
 [ "${env_name}" = prod ] || die "ENV must be local or prod, not '${env_name}'"
 
 TF_DIR="terraform/envs/prod"
+# tflocal's endpoint override (written while `make rehearse-prod` runs) would send prod to LocalStack.
+[ ! -e "${TF_DIR}/localstack_providers_override.tf" ] \
+  || die "${TF_DIR}/localstack_providers_override.tf exists (a make rehearse-prod running, or one interrupted): wait for it, or delete the file"
 PY="${REPO_ROOT}/.venv/bin/python"
 AWS="aws"
 command -v aws >/dev/null 2>&1 || AWS="${REPO_ROOT}/.venv/bin/aws"

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make rehearse-prod`: terraform/envs/prod applied to the local stack, one signed export through it, then
-# destroyed. Only the provider endpoints (tflocal), the state backend's endpoint and bucket, and what only AWS
-# has differ from a real `make deploy ENV=prod`; each setting the rehearsal overrides is in
-# terraform/envs/prod/rehearsal.tfvars with its reason.
+# destroyed. Only the provider endpoints, the state backend's endpoint and bucket, and what only AWS has
+# differ from a real `make deploy ENV=prod`; each setting the rehearsal overrides is in
+# terraform/envs/prod/rehearsal.tfvars with its reason. The provider reaches LocalStack through tflocal's
+# override file; the S3 backend, configured exactly as deploy.sh does (-backend-config bucket/key/region),
+# through AWS_ENDPOINT_URL, which its AWS SDK reads (tflocal's own backend override is not written with
+# -chdir: it looks for *.tf files in the working directory).
 #
 #   1. LocalStack is started if it is not running (LOCALSTACK_PORT as for make dev-up; an existing
 #      terraform/envs/local deployment on it is left alone: the prod root has its own name_prefix);
@@ -38,6 +41,11 @@ rm -f "${OUTPUTS}" "${WORK_DIR}"/*.log
 
 step "LocalStack on ${LS_ENDPOINT}"
 DEV_UP_SKIP_DEPLOY=1 "${REPO_ROOT}/scripts/local_stack/up.sh"
+# One rehearsal at a time per checkout (taken after up.sh, so a LocalStack started there does not hold it).
+exec 8>"${WORK_DIR}/lock"
+flock 8
+# tflocal refuses to run beside an override file an interrupted run left; nothing else writes one here.
+rm -f "${PROD_DIR}/localstack_providers_override.tf"
 
 step "building the API zip"
 "${PROJECT_PY}" scripts/build_lambdas.py >/dev/null

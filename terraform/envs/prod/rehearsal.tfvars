@@ -1,7 +1,7 @@
-# `make rehearse-prod` (scripts/rehearse_prod.sh): terraform/envs/prod applied to LocalStack. Everything
-# the rehearsal changes about the prod root is in this file, each with why; the provider endpoints and the
-# state backend's endpoint come from tflocal at run time, the state bucket from -backend-config.
-# Not a *.auto.tfvars: a real `make deploy ENV=prod` never reads it.
+# `make rehearse-prod` (scripts/rehearse_prod.sh): terraform/envs/prod applied to LocalStack. Every setting
+# the rehearsal changes about the prod root is in this file, each with why. Besides these, only endpoints
+# differ (the provider's from tflocal, the S3 backend's from AWS_ENDPOINT_URL) and the state bucket
+# (-backend-config, as scripts/deploy.sh passes it). Not a *.auto.tfvars: a real deploy never reads it.
 
 # LocalStack's account ("test" credentials). Also a guard: with real credentials this file refuses to
 # plan anything in a real account.
