@@ -63,7 +63,7 @@ deploy: venv ## Build and push the worker image, then terraform apply ENV (prod 
 	@scripts/deploy.sh apply $(ENV)
 
 # ---------------------------------------------------------------- checks
-.PHONY: lint typecheck tf-validate tf-scan unit unit-fast image-test e2e chaos test bench bench-fanout
+.PHONY: lint typecheck tf-validate tf-scan unit unit-fast image-test e2e chaos rehearse-prod test bench bench-fanout
 lint: venv ## ruff (lint and format check)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
@@ -92,7 +92,10 @@ e2e: dev-up ## End-to-end tests against the local stack (brought up if needed; l
 chaos: dev-up ## Fault suite against the local stack: killed worker, killed ffmpeg, duplicates, poison (also in e2e)
 	@$(PY) -m pytest tests/e2e/test_faults.py -m e2e -p no:cacheprovider -s $(PYTEST_ARGS)
 
-test: lint typecheck tf-validate tf-scan unit image-test e2e ## Everything CI runs
+rehearse-prod: venv ## Apply terraform/envs/prod to the local stack, one signed export with a webhook through it, destroy it
+	@PYTEST_ARGS="$(PYTEST_ARGS)" scripts/rehearse_prod.sh
+
+test: lint typecheck tf-validate tf-scan unit image-test e2e rehearse-prod ## Everything CI runs
 
 BENCH_ARGS ?= --variant filter-threads-2 --variant decoder-threads-auto --variant scaler-bilinear
 bench: venv image ## Render benchmark on the host's ffmpeg and in the worker image (vs plain encode, naive concat; setting variants), API cold starts

@@ -3,7 +3,8 @@
 #
 # prod: checks tools and AWS credentials, initialises terraform/envs/prod with its S3 backend,
 # builds build/api.zip, and (apply) creates the ECR repository, builds and pushes the worker image
-# tagged with the git commit, then applies the whole root with that tag. `plan` pushes nothing: it
+# tagged with the git commit (with docker when its engine answers, else podman: scripts/container_engine.sh),
+# then applies the whole root with that tag. `plan` pushes nothing: it
 # plans against an image tag that already exists in ECR (WORKER_IMAGE_TAG, else the current
 # commit's tag when pushed, else the newest pushed tag).
 # local: `make dev-up` does the deployment (LocalStack has no ECR; the worker runs from this repo).
@@ -16,6 +17,7 @@
 #   WORKER_IMAGE_TAG  image tag to deploy/plan    (default: the git commit, see above)
 #   AUTO_APPROVE=1    apply without the interactive confirmation (CI)
 #   TF_VARS_FILE      an extra -var-file for terraform/envs/prod (e.g. cors_allowed_origins)
+#   CONTAINER_ENGINE  docker or podman to force one (default: docker if its engine answers, else podman)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT="${PWD}"
@@ -40,6 +42,9 @@ fi
 [ "${env_name}" = prod ] || die "ENV must be local or prod, not '${env_name}'"
 
 TF_DIR="terraform/envs/prod"
+# tflocal's endpoint override (written while `make rehearse-prod` runs) would send prod to LocalStack.
+[ ! -e "${TF_DIR}/localstack_providers_override.tf" ] \
+  || die "${TF_DIR}/localstack_providers_override.tf exists (a make rehearse-prod running, or one interrupted): wait for it, or delete the file"
 PY="${REPO_ROOT}/.venv/bin/python"
 AWS="aws"
 command -v aws >/dev/null 2>&1 || AWS="${REPO_ROOT}/.venv/bin/aws"
@@ -49,9 +54,12 @@ command -v terraform >/dev/null 2>&1 || die "terraform is not installed (https:/
 [ -x "${AWS}" ] || command -v "${AWS}" >/dev/null 2>&1 || die "the AWS CLI is not installed (make venv installs it into .venv)"
 [ -x "${PY}" ] || die ".venv is missing: run make venv"
 
+# shellcheck source=scripts/container_engine.sh
+source scripts/container_engine.sh
 if [ "${action}" = apply ]; then
-  command -v docker >/dev/null 2>&1 || die "docker is not installed: the worker image is built with Docker"
-  docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info failed): start Docker, or run on a machine with it"
+  choose_container_engine || die "no container engine to build the worker image: ${ENGINE_REASON} (install Docker or podman)"
+  engine="${ENGINE}"
+  log "container engine: ${engine} (${ENGINE_REASON})"
 fi
 
 export AWS_REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
@@ -135,15 +143,11 @@ registry="${repo_url%%/*}"
 if image_exists "${repo_url#*/}" "${tag}"; then
   log "image ${repo_url}:${tag} already pushed (tags are immutable); not rebuilding"
 else
-  log "building the worker image ${repo_url}:${tag}"
-  [ -f functions/worker/Dockerfile ] || die "functions/worker/Dockerfile is missing"
-  build=(docker build)
-  # Lambda rejects image indexes with provenance attestations: build a plain single-platform image.
-  docker buildx version >/dev/null 2>&1 && build=(docker buildx build --provenance=false --load)
-  "${build[@]}" --platform linux/amd64 -f functions/worker/Dockerfile -t "${repo_url}:${tag}" .
-  log "pushing to ${registry}"
-  "${AWS}" ecr get-login-password | docker login --username AWS --password-stdin "${registry}" >/dev/null
-  docker push "${repo_url}:${tag}"
+  log "building the worker image ${repo_url}:${tag} with ${engine} (make image's build: scripts/image/build.sh)"
+  IMAGE_REF="${repo_url}:${tag}" CONTAINER_ENGINE="${engine}" scripts/image/build.sh
+  log "pushing to ${registry} with ${engine}"
+  "${AWS}" ecr get-login-password | "${engine}" login --username AWS --password-stdin "${registry}" >/dev/null
+  "${engine}" push "${repo_url}:${tag}"
 fi
 
 log "terraform apply ${TF_DIR} (worker image tag ${tag})"

@@ -3,25 +3,25 @@
 # (default localhost/video-export-worker:dev). Prints the reference, ffmpeg's version, the size and the time.
 #
 # 1. The engine: Docker where its engine answers, else podman (`--isolation=chroot`: no daemon and no
-#    privileges beyond root's file system). It says which.
+#    privileges beyond root's file system), as scripts/container_engine.sh chooses. It says which and why.
 # 2. The wheelhouse (build/wheelhouse): the worker's locked wheels, downloaded on the host with their
 #    hashes checked, because pip inside a build may not reach an index. The image installs offline.
 # 3. The base: the Dockerfile's BASE_IMAGE (debian:trixie-slim) where the engine has it or can pull it;
 #    where no registry answers, the same Debian suite made from Debian's archive by mmdebstrap (minbase,
 #    with slim's documentation excludes), imported as localhost/debian:<suite>-slim and passed as BASE_IMAGE.
 # 4. The build, with the engine's layer cache; then the installed Debian versions of ffmpeg, python3 and
-#    the font become labels of the image.
+#    the fonts become labels of the image.
 #
-# Settings: IMAGE_REF, IMAGE_ENGINE (docker|podman), IMAGE_PLATFORM (default linux/amd64).
+# Settings: IMAGE_REF, CONTAINER_ENGINE (docker|podman).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/image/lib.sh
 
 started=$(date +%s)
 ref="${IMAGE_REF:-${WORKER_IMAGE_REF}}"
-engine="$(image_engine)"
-platform="${IMAGE_PLATFORM:-linux/amd64}"
-echo "==> building ${ref} with ${engine}"
+choose_container_engine || { echo "error: no container engine: ${ENGINE_REASON}" >&2; exit 1; }
+engine="${ENGINE}"
+echo "==> building ${ref} with ${engine} (${ENGINE_REASON})"
 
 # ---------------------------------------------------------------- wheelhouse
 python_version="$(cat .python-version)"
@@ -60,15 +60,9 @@ if ! engine_has_image "${engine}" "${default_base}" && ! "${engine}" pull -q "${
 fi
 
 # ---------------------------------------------------------------- build
-build=("${engine}" build)
-if [ "${engine}" = podman ]; then
-  build+=(--isolation=chroot --layers)
-elif docker buildx version >/dev/null 2>&1; then
-  # Lambda rejects image indexes with provenance attestations: a plain single-platform image.
-  build=(docker buildx build --provenance=false --load)
-fi
-"${build[@]}" --quiet --platform "${platform}" "${base_arg[@]}" \
-  -f functions/worker/Dockerfile -t "${ref}" . >/dev/null
+mapfile -t build < <(image_build_command "${engine}")
+[ "${engine}" = podman ] && build+=(--layers)
+"${build[@]}" --quiet "${base_arg[@]}" -f functions/worker/Dockerfile -t "${ref}" . >/dev/null
 
 # ---------------------------------------------------------------- labels: the Debian versions inside
 labels=()

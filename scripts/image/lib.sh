@@ -5,13 +5,15 @@
 WORKER_IMAGE_REF="localhost/video-export-worker:dev"
 IMAGE_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# docker where its engine answers, else podman (IMAGE_ENGINE overrides).
+# docker where its engine answers, else podman (CONTAINER_ENGINE overrides): scripts/container_engine.sh.
+# shellcheck source=scripts/container_engine.sh
+source "${IMAGE_SCRIPTS}/../container_engine.sh"
 image_engine() {
-  if [ -n "${IMAGE_ENGINE:-}" ]; then echo "${IMAGE_ENGINE}"; return; fi
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then echo docker; return; fi
-  if command -v podman >/dev/null 2>&1; then echo podman; return; fi
-  echo "error: neither a Docker engine nor podman is available (make system-deps installs podman)" >&2
-  return 1
+  if ! choose_container_engine; then
+    echo "error: no container engine: ${ENGINE_REASON} (make system-deps installs podman)" >&2
+    return 1
+  fi
+  echo "${ENGINE}"
 }
 
 engine_has_image() { # <engine> <ref>

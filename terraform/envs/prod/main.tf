@@ -1,5 +1,6 @@
 # AWS production root: the shared module with kept-environment settings, plus the worker's ECR
-# repository (LocalStack's free edition has no ECR, so it lives here and not in the module).
+# repository (LocalStack's free edition has no ECR, so it lives here and not in the module). Given an
+# existing image (`worker_image_uri`, as `make rehearse-prod` does on LocalStack), the root creates no ECR.
 
 provider "aws" {
   region              = var.region
@@ -18,9 +19,17 @@ locals {
     Environment = "prod"
     ManagedBy   = "terraform"
   })
+  create_worker_repository = var.worker_image_uri == null
+  worker_image_uri = (local.create_worker_repository
+    ? "${one(aws_ecr_repository.worker[*].repository_url)}:${var.worker_image_tag}"
+  : var.worker_image_uri)
+  # /health's version: the pushed tag, else the given image's tag or digest.
+  service_version = coalesce(var.worker_image_tag, regex("[^:@/]+$", local.worker_image_uri))
 }
 
 resource "aws_ecr_repository" "worker" {
+  count = local.create_worker_repository ? 1 : 0
+
   name                 = "${var.name_prefix}-worker"
   image_tag_mutability = "IMMUTABLE"
   force_delete         = false
@@ -40,7 +49,9 @@ resource "aws_ecr_repository" "worker" {
 }
 
 resource "aws_ecr_lifecycle_policy" "worker" {
-  repository = aws_ecr_repository.worker.name
+  count = local.create_worker_repository ? 1 : 0
+
+  repository = aws_ecr_repository.worker[0].name
   policy = jsonencode({
     rules = [{
       rulePriority = 1
@@ -76,8 +87,8 @@ module "export_service" {
   cors_allowed_origins                   = var.cors_allowed_origins
 
   api_zip_path     = var.api_zip_path
-  worker_image_uri = "${aws_ecr_repository.worker.repository_url}:${var.worker_image_tag}"
-  service_version  = var.worker_image_tag
+  worker_image_uri = local.worker_image_uri
+  service_version  = local.service_version
 
   worker_memory_size          = var.worker_memory_size
   worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
@@ -92,6 +103,10 @@ module "export_service" {
   api_throttling_burst_limit = var.api_throttling_burst_limit
   manage_api_gateway_account = var.manage_api_gateway_account
   signing_secret_version     = var.signing_secret_version
+
+  # Webhooks: https to public addresses only, unless a tfvars file says otherwise (the rehearsal's does).
+  callback_allowed_schemes  = var.callback_allowed_schemes
+  callback_allowed_networks = var.callback_allowed_networks
 
   # Alarms notify the operators' topic (null: they only change state).
   alarm_topic_arn                   = var.alarm_topic_arn

@@ -4,8 +4,13 @@ output "api_url" {
 }
 
 output "worker_repository_url" {
-  description = "ECR repository of the worker image."
-  value       = aws_ecr_repository.worker.repository_url
+  description = "ECR repository of the worker image (null when worker_image_uri names an existing image)."
+  value       = one(aws_ecr_repository.worker[*].repository_url)
+}
+
+output "worker_image_uri" {
+  description = "The image the worker and the DLQ consumer run."
+  value       = local.worker_image_uri
 }
 
 output "rest_api_id" {

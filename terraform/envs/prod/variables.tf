@@ -23,12 +23,25 @@ variable "tags" {
 }
 
 variable "worker_image_tag" {
-  description = "Tag of the worker image in the ECR repository (scripts/deploy.sh pushes the git commit). Tags are immutable."
+  description = "Tag of the worker image in this root's ECR repository (scripts/deploy.sh pushes the git commit). Tags are immutable. Required unless worker_image_uri is set."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.worker_image_tag))
-    error_message = "worker_image_tag must be a valid Docker tag."
+    condition = (var.worker_image_tag == null ? var.worker_image_uri != null
+    : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.worker_image_tag)))
+    error_message = "worker_image_tag must be a valid Docker tag, and is required unless worker_image_uri is set."
+  }
+}
+
+variable "worker_image_uri" {
+  description = "An existing worker image, `<registry>/<repository>:<tag>` or `...@sha256:<digest>`, instead of this root's ECR repository. null (default): the root creates the repository and deploys worker_image_tag from it; set: no ECR resources at all (make rehearse-prod on LocalStack, which has no ECR). Switching an existing deployment to it would destroy the repository, which prevent_destroy refuses."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.worker_image_uri == null || can(regex("^[^\\s@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$", var.worker_image_uri))
+    error_message = "worker_image_uri must be <registry>/<repository>:<tag> or <registry>/<repository>@sha256:<digest>."
   }
 }
 
@@ -150,4 +163,16 @@ variable "queue_age_alarm_threshold_seconds" {
   description = "Age of the oldest job message that raises the job-queue-age alarm, in seconds; null: twice the worker timeout."
   type        = number
   default     = null
+}
+
+variable "callback_allowed_schemes" {
+  description = "URL schemes a job's callbackUrl may use. [\"https\"] (default) in production; only the LocalStack rehearsal (rehearsal.tfvars) adds \"http\"."
+  type        = list(string)
+  default     = ["https"]
+}
+
+variable "callback_allowed_networks" {
+  description = "Non-public CIDRs webhooks may still be delivered to. [] (default) in production: loopback, private, link-local and reserved addresses are refused; only the LocalStack rehearsal (rehearsal.tfvars) allows 127.0.0.0/8."
+  type        = list(string)
+  default     = []
 }
