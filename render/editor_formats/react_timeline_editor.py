@@ -259,6 +259,19 @@ def _kind(
     )
 
 
+def captions_files(timeline: EditorTimeline) -> list[tuple[int, int, str]]:
+    """(row, action, src) of every enabled captions action that reads a file, in timeline order."""
+    found = []
+    for r, row in enumerate(timeline.editorData):
+        for a, action in enumerate(row.actions):
+            if action.disable or action.data.src is None:
+                continue
+            resolved = _kind(action, ())
+            if isinstance(resolved, tuple) and resolved[0] is ClipKind.CAPTIONS:
+                found.append((r, a, action.data.src))
+    return found
+
+
 def _even(value: float) -> int:
     return max(2, round(value / 2) * 2)
 
