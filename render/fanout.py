@@ -130,7 +130,8 @@ def window_composition(
     origin = window.start_frame / fps
     clips = []
     for clip in _clips_in(composition, window):
-        info = media[clip.source_key] if clip.source_key is not None else None
+        media_clip = clip.source_key is not None and clip.kind is not ClipKind.CAPTIONS
+        info = media[clip.source_key] if media_clip and clip.source_key is not None else None
         moved = _move(clip, origin, fps, info)
         if moved is not None:
             clips.append(moved)
