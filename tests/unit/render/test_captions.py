@@ -5,7 +5,6 @@ Output: 320x180 at 10 fps, on black."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,7 @@ def _render(tmp_path: Path, request: ExportRequest, files: dict[str, str] | None
     return out
 
 
-def _frames(path: Path) -> list[Frame]:
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    size = W * H * 3
-    return [Frame(W, raw[i : i + size]) for i in range(0, len(raw), size)]
+_frames = Media.frames
 
 
 def _ink_rows(frame: Frame, threshold: int = 100) -> list[int]:

@@ -185,13 +185,7 @@ def melies(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
 
 # ------------------------------------------------------------------ looking inside the files
 def _frames(path: Path) -> list[bytes]:
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    size = W * H * 3
-    return [raw[i : i + size] for i in range(0, len(raw), size)]
+    return [frame.rgb for frame in Media.frames(path)]
 
 
 def _frame_id(frame: bytes, point: tuple[int, int]) -> int:
