@@ -16,7 +16,7 @@ from render import limits
 from render.errors import RenderError
 from render.json_schema import export_request_schema_text
 from render.model import ExportRequest
-from render.pipeline import build_command, render_export, write_files
+from render.pipeline import build_command, composition_with_captions, render_export, write_files
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}", file=sys.stderr)
         return 2
     try:
+        # a captions file that is not valid captions is refused before anything runs, as POST /export does
+        composition_with_captions(request, args.assets_dir.resolve())
         if args.plan:
             workdir = Path(tempfile.mkdtemp(prefix="render-plan-"))
             output = (args.output or Path("out.mp4")).resolve()

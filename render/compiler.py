@@ -15,7 +15,7 @@ import ffmpeg
 
 from render import ass
 from render.colors import to_ffmpeg
-from render.composition import Align, Box, ClipKind, Fit
+from render.composition import Align, Box, CaptionPosition, ClipKind, Fit
 from render.encoding import (
     AUDIO_CHANNEL_LAYOUT,
     AUDIO_OUTPUT_OPTIONS,
@@ -24,7 +24,15 @@ from render.encoding import (
     DECODER_THREADS,
     VIDEO_OUTPUT_OPTIONS,
 )
-from render.planner import EPSILON, BaseSegment, FrameRange, PlannedAudio, PlannedVisual, RenderPlan
+from render.planner import (
+    EPSILON,
+    BaseSegment,
+    FrameRange,
+    PlannedAudio,
+    PlannedVisual,
+    RenderPlan,
+    frame_at,
+)
 
 # Transitions that dip through a colour, drawn with `fade` on each side of the cut.
 DIP_COLORS = {"fadeblack": "black", "fadewhite": "white"}
@@ -138,9 +146,10 @@ def _picture(plan: RenderPlan, streams: _StreamPool, files: dict[Path, str], wor
     """The video: the base, then every overlay and text in drawing order."""
     video = _base(plan, streams)
     for visual in plan.overlays:
-        if visual.clip.kind is ClipKind.TEXT:
+        if visual.clip.kind in (ClipKind.TEXT, ClipKind.CAPTIONS):
             path = workdir / f"text-{len(files)}.ass"
-            files[path] = _text_document(visual, plan)
+            text = visual.clip.kind is ClipKind.TEXT
+            files[path] = _text_document(visual, plan) if text else _captions_document(visual, plan)
             video = video.filter("ass", filename=str(path))
         else:
             assert visual.input_index is not None  # noqa: S101 - media visuals have an input
@@ -352,6 +361,43 @@ def _text_document(visual: PlannedVisual, plan: RenderPlan) -> str:
     text = f"{{\\an{alignment}\\pos({x},{y})}}" + ass.escape_text(style.text)
     events = [ass.AssEvent(first, end, "Text", text) for first, end in visual.windows]
     return ass.document(plan.width, plan.height, plan.fps, [look], events, wrap=False)
+
+
+CAPTION_ALIGNMENT = {CaptionPosition.BOTTOM: 2, CaptionPosition.TOP: 8, CaptionPosition.CENTER: 5}
+
+
+def _captions_document(visual: PlannedVisual, plan: RenderPlan) -> str:
+    """A captions action as an ASS script: one event per cue and window, at the cue's output frames,
+    centred, wrapped at `max_width` of the frame, `margin` from its edge, a box behind each line.
+
+    The box (when there is one) lies inside the margin and the width: the text keeps its padding
+    from them."""
+    clip = visual.clip
+    style = clip.captions
+    assert style is not None and style.cues is not None  # noqa: S101 - captions are read before planning
+    box = style.background if style.background is not None and style.background[7:] != "00" else None
+    padding = max(1, style.font_size // 5) if box is not None else 0
+    look = ass.AssStyle(
+        name="Captions",
+        font_size=style.font_size,
+        color=style.color,
+        box_color=box,
+        box_padding=padding,
+        opacity=clip.opacity,
+        alignment=CAPTION_ALIGNMENT[style.position],
+        margin_h=round(plan.width * (1 - style.max_width) / 2) + padding,
+        margin_v=style.margin + padding,
+        box_per_line=True,
+    )
+    events = []
+    origin = clip.start - clip.trim_start  # where the captions' own time 0 lies on the output
+    for cue in style.cues:
+        first, end = frame_at(origin + cue.start, plan.fps), frame_at(origin + cue.end, plan.fps)
+        text = ass.escape_text(cue.text)
+        for window_first, window_end in visual.windows:
+            if max(first, window_first) < min(end, window_end):
+                events.append(ass.AssEvent(max(first, window_first), min(end, window_end), "Captions", text))
+    return ass.document(plan.width, plan.height, plan.fps, [look], events, wrap=True)
 
 
 def _atempo_chain(speed: float) -> list[float]:

@@ -15,6 +15,7 @@ class ClipKind(StrEnum):
     AUDIO = "audio"
     IMAGE = "image"
     TEXT = "text"
+    CAPTIONS = "captions"
 
 
 class Fit(StrEnum):
@@ -46,6 +47,35 @@ class TextStyle:
     color: str  # "#RRGGBBAA"
     background_color: str | None  # "#RRGGBBAA" or None
     align: Align
+
+
+class CaptionPosition(StrEnum):
+    BOTTOM = "bottom"
+    TOP = "top"
+    CENTER = "center"
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption: seconds in the captions' own time (an SRT/VTT file's, or `data.cues`')."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """A captions action: its cues (None: still to be read from the clip's source file, see
+    `render.captions.with_captions`) and how every line is drawn."""
+
+    cues: tuple[Cue, ...] | None
+    font_size: int  # em size in output pixels
+    color: str  # "#RRGGBBAA"
+    background: str | None  # "#RRGGBBAA": a box behind each line, or None
+    position: CaptionPosition
+    margin: int  # pixels from the frame's edge (bottom, top) to the nearest line
+    max_width: float  # fraction of the frame's width a line may take before it wraps
 
 
 # ffmpeg's xfade transitions; the wire name "crossfade" is xfade's "fade".
@@ -99,6 +129,7 @@ class Clip:
     fit: Fit = Fit.CONTAIN
     opacity: float = 1.0
     text: TextStyle | None = None
+    captions: CaptionStyle | None = None
     loop: bool = False
     audio_optional: bool = False
     matte: str | None = None  # "#RRGGBBAA"

@@ -28,6 +28,17 @@ class InvalidMediaError(RenderError):
     code = "INVALID_MEDIA"
 
 
+class InvalidCaptionsError(RenderError):
+    """A captions file (SRT, WebVTT) that is malformed, empty or too large; `line` is 1-based (0: the
+    file as a whole). The API refuses it at `POST /export` (400); the worker when it changed since."""
+
+    code = "INVALID_CAPTIONS"
+
+    def __init__(self, message: str, *, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class RenderTimeoutError(RenderError):
     code = "RENDER_TIMEOUT"
 

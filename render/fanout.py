@@ -29,7 +29,7 @@ from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
 from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
 from render.model import ExportRequest
-from render.pipeline import RenderResult, probe_assets, result_of, run_plan
+from render.pipeline import RenderResult, composition_with_captions, probe_assets, result_of, run_plan
 from render.planner import EPSILON, frame_at, plan_render, transition_frames
 from render.probe import MediaInfo
 
@@ -130,7 +130,8 @@ def window_composition(
     origin = window.start_frame / fps
     clips = []
     for clip in _clips_in(composition, window):
-        info = media[clip.source_key] if clip.source_key is not None else None
+        media_clip = clip.source_key is not None and clip.kind is not ClipKind.CAPTIONS
+        info = media[clip.source_key] if media_clip and clip.source_key is not None else None
         moved = _move(clip, origin, fps, info)
         if moved is not None:
             clips.append(moved)
@@ -140,6 +141,9 @@ def window_composition(
 def _move(clip: Clip, origin: float, fps: float, info: MediaInfo | None) -> Clip | None:
     """`clip` on a timeline that starts at `origin`; None when nothing of it shows after `origin`."""
     silent = replace(clip, muted=True, start=clip.start - origin, end=clip.end - origin)
+    if clip.kind is ClipKind.CAPTIONS and clip.start < origin:
+        # the cues keep their time on the timeline: what was already shown moves the in-point
+        return replace(silent, start=0.0, trim_start=clip.trim_start + origin - clip.start)
     if clip.start >= origin or clip.kind is not ClipKind.VIDEO or info is None or info.is_still:
         # text and stills show the same wherever they start
         return replace(silent, start=max(0.0, silent.start))
@@ -201,7 +205,7 @@ def render_video_chunk(
     """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
-    composition = request.to_composition()
+    composition = composition_with_captions(request, assets_dir)
     media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=used_asset_keys(request, window))
     chunk = window_composition(composition, window, media)
     # One frame past the window when the output goes on: an overlay is drawn on the base's last frame

@@ -18,7 +18,12 @@ MAX_ROWS: Final = 100
 MAX_ASSETS: Final = 50
 # Where uploads live in the assets bucket; the Terraform module grants and expires this prefix too.
 ASSET_KEY_PREFIX: Final = "assets/"
-MAX_TEXT_LENGTH: Final = 500
+MAX_TEXT_LENGTH: Final = 500  # a text action's text, and one caption's
+# Captions files (SRT, WebVTT): an hour of dense captions is about 100 KiB; the API reads at most this much.
+MAX_CAPTIONS_BYTES: Final = 1024 * 1024
+MAX_CAPTION_CUES: Final = 5000  # in one file or one action's data.cues
+DEFAULT_CAPTION_BACKGROUND: Final = "#00000099"  # black at 60 %
+DEFAULT_CAPTION_MAX_WIDTH: Final = 0.8
 MAX_ID_LENGTH: Final = 200
 # An asset's `src` is an opaque key: editors write long cloud URLs with signed query strings there.
 MAX_SRC_LENGTH: Final = 4096

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render import limits
+from render.captions import read_from_dir, with_captions
 from render.compiler import CompiledCommand, compile_plan
+from render.composition import ClipKind, Composition
 from render.errors import AssetMissingError, InvalidMediaError, RenderFailedError
 from render.executor import run_ffmpeg
 from render.isobmff import read_layout
@@ -43,6 +45,8 @@ def probe_assets(
     name the asset by its src (the first failing asset in timeline order, whichever probe ends first)."""
     names = {a.s3Key: a.src for a in request.assets}
     keys = request.used_asset_keys() if keys is None else keys
+    media_keys = {c.source_key for c in request.to_composition().clips if c.kind is not ClipKind.CAPTIONS}
+    keys = [key for key in keys if key in media_keys]  # captions files are parsed, not probed
     for key in keys:
         if not (assets_dir / key).is_file():
             raise AssetMissingError(f"asset {names.get(key, key)!r} was not uploaded")
@@ -59,10 +63,15 @@ def probe_assets(
     return media
 
 
+def composition_with_captions(request: ExportRequest, assets_dir: Path) -> Composition:
+    """The request's composition with the cues of its captions files read from `assets_dir`
+    (InvalidCaptionsError for a file that is not valid captions)."""
+    return with_captions(request.to_composition(), read_from_dir(assets_dir))
+
+
 def build_plan(request: ExportRequest, assets_dir: Path, *, ffprobe: str = "ffprobe") -> RenderPlan:
-    return plan_render(
-        request.to_composition(), probe_assets(request, assets_dir, ffprobe=ffprobe), assets_dir
-    )
+    composition = composition_with_captions(request, assets_dir)
+    return plan_render(composition, probe_assets(request, assets_dir, ffprobe=ffprobe), assets_dir)
 
 
 def build_command(
@@ -90,8 +99,8 @@ def render_export(
 ) -> RenderResult:
     """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`.
 
-    Scratch files (text for drawtext) go to a temporary folder inside `scratch_dir` (default: the system
-    temp dir), so a caller that cleans its own work dir after a crash also cleans these.
+    Scratch files (ASS scripts of text and captions) go to a temporary folder inside `scratch_dir`
+    (default: the system temp dir), so a caller that cleans its own work dir after a crash also cleans these.
     """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()

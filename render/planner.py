@@ -49,7 +49,7 @@ class PlannedVisual:
     """A visual drawn over the base, in the frame ranges where nothing opaque lies above it."""
 
     clip: Clip
-    input_index: int | None  # None for text
+    input_index: int | None  # None for text and captions
     still: bool = False  # a single picture shown for the whole clip
     first_frame_only: bool = False  # an image action whose source is a video
     needs_scale: bool = True
@@ -147,7 +147,7 @@ class _Cover(Enum):
 @dataclass
 class _Visual:
     clip: Clip
-    info: MediaInfo | None  # None for text
+    info: MediaInfo | None  # None for text and captions
     path: Path | None
     still: bool
     first_frame_only: bool
@@ -189,7 +189,7 @@ def plan_render(
     audio_clips: list[tuple[Clip, MediaInfo, Path]] = []
     # Bottom layer first: higher row index is further back; within a row, later clips on top.
     for clip in sorted(composition.clips, key=lambda c: (-c.layer, c.start)):
-        if clip.kind is ClipKind.TEXT:
+        if clip.kind in (ClipKind.TEXT, ClipKind.CAPTIONS):
             first, end = frame_at(clip.start, fps), frame_at(clip.end, fps)
             visuals.append(_Visual(clip, None, None, False, False, False, _Cover.NONE, (first, end)))
             continue

@@ -58,6 +58,7 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("render/json_types.py", "render/json_types.py"),
     ("render/errors.py", "render/errors.py"),
     ("render/editor_formats", "render/editor_formats"),
+    ("render/captions.py", "render/captions.py"),  # POST /export parses captions files
     # the signing rule, defined once in the Python client package; only its stdlib-only modules
     ("clients/python/video_export/__init__.py", "video_export/__init__.py"),
     ("clients/python/video_export/py.typed", "video_export/py.typed"),

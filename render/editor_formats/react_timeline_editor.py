@@ -25,9 +25,12 @@ from render.composition import (
     XFADE_TRANSITIONS,
     Align,
     Box,
+    CaptionPosition,
+    CaptionStyle,
     Clip,
     ClipKind,
     Composition,
+    Cue,
     Fit,
     TextStyle,
     Transition,
@@ -51,8 +54,11 @@ KIND_ALIASES: Mapping[str, ClipKind] = {
     "title": ClipKind.TEXT,
     "caption": ClipKind.TEXT,
     "subtitle": ClipKind.TEXT,
+    "captions": ClipKind.CAPTIONS,
 }
 _MEDIA_KINDS = (ClipKind.VIDEO, ClipKind.AUDIO, ClipKind.IMAGE)
+# Kinds that read a file of `assets`: the media, and captions from an SRT or WebVTT file.
+_FILE_KINDS = (*_MEDIA_KINDS, ClipKind.CAPTIONS)
 
 Seconds = Annotated[float, Field(ge=0, le=limits.MAX_DURATION_SECONDS)]
 Coordinate = Annotated[float, Field(ge=-limits.MAX_COORDINATE, le=limits.MAX_COORDINATE)]
@@ -87,14 +93,27 @@ class TransitionData(BaseModel):
         return value
 
 
+class CueData(BaseModel):
+    """One caption of `data.cues`, seconds from the action's start (less `trimStart`)."""
+
+    model_config = ConfigDict(**STRICT, extra="forbid")
+
+    start: Seconds
+    end: Seconds
+    text: str = Field(max_length=limits.MAX_TEXT_LENGTH)
+
+
 class ActionData(BaseModel):
     """The app-defined part of an action (under `data`, or directly on the action)."""
 
     model_config = ConfigDict(**STRICT, extra="ignore")
 
-    type: str | None = Field(None, description="video, audio, image or text (aliases accepted)")
+    type: str | None = Field(None, description="video, audio, image, text or captions (aliases accepted)")
     src: str | None = Field(
-        None, min_length=1, max_length=limits.MAX_SRC_LENGTH, description="the `src` of an entry of `assets`"
+        None,
+        min_length=1,
+        max_length=limits.MAX_SRC_LENGTH,
+        description="the `src` of an entry of `assets` (captions: an uploaded .srt or .vtt file)",
     )
     trimStart: float = Field(
         0.0, ge=0, le=86_400, description="seconds into the source where the action begins"
@@ -127,6 +146,31 @@ class ActionData(BaseModel):
     backgroundColor: str | None = Field(None, max_length=64)
     align: Literal["left", "center", "right"] = "center"
     transition: TransitionData | None = None
+    # captions
+    cues: list[CueData] | None = Field(
+        None,
+        max_length=limits.MAX_CAPTION_CUES,
+        description="captions: the cues, instead of a file in src; seconds from the action's start",
+    )
+    background: str | None = Field(
+        None,
+        max_length=64,
+        description="captions: the box behind each line, a colour with its opacity (default #00000099; "
+        "transparent for none)",
+    )
+    position: Literal["bottom", "top", "center"] = "bottom"
+    margin: float | None = Field(
+        None,
+        ge=0,
+        le=limits.MAX_OUTPUT_HEIGHT,
+        description="captions: pixels from the frame's edge to the nearest line (default 1/20 of the height)",
+    )
+    maxWidth: float = Field(
+        limits.DEFAULT_CAPTION_MAX_WIDTH,
+        gt=0,
+        le=1,
+        description="captions: the widest a line may be, a fraction of the frame's width; longer lines wrap",
+    )
 
     @model_validator(mode="after")
     def _offset_is_the_in_point(self) -> ActionData:
@@ -135,7 +179,7 @@ class ActionData(BaseModel):
             self.trimStart = self.offset
         return self
 
-    @field_validator("color", "backgroundColor")
+    @field_validator("color", "backgroundColor", "background")
     @classmethod
     def _check_color(cls, value: str | None) -> str | None:
         return None if value is None else parse_color(value)
@@ -146,7 +190,7 @@ class ActionData(BaseModel):
         if value is not None and value.strip().lower() not in KIND_ALIASES:
             raise PydanticCustomError(
                 "unknown_action_type",
-                f"unknown action type {value!r}: expected one of video, audio, image, text",
+                f"unknown action type {value!r}: expected one of video, audio, image, text, captions",
             )
         return value
 
@@ -210,9 +254,22 @@ def _kind(
         (*loc, "effectId") if action.effectId is not None else (*loc, "data", "type"),
         "unknown_action_type",
         f"action {action.id!r} has an unknown type: set data.type (or effectId) "
-        "to one of video, audio, image, text (or a Melies effect: effect0, effect1, effect2)",
+        "to one of video, audio, image, text, captions (or a Melies effect: effect0, effect1, effect2)",
         action.effectId,
     )
+
+
+def captions_files(timeline: EditorTimeline) -> list[tuple[int, int, str]]:
+    """(row, action, src) of every enabled captions action that reads a file, in timeline order."""
+    found = []
+    for r, row in enumerate(timeline.editorData):
+        for a, action in enumerate(row.actions):
+            if action.disable or action.data.src is None:
+                continue
+            resolved = _kind(action, ())
+            if isinstance(resolved, tuple) and resolved[0] is ClipKind.CAPTIONS:
+                found.append((r, a, action.data.src))
+    return found
 
 
 def _even(value: float) -> int:
@@ -270,7 +327,12 @@ def build_composition(
                     )
                 )
                 ok = False
-            if kind in _MEDIA_KINDS:
+            if kind is ClipKind.CAPTIONS:
+                problem = _captions_problem(data, aloc)
+                if problem is not None:
+                    errors.append(problem)
+                    ok = False
+            if kind in _MEDIA_KINDS or (kind is ClipKind.CAPTIONS and data.src is not None):
                 if data.src is None:
                     errors.append(
                         _error((*aloc, "data", "src"), "missing", f"a {kind} action needs data.src", None)
@@ -409,8 +471,8 @@ def _clip(
         layer=row,
         start=action.start,
         end=action.end,
-        source_key=assets[data.src] if data.src is not None and kind in _MEDIA_KINDS else None,
-        src=data.src if kind in _MEDIA_KINDS else None,
+        source_key=assets[data.src] if data.src is not None and kind in _FILE_KINDS else None,
+        src=data.src if kind in _FILE_KINDS else None,
         trim_start=data.trimStart,
         speed=data.speed,
         volume=data.volume,
@@ -421,6 +483,45 @@ def _clip(
         fit=Fit(data.fit),
         opacity=data.opacity,
         text=text,
+        captions=_captions(data, height) if kind is ClipKind.CAPTIONS else None,
+    )
+
+
+def _captions_problem(data: ActionData, loc: tuple[str | int, ...]) -> InitErrorDetails | None:
+    """A captions action has either a file (`src`) or `cues`, and each cue ends after it starts."""
+    if (data.src is None) == (data.cues is None):
+        return _error(
+            (*loc, "data", "src"),
+            "captions_source",
+            "a captions action needs either data.src (an uploaded .srt or .vtt file) or data.cues, not "
+            + ("both" if data.src is not None else "neither"),
+            data.src,
+        )
+    for i, cue in enumerate(data.cues or ()):
+        if cue.end <= cue.start:
+            return _error(
+                (*loc, "data", "cues", i, "end"),
+                "end_not_after_start",
+                f"end ({cue.end}) must be greater than start ({cue.start})",
+                cue.end,
+            )
+    return None
+
+
+def _captions(data: ActionData, height: int) -> CaptionStyle:
+    """The captions' style; cues from `data.cues` (a file's are read later: `render.captions`)."""
+    cues = None
+    if data.cues is not None:
+        cues = tuple(Cue(c.start, c.end, c.text) for c in data.cues if c.text.strip())
+    fields = data.model_fields_set
+    return CaptionStyle(
+        cues=cues,
+        font_size=round(data.fontSize if "fontSize" in fields else height / 18),
+        color=data.color,
+        background=data.background if "background" in fields else limits.DEFAULT_CAPTION_BACKGROUND,
+        position=CaptionPosition(data.position),
+        margin=round(data.margin if data.margin is not None else height / 20),
+        max_width=data.maxWidth,
     )
 
 

@@ -45,6 +45,8 @@ EXT_TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
     ".gif": "image/gif",
+    ".srt": "application/x-subrip",
+    ".vtt": "text/vtt",
 }
 """Content type sent for a file extension (the API accepts more; an unknown one goes as octet-stream)."""
 FINAL = ("SUCCEEDED", "FAILED")

@@ -27,6 +27,8 @@ from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import Job, JobError, JobStatus, job_message_body
 from export_common.limits import is_missing_object
 from export_common.table import IdempotencyRecord, IdempotencyStore, JobRepository
+from render.captions import CaptionsError, parse_captions, read_limit
+from render.editor_formats.react_timeline_editor import captions_files
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -92,6 +94,57 @@ def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> 
         )
 
 
+def _read_captions(s3: S3Client, bucket: str, key: str) -> bytes:
+    """The first `read_limit()` bytes of an uploaded captions file (a ranged GET: a file too large to be
+    captions costs no more than the limit)."""
+    try:
+        answer = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{read_limit() - 1}")
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code")) == "InvalidRange":
+            return b""  # S3 answers a range of an empty object with 416
+        if is_missing_object(error):
+            raise ServiceError(
+                ErrorCode.ASSET_MISSING,
+                "Some assets have not been uploaded (presign, then PUT each file before POST /export).",
+            ) from None
+        raise
+    return answer["Body"].read(read_limit())
+
+
+def check_captions(request: ExportRequest, s3: S3Client, *, bucket: str) -> None:
+    """Every captions file the timeline reads must be valid SRT or WebVTT: a 400 INVALID_CAPTIONS naming
+    the action's field and the file's line, not a job that fails later. Each file is read once."""
+    files = captions_files(request.timeline)
+    if not files:
+        return
+    keys = {asset.src: asset.s3Key for asset in request.assets}
+    verdicts: dict[str, CaptionsError | None] = {}
+    problems = []
+    for row, action, src in files:
+        key = keys[src]
+        if key not in verdicts:
+            try:
+                parse_captions(_read_captions(s3, bucket, key))
+                verdicts[key] = None
+            except CaptionsError as refused:
+                verdicts[key] = refused
+        verdict = verdicts[key]
+        if verdict is not None:
+            problems.append(
+                {
+                    "path": f"timeline.editorData[{row}].actions[{action}].data.src",
+                    "message": f"captions file {src!r}: {verdict}",  # "line N: ..." when it has one
+                }
+            )
+    if problems:
+        raise ServiceError(
+            ErrorCode.INVALID_CAPTIONS,
+            "Some captions files are not valid SRT or WebVTT: "
+            + "; ".join(str(problem["message"]) for problem in problems),
+            details=problems,
+        )
+
+
 @dataclass
 class ExportService:
     jobs: JobRepository
@@ -135,6 +188,7 @@ class ExportService:
             )
         self._check_callback_url(request.callbackUrl)
         check_assets_exist(request, self.s3, bucket=self.assets_bucket)
+        check_captions(request, self.s3, bucket=self.assets_bucket)
         job_id = str(uuid.uuid4())
         if idempotency_key is not None:
             existing = self.idempotency.reserve(idempotency_key, job_id, request_hash)

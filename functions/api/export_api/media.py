@@ -3,8 +3,9 @@
 The table lists the media types browsers really report for the files a timeline uses (``File.type``,
 which differs between browsers and systems: ``audio/mp3`` or ``audio/mpeg``, ``audio/x-wav`` or
 ``audio/wave``...). ``application/octet-stream`` is accepted too, and a missing or empty type means it:
-browsers report an empty type for files they do not know. The worker probes every file with ffprobe, so
-the type only decides the key's extension and the ``Content-Type`` the upload is bound to.
+browsers report an empty type for files they do not know. The worker probes every media file with ffprobe
+and parses every captions file, so the type only decides the key's extension and the ``Content-Type`` the
+upload is bound to.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ ALLOWED_MEDIA: Final[Mapping[str, tuple[str, ...]]] = {
     "image/jpeg": (".jpg", ".jpeg"),
     "image/webp": (".webp",),
     "image/gif": (".gif",),
+    # captions files of a captions action (parsed, not probed: render.captions)
+    "application/x-subrip": (".srt",),
+    "text/vtt": (".vtt",),
     OCTET_STREAM: (),
 }
 

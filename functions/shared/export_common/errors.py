@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from render.errors import AssetMissingError
+from render.errors import AssetMissingError, InvalidCaptionsError
 
 
 class ErrorCode(StrEnum):
@@ -25,6 +25,9 @@ class ErrorCode(StrEnum):
     # One code for an asset that was never uploaded, whether POST /export finds it out or the worker does.
     ASSET_MISSING = AssetMissingError.code
     INVALID_CALLBACK_URL = "INVALID_CALLBACK_URL"
+    # A captions file (SRT, WebVTT) that is malformed, empty or too large: POST /export reads it, and the
+    # worker fails the job with the same code when the file changed after that.
+    INVALID_CAPTIONS = InvalidCaptionsError.code
     # 401
     MISSING_SIGNATURE = "MISSING_SIGNATURE"
     INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
@@ -54,6 +57,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_ASSET_KEY: 400,
     ErrorCode.ASSET_MISSING: 400,
     ErrorCode.INVALID_CALLBACK_URL: 400,
+    ErrorCode.INVALID_CAPTIONS: 400,
     ErrorCode.MISSING_SIGNATURE: 401,
     ErrorCode.INVALID_TIMESTAMP: 401,
     ErrorCode.TIMESTAMP_OUT_OF_RANGE: 401,

@@ -203,6 +203,18 @@ class Media:
         return Frame(width, proc.stdout)
 
     @staticmethod
+    def frames(path: Path) -> list[Frame]:
+        """Every frame of the file, as RGB bytes."""
+        width, height = _size(path)
+        raw = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        size = width * height * 3
+        return [Frame(width, raw[i : i + size]) for i in range(0, len(raw), size)]
+
+    @staticmethod
     def pixel(path: Path, t: float, x: int, y: int) -> tuple[int, int, int]:
         return Media.frame(path, t).pixel(x, y)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from render import fanout, limits
+from render import encoding, fanout, limits
 from render.composition import Clip, ClipKind, Composition
 from render.errors import RenderFailedError
 from render.fanout import ChunkWindow
@@ -52,6 +52,16 @@ _MEDIA: dict[str, list[str]] = {
     "logo.png": ["-f", "lavfi", "-i", "testsrc=s=24x24", "-frames:v", "1"],
 }  # fmt: skip
 
+# Captions of the transitions timeline: each cue spans a chunk edge there (see `transition`).
+CAPTIONS_SRT = """1
+00:00:02,800 --> 00:00:04,000
+across the first edge
+
+2
+00:00:06,200 --> 00:00:07,400
+a longer caption that wraps, across the second edge 你好
+"""
+
 BASE_POINT = (150, 85)  # bottom right: only the base shows there
 PIP_POINT = (30, 20)  # inside the picture-in-picture box of the generic timeline
 
@@ -66,6 +76,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run(
             ["ffmpeg", "-hide_banner", "-v", "error", "-y", *args, str(root / "assets" / name)], check=True
         )
+    (root / "assets" / "captions.srt").write_text(CAPTIONS_SRT, encoding="utf-8")
     return root
 
 
@@ -76,7 +87,7 @@ def _request(rows: list[list[dict[str, Any]]], **timeline: Any) -> ExportRequest
                 **timeline,
                 "editorData": [{"id": str(i), "actions": r} for i, r in enumerate(rows)],
             },
-            "assets": [{"src": name, "s3Key": f"assets/{name}"} for name in _MEDIA],
+            "assets": [{"src": name, "s3Key": f"assets/{name}"} for name in [*_MEDIA, "captions.srt"]],
             "output": {"width": W, "height": H, "fps": FPS, "backgroundColor": "#203040"},
         }
     )
@@ -174,13 +185,7 @@ def melies(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
 
 # ------------------------------------------------------------------ looking inside the files
 def _frames(path: Path) -> list[bytes]:
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    size = W * H * 3
-    return [raw[i : i + size] for i in range(0, len(raw), size)]
+    return [frame.rgb for frame in Media.frames(path)]
 
 
 def _frame_id(frame: bytes, point: tuple[int, int]) -> int:
@@ -353,11 +358,11 @@ def test_no_chunk_edge_falls_inside_a_transition() -> None:
     assert [w.start_frame for w in windows] == [0, 90, 165, 270]
 
 
-@pytest.fixture(scope="module")
-def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
-    """A crossfade and a wipe each near a chunk edge, and a title across an edge."""
-    request = _request(
+def _transitions_timeline(*rows: list[dict[str, Any]]) -> ExportRequest:
+    """A crossfade and a wipe each near a chunk edge, and a title across an edge (and `rows` on top)."""
+    return _request(
         [
+            *rows,
             [_action("text", 1, 11, text="fan-out 你好", fontSize=16)],
             [
                 _action("video", 0, 4, src="id30.mp4", trimStart=1),
@@ -373,13 +378,41 @@ def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Render
             ],
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    request = _transitions_timeline()
     windows = fanout.plan_chunks(
         request.to_composition(), threshold_seconds=1, max_chunks=3, min_chunk_seconds=1
     )
     return _render_both(request, assets, tmp_path_factory.mktemp("transition"), windows)
 
 
-def test_transitions_and_titles_across_chunk_edges_render_as_in_one_pass(transition: Renders) -> None:
+@pytest.fixture(scope="module")
+def captions(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    """The transitions timeline under captions from an SRT file (action from 1 s, trimStart 0.5: cues at
+    3.3-4.5 s and 6.7-7.9 s, across the chunk edges at 3.5 s and 7 s, the second over the wipe), encoded
+    losslessly: a chunk must draw exactly the single pass's pixels, not merely within the encoder's noise."""
+    request = _transitions_timeline(
+        [
+            _action(
+                "captions", 1, 11, src="captions.srt", trimStart=0.5, position="top", margin=2, fontSize=10,
+                maxWidth=0.6,
+            )
+        ]
+    )  # fmt: skip
+    windows = fanout.plan_chunks(
+        request.to_composition(), threshold_seconds=1, max_chunks=3, min_chunk_seconds=1
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(encoding.VIDEO_OUTPUT_OPTIONS, "crf", "0")  # the dict the compiler reads
+        return _render_both(request, assets, tmp_path_factory.mktemp("captions"), windows)
+
+
+def test_transitions_and_titles_across_chunk_edges_render_as_in_one_pass(
+    transition: Renders,
+) -> None:
     # edges 120 and 240 fall inside the spans (105..135, 210..270): each moves to its span's start
     assert [w.start_frame for w in transition.windows] == [0, 105, 210]
     single, fanned = _frames(transition.single), _frames(transition.fanned)
@@ -387,3 +420,22 @@ def test_transitions_and_titles_across_chunk_edges_render_as_in_one_pass(transit
     worst = max(_mean_difference(a, b) for a, b in zip(single, fanned, strict=True))
     assert worst < ENCODER_TOLERANCE, worst
     print(f"transition fan-out: worst mean difference {worst:.2f} of 255")
+
+
+def test_captions_across_chunk_edges_render_exactly_as_in_one_pass(captions: Renders) -> None:
+    assert [w.start_frame for w in captions.windows] == [0, 105, 210]
+    single, fanned = _frames(captions.single), _frames(captions.fanned)
+    assert len(single) == len(fanned) == 360
+    differing = [i for i, (a, b) in enumerate(zip(single, fanned, strict=True)) if a != b]
+    assert differing == [], differing[:10]
+    # the captions are on screen on both sides of each edge (frames 104/105 and 209/210), and not before
+    for frame in (104, 105, 209, 210):
+        assert _caption_ink(fanned[frame]) > 20, frame
+    assert _caption_ink(fanned[95]) == 0
+
+
+def _caption_ink(frame: bytes) -> int:
+    """Lit pixels in the top band, where the captions are (the title is centred, lower down)."""
+    return sum(
+        1 for y in range(0, 24) for x in range(W) if sum(frame[(y * W + x) * 3 : (y * W + x) * 3 + 3]) > 600
+    )

@@ -163,6 +163,29 @@ def test_a_corrupt_asset_ends_failed_with_invalid_media_and_a_clean_message(benc
     assert bench.leftovers() == []
 
 
+def test_a_captions_file_replaced_after_the_post_fails_the_job_with_invalid_captions(bench: Bench) -> None:
+    """POST /export parsed the file; one uploaded again under its key since is parsed again by the worker."""
+    clip = bench.upload()
+    replaced = b"1\n00:00:00,000 --> 00:00:01,000\nok\n\n2\n00:00:01,000 --> soon\nbad\n"
+    captions = bench.upload(replaced, ".srt")
+    request = bench.request(clip)
+    request["timeline"]["editorData"].insert(
+        0, {"id": "subs", "actions": [{"id": "c", "start": 0, "end": 1, "effectId": "captions",
+                                       "data": {"src": "subs.srt"}}]}
+    )  # fmt: skip
+    request["assets"].append({"src": "subs.srt", "s3Key": captions})
+    job_id = bench.create_job(request)
+
+    assert bench.deliver() == (1, [])
+
+    job = bench.job(job_id)
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == ErrorCode.INVALID_CAPTIONS == "INVALID_CAPTIONS"
+    assert job.error.message.startswith("captions file 'subs.srt', line 6: expected a cue timing")
+    assert bench.exports() == []
+    assert bench.leftovers() == []
+
+
 def test_a_missing_asset_ends_failed_with_asset_missing(bench: Bench) -> None:
     job_id = bench.create_job(bench.request("assets/never-uploaded.mp4", src="intro.mp4"))
 
