@@ -56,7 +56,6 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("render/colors.py", "render/colors.py"),
     ("render/composition.py", "render/composition.py"),
     ("render/json_types.py", "render/json_types.py"),
-    ("render/errors.py", "render/errors.py"),
     ("render/editor_formats", "render/editor_formats"),
     ("render/captions.py", "render/captions.py"),  # POST /export parses captions files
     # the signing rule, defined once in the Python client package; only its stdlib-only modules
