@@ -1,9 +1,10 @@
 """The Runtime API bridge (`runtime_api.py`) with AWS's real runtime interface client as its runtime.
 
-Each test starts the bridge as LocalStack's executor does (its own process group, the package on
-`sys.path` through the same bootstrap), with `python -m awslambdaric fn_module.handler` as the image's
-entry point, against the fake LocalStack executor endpoint. Only the chroot is left out: the executor
-tests of `enter_rootfs.sh` and `make e2e` cover it.
+Each test starts the bridge as LocalStack's executor does: its own process group, the package on
+`sys.path` through the same bootstrap (`image_runtime.BRIDGE_BOOTSTRAP`), and
+`python -m awslambdaric fn_module.handler` as the image's entry point, against the fake LocalStack
+executor endpoint. Only the image is left out: `test_image_environment.py` and `make e2e` run the
+bridge in it.
 """
 
 from __future__ import annotations
@@ -23,14 +24,10 @@ from typing import Any
 import pytest
 
 from local_lambda_executor import runtime_api
+from local_lambda_executor.image_runtime import BRIDGE_BOOTSTRAP, PACKAGE_PARENT
 from tests.unit.local_lambda_executor.fake_endpoint import RUNTIME_ID, FakeEndpoint, free_port, post_invoke
 
 pytest.importorskip("awslambdaric", reason="make venv installs the worker group (awslambdaric)")
-
-PACKAGE_PARENT = Path(runtime_api.__file__).resolve().parent.parent
-BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from local_lambda_executor.runtime_api import main; main()"
-)
 
 
 @dataclass
@@ -75,7 +72,7 @@ def start_bridge(tmp_path: Path, endpoint: FakeEndpoint) -> Iterator[Callable[..
         log = tmp_path / f"bridge-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-P", "-s", "-c", BOOTSTRAP, str(PACKAGE_PARENT)],
+                [sys.executable, "-I", "-c", BRIDGE_BOOTSTRAP, str(PACKAGE_PARENT)],
                 env=env,
                 cwd="/",
                 stdout=out,

@@ -8,7 +8,7 @@ proxies, event source mappings and `lambda invoke` all go through LocalStack's r
   with the project's interpreter (`LOCAL_LAMBDA_PYTHON`), which imports the handler itself;
 * an image function mapped to its built image (`image_map.ImageRootfs`) runs inside the image's root
   file system (`enter_rootfs.sh`: read-only root, a fresh writable /tmp, the image's user): the image's
-  python runs `runtime_api.py` (mounted read-only at `RUNTIME_MOUNT`), which starts the image's own
+  python runs `runtime_api.py` (mounted read-only, `image_runtime.py`), which starts the image's own
   entry point (awslambdaric) and serves it the Lambda Runtime API. No fork server for these.
 
 At most `LOCAL_LAMBDA_MAX_ENVIRONMENTS` processes per function version, and a FIFO queue beyond them
@@ -73,6 +73,7 @@ from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntim
 from localstack.utils.net import get_free_tcp_port
 
 from local_lambda_executor.image_map import ImageMapError, ImageRootfs, resolve_image_handler
+from local_lambda_executor.image_runtime import enter_command, fresh_tmp
 from local_lambda_executor.limits import MAX_ENVIRONMENTS_VARIABLE, max_environments
 from local_lambda_executor.pool import EnvironmentPool, PoolClosedError, QueueTimeoutError
 from local_lambda_executor.runtime_api import COMMAND_VARIABLE as IMAGE_COMMAND_VARIABLE
@@ -81,18 +82,6 @@ from local_lambda_executor.zygote import ForkedProcess, ZygoteError, ZygotePool,
 LOG = logging.getLogger(__name__)
 
 RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
-# Image environments: the enter script (unless the image map names one), and where this package is
-# mounted (read-only) in the image. The mount point must exist in the image: /mnt does in Debian's.
-IMAGE_ENTER_SCRIPT = Path(__file__).with_name("enter_rootfs.sh")
-# The host's, read-only, where the image has them: Lambda's sandbox provides them, not the image (an
-# image built by podman has an empty /etc/hosts: no `localhost`).
-IMAGE_HOST_FILES = ("/etc/hosts", "/etc/resolv.conf")
-PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-RUNTIME_MOUNT = "/mnt"
-BRIDGE_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from local_lambda_executor.runtime_api import main; main()"
-)
-IMAGE_PYTHON = "/usr/bin/python3"
 LOCAL_HOST = "127.0.0.1"
 # Variables of the LocalStack process passed on to functions: tools (ffmpeg on PATH), locale, temp dir.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
@@ -236,32 +225,8 @@ class EnvironmentProcess:
             log.close()
 
     def _image_command(self, image: ImageRootfs) -> list[str]:
-        """`enter_rootfs.sh` into the image, then the image's python running the Runtime API bridge."""
-        shutil.rmtree(self.tmp_path, ignore_errors=True)
-        self.tmp_path.mkdir(parents=True)
-        os.chown(self.tmp_path, image.uid, image.gid)
-        self.tmp_path.chmod(0o1777)
-        python = image.command[0] if Path(image.command[0]).name.startswith("python") else IMAGE_PYTHON
-        binds = [f"{PACKAGE_PARENT}:{RUNTIME_MOUNT}:ro"]
-        binds += [f"{path}:{path}:ro" for path in IMAGE_HOST_FILES if Path(image.rootfs + path).is_file()]
-        return [
-            image.enter or str(IMAGE_ENTER_SCRIPT),
-            image.rootfs,
-            "--user",
-            image.user,
-            "--tmp",
-            str(self.tmp_path),
-            "--workdir",
-            image.workdir,
-            *[argument for bind in binds for argument in ("--bind", bind)],
-            "--",
-            python,
-            "-P",
-            "-s",
-            "-c",
-            BRIDGE_BOOTSTRAP,
-            RUNTIME_MOUNT,
-        ]
+        fresh_tmp(image, self.tmp_path)
+        return enter_command(image, self.tmp_path)
 
     def _watch(
         self, process: subprocess.Popen[bytes] | ForkedProcess, restarted: bool, started: float

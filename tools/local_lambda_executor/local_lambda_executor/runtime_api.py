@@ -54,7 +54,6 @@ BRIDGE_VARIABLES = frozenset(
         COMMAND_VARIABLE,
         "LOCALSTACK_RUNTIME_ID",
         "LOCALSTACK_RUNTIME_ENDPOINT",
-        "PYTHONPATH",
     }
 )
 # How long a result waits for the runtime's output still in the pipe (written before the result).
