@@ -16,8 +16,11 @@
 # execs the next, so CMD keeps this script's pid and process group (the executor kills the group). The
 # network is the host's: 127.0.0.1 reaches LocalStack.
 set -eu
+# The caller's PATH is CMD's (the image's); this script's own tools come from the host's system PATH.
+caller_path=${PATH-}
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 if [ "${1:-}" != --in-namespace ]; then
-  exec unshare --mount --propagation private -- "$0" --in-namespace "$@"
+  PATH=${caller_path} exec "$(command -v unshare)" --mount --propagation private -- "$0" --in-namespace "$@"
 fi
 shift
 root=${1:?usage: enter_rootfs.sh ROOTFS [--user UID:GID] [--tmp DIR] [--workdir DIR] [--bind SRC:DST[:ro]]... -- CMD...}
@@ -46,5 +49,7 @@ while [ $# -gt 0 ]; do
 done
 mount -o remount,bind,ro "${root}"
 [ $# -gt 0 ] || { echo "enter_rootfs.sh: no command after --" >&2; exit 2; }
+chroot=$(command -v chroot)
+PATH=${caller_path}
 # shellcheck disable=SC2016
-exec chroot --userspec="${user}" "${root}" /bin/sh -c 'cd "$1" && shift && exec "$@"' enter "${workdir}" "$@"
+exec "${chroot}" --userspec="${user}" "${root}" /bin/sh -c 'cd "$1" && shift && exec "$@"' enter "${workdir}" "$@"
