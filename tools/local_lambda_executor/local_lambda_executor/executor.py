@@ -7,9 +7,10 @@ proxies, event source mappings and `lambda invoke` all go through LocalStack's r
 * a zip function, and an image function mapped to this repository's source, is `runtime.py` started
   with the project's interpreter (`LOCAL_LAMBDA_PYTHON`), which imports the handler itself;
 * an image function mapped to its built image (`image_map.ImageRootfs`) runs inside the image's root
-  file system (`enter_rootfs.sh`: read-only root, a fresh writable /tmp, the image's user): the image's
-  python runs `runtime_api.py` (mounted read-only, `image_runtime.py`), which starts the image's own
-  entry point (awslambdaric) and serves it the Lambda Runtime API. No fork server for these.
+  file system (`scripts/image/enter.sh` or `enter_rootfs.sh`: read-only root, a fresh writable /tmp,
+  the image's user): the image's python runs `runtime_api.py` (mounted read-only, `image_runtime.py`),
+  which starts the image's own entry point (awslambdaric) and serves it the Lambda Runtime API. No fork
+  server for these.
 
 At most `LOCAL_LAMBDA_MAX_ENVIRONMENTS` processes per function version, and a FIFO queue beyond them
 (`pool.py`). LocalStack creates one execution environment (one `LocalProcessRuntimeExecutor`) for each
@@ -33,7 +34,8 @@ of its zygote (`zygote.py`), started only when the pool needs a process.
 
 Settings (environment of the LocalStack process):
   LOCAL_LAMBDA_PYTHON           interpreter for the functions (default: `python3` on PATH)
-  LOCAL_LAMBDA_IMAGE_HANDLERS   JSON file mapping container-image functions to code in this repository
+  LOCAL_LAMBDA_IMAGE_HANDLERS   JSON file mapping container-image functions to their built image (its
+                                mounted root file system) or to code in this repository (`image_map.py`)
   LOCAL_LAMBDA_LOG_DIR          where each environment process's stdout/stderr file goes
   LOCAL_LAMBDA_FORK_SERVER      1 (default): processes are forked from a per-version zygote that has
                                 imported the handler already (`zygote.py`); 0: a fresh interpreter each
