@@ -6,11 +6,13 @@
 # Re-syncs only when uv.lock or a pyproject.toml changed since the last sync.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-stamp=".venv/.installed-$(cat uv.lock pyproject.toml clients/python/pyproject.toml | sha256sum | cut -c1-16)"
+# The worker group too: its runtime interface client (awslambdaric) runs in the executor's unit tests.
+groups=(--group worker)
+stamp=".venv/.installed-$(cat uv.lock pyproject.toml clients/python/pyproject.toml <(echo "${groups[@]}") | sha256sum | cut -c1-16)"
 if [ -f "${stamp}" ]; then exit 0; fi
 python="$(scripts/bootstrap/find_python.sh "$(cat .python-version)")"
 uv="$(scripts/bootstrap/uv.sh)"
 echo "==> syncing .venv with uv.lock"
-UV_PYTHON="${python}" "${uv}" sync --frozen --quiet
+UV_PYTHON="${python}" "${uv}" sync --frozen --quiet "${groups[@]}"
 rm -f .venv/.installed-*
 touch "${stamp}"

@@ -80,20 +80,6 @@ JAVA
   fi
 }
 
-write_image_handlers() {
-  # Container-image functions run from this repository's code (see tools/local_lambda_executor).
-  cat >"${LS_IMAGE_HANDLERS}.tmp" <<JSON
-{
-  "video-export-worker": {
-    "pythonpath": ["${REPO_ROOT}/functions/worker", "${REPO_ROOT}/functions/shared", "${REPO_ROOT}"],
-    "handler": "export_worker.handler.lambda_handler"
-  }
-}
-JSON
-  mv "${LS_IMAGE_HANDLERS}.tmp" "${LS_IMAGE_HANDLERS}"
-}
-
 mkdir -p "${LS_DIR}" "${LS_LAMBDA_LOGS}"
 install_localstack
 install_dynamodb_local
-write_image_handlers

@@ -2,6 +2,7 @@
 # `make dev-up`: LocalStack (host mode by default, no Docker) + terraform/envs/local deployed to it.
 #   LOCALSTACK_MODE=host    (default) LocalStack from PyPI in .localstack/venv, Lambdas as local processes
 #   LOCALSTACK_MODE=docker  the official container from docker-compose.yml (needs a Docker engine)
+#   LOCAL_LAMBDA_IMAGES=built (default) the worker runs in its built image; =source: from the repository
 #   DEV_UP_SKIP_DEPLOY=1    only start LocalStack
 # Idempotent: a running LocalStack is reused and the apply is a no-op when nothing changed.
 source "$(dirname "$0")/lib.sh"
@@ -23,6 +24,7 @@ start_host() {
     # Leftovers of a LocalStack that died hard (its DynamoDB Local JVM) go first.
     if stale="$(ls_group)"; then stop_group "${stale}" "the remains of an earlier LocalStack"; fi
     stop_dynamodb_local
+    "${REPO_ROOT}/scripts/local_stack/image_map.sh"
     log "starting LocalStack (host mode) on ${LS_ENDPOINT}; log: ${LS_LOG}"
     mkdir -p "${LS_FS_ROOT}" "${LS_LAMBDA_LOGS}" "${LS_TMP}"
     rm -f "${LS_LAMBDA_LOGS}"/*.pid

@@ -154,7 +154,9 @@ def test_a_worker_killed_mid_render_recovers_within_minutes(stack: Stack, busy_k
     job_id, key = _long_job(stack, busy_key)
     ffmpeg = _wait_for_ffmpeg(stack, job_id, key)
     runtime = ffmpeg.ppid  # the Lambda environment's process (the worker's handler runs ffmpeg)
-    assert "runtime.py" in Path(f"/proc/{runtime}/cmdline").read_bytes().decode(errors="replace")
+    # awslambdaric in the worker image (LOCAL_LAMBDA_IMAGES=built), runtime.py from the source
+    cmdline = Path(f"/proc/{runtime}/cmdline").read_bytes().decode(errors="replace")
+    assert "awslambdaric" in cmdline or "runtime.py" in cmdline, cmdline
     killed_at = time.monotonic()
     os.kill(runtime, signal.SIGKILL)
 

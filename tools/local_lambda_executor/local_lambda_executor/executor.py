@@ -1,9 +1,16 @@
-"""LocalStack `RuntimeExecutor` that runs Lambda execution environments as local Python processes.
+"""LocalStack `RuntimeExecutor` that runs Lambda execution environments as local processes (no Docker).
 
-Runs inside LocalStack (its own venv). An environment process is `runtime.py` started with the project's
-interpreter (`LOCAL_LAMBDA_PYTHON`) in a new process group on a free 127.0.0.1 port; it speaks the same
-executor protocol as LocalStack's Docker runtime-init, so API Gateway proxies, event source mappings and
-`lambda invoke` all go through LocalStack's real invocation path.
+Runs inside LocalStack (its own venv). An environment process runs in a new process group on a free
+127.0.0.1 port and speaks the same executor protocol as LocalStack's Docker runtime-init, so API Gateway
+proxies, event source mappings and `lambda invoke` all go through LocalStack's real invocation path:
+
+* a zip function, and an image function mapped to this repository's source, is `runtime.py` started
+  with the project's interpreter (`LOCAL_LAMBDA_PYTHON`), which imports the handler itself;
+* an image function mapped to its built image (`image_map.ImageRootfs`) runs inside the image's root
+  file system (`scripts/image/enter.sh` or `enter_rootfs.sh`: read-only root, a fresh writable /tmp,
+  the image's user): the image's python runs `runtime_api.py` (mounted read-only, `image_runtime.py`),
+  which starts the image's own entry point (awslambdaric) and serves it the Lambda Runtime API. No fork
+  server for these.
 
 At most `LOCAL_LAMBDA_MAX_ENVIRONMENTS` processes per function version, and a FIFO queue beyond them
 (`pool.py`). LocalStack creates one execution environment (one `LocalProcessRuntimeExecutor`) for each
@@ -27,7 +34,8 @@ of its zygote (`zygote.py`), started only when the pool needs a process.
 
 Settings (environment of the LocalStack process):
   LOCAL_LAMBDA_PYTHON           interpreter for the functions (default: `python3` on PATH)
-  LOCAL_LAMBDA_IMAGE_HANDLERS   JSON file mapping container-image functions to code in this repository
+  LOCAL_LAMBDA_IMAGE_HANDLERS   JSON file mapping container-image functions to their built image (its
+                                mounted root file system) or to code in this repository (`image_map.py`)
   LOCAL_LAMBDA_LOG_DIR          where each environment process's stdout/stderr file goes
   LOCAL_LAMBDA_FORK_SERVER      1 (default): processes are forked from a per-version zygote that has
                                 imported the handler already (`zygote.py`); 0: a fresh interpreter each
@@ -45,6 +53,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -65,9 +74,11 @@ from localstack.services.lambda_.invocation.lambda_models import FunctionVersion
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
 from localstack.utils.net import get_free_tcp_port
 
-from local_lambda_executor.image_map import ImageMapError, resolve_image_handler
+from local_lambda_executor.image_map import ImageMapError, ImageRootfs, resolve_image_handler
+from local_lambda_executor.image_runtime import enter_command, fresh_tmp
 from local_lambda_executor.limits import MAX_ENVIRONMENTS_VARIABLE, max_environments
 from local_lambda_executor.pool import EnvironmentPool, PoolClosedError, QueueTimeoutError
+from local_lambda_executor.runtime_api import COMMAND_VARIABLE as IMAGE_COMMAND_VARIABLE
 from local_lambda_executor.zygote import ForkedProcess, ZygoteError, ZygotePool, fork_server_enabled
 
 LOG = logging.getLogger(__name__)
@@ -112,10 +123,12 @@ class EnvironmentProcess:
         self,
         function_version: FunctionVersion,
         template: dict[str, str],
+        image: ImageRootfs | None,
         on_broken: Callable[[EnvironmentProcess], None],
     ) -> None:
         self.id = uuid.uuid4().hex
         self.function_version = function_version
+        self.image = image
         self.endpoint = ExecutorEndpoint(self.id, container_address=LOCAL_HOST, container_port=None)
         self.endpoint.container_port = get_free_tcp_port()
         self._env = dict(
@@ -133,6 +146,8 @@ class EnvironmentProcess:
         self.log_path = log_dir() / f"{name}-{self.id}.log"
         # `make dev-down` kills the process groups listed here should LocalStack die without stopping them.
         self._pid_path = self.log_path.with_suffix(".pid")
+        # An image environment's /tmp: emptied for every (re)start, as a fresh sandbox's.
+        self.tmp_path = Path(tempfile.gettempdir()) / "lambda-tmp" / f"{name}-{self.id}"
 
     # --------------------------------------------------------------- lifecycle
     def start(self, timeout: float) -> None:
@@ -155,7 +170,8 @@ class EnvironmentProcess:
 
     def _spawn(self, restarted: bool) -> None:
         env = dict(self._env, LOCAL_LAMBDA_RESTARTED="1" if restarted else "0")
-        process = self._fork(env) or self._start_process(env)
+        # The fork server imports handlers with the project's python: not for image environments.
+        process = (None if self.image else self._fork(env)) or self._start_process(env)
         with self._lock:
             self._process = process
             if self._stopped.is_set():  # stop() ran while this (re)start was under way
@@ -191,13 +207,17 @@ class EnvironmentProcess:
             return None
 
     def _start_process(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        if self.image is None:
+            # -P: keep the runtime's own directory off sys.path; -s: no user site-packages.
+            argv, cwd = [default_python(), "-P", "-s", str(RUNTIME_SCRIPT)], env["LAMBDA_TASK_ROOT"]
+        else:
+            argv, cwd = self._image_command(self.image), None
         log: IO[bytes] = self.log_path.open("ab")
         try:
-            # -P: keep the runtime's own directory off sys.path; -s: no user site-packages.
             return subprocess.Popen(
-                [default_python(), "-P", "-s", str(RUNTIME_SCRIPT)],
+                argv,
                 env=env,
-                cwd=env["LAMBDA_TASK_ROOT"],
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -205,6 +225,10 @@ class EnvironmentProcess:
             )
         finally:
             log.close()
+
+    def _image_command(self, image: ImageRootfs) -> list[str]:
+        fresh_tmp(image, self.tmp_path)
+        return enter_command(image, self.tmp_path)
 
     def _watch(
         self, process: subprocess.Popen[bytes] | ForkedProcess, restarted: bool, started: float
@@ -253,6 +277,7 @@ class EnvironmentProcess:
             except subprocess.TimeoutExpired:
                 LOG.warning("Lambda environment process %s (pid %s) did not exit", self.id, process.pid)
         self._pid_path.unlink(missing_ok=True)
+        shutil.rmtree(self.tmp_path, ignore_errors=True)
         try:
             self.endpoint.shutdown()
         except Exception as exc:
@@ -272,6 +297,7 @@ class VersionPool:
     def __init__(self, function_version: FunctionVersion, limit: int) -> None:
         self.function_version = function_version
         self.template: dict[str, str] = {}
+        self.image: ImageRootfs | None = None
         self.last_started: EnvironmentProcess | None = None
         self.processes: EnvironmentPool[EnvironmentProcess] = EnvironmentPool(
             limit,
@@ -280,12 +306,13 @@ class VersionPool:
             name=f"Lambda {function_version.qualified_arn}",
         )
 
-    def attach(self, template: dict[str, str]) -> None:
+    def attach(self, template: dict[str, str], image: ImageRootfs | None) -> None:
         self.template = template
+        self.image = image
         self.processes.attach()
 
     def _start_process(self) -> EnvironmentProcess:
-        process = EnvironmentProcess(self.function_version, self.template, self.processes.discard)
+        process = EnvironmentProcess(self.function_version, self.template, self.image, self.processes.discard)
         self.last_started = process
         process.start(timeout=float(config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT))
         return process
@@ -342,31 +369,38 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
 
     # --------------------------------------------------------------- lifecycle
     def start(self, env_vars: dict[str, str]) -> None:
-        template = self._build_environment(env_vars)
+        template, image = self._build_environment(env_vars)
         pool = POOLS.get(self.function_version)
         with self._lock:
             if self._stopped:
                 raise LambdaRuntimeException(f"Lambda environment {self.id} stopped before it started")
-            pool.attach(template)
+            pool.attach(template, image)
             self._pool = pool
         if not pool.processes.warm():
             LOG.debug(
                 "Lambda environment %s shares the %d processes of its version", self.id, pool.processes.limit
             )
 
-    def _build_environment(self, env_vars: dict[str, Any]) -> dict[str, str]:
+    def _build_environment(self, env_vars: dict[str, Any]) -> tuple[dict[str, str], ImageRootfs | None]:
+        """The environment of the version's processes, and the image to run them in (None: on the host)."""
+        function_env = {key: str(value) for key, value in env_vars.items() if key not in DROPPED_VARIABLES}
         env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
-        env.update({key: str(value) for key, value in env_vars.items() if key not in DROPPED_VARIABLES})
+        env.update(function_env)
         config_ = self.function_version.config
         if config_.package_type == PackageType.Image:
+            image_config = config_.image_config
             try:
                 image = resolve_image_handler(
                     config_.image.image_uri,
-                    config_.image_config.command if config_.image_config else None,
+                    image_config.command if image_config else None,
                     os.environ.get("LOCAL_LAMBDA_IMAGE_HANDLERS"),
+                    entrypoint=image_config.entrypoint if image_config else None,
+                    working_directory=image_config.working_directory if image_config else None,
                 )
             except ImageMapError as exc:
                 raise LambdaRuntimeException(str(exc)) from exc
+            if image.rootfs is not None:
+                return self._image_environment(image.rootfs, function_env), image.rootfs
             if not image.handler:
                 raise LambdaRuntimeException(f"No handler for image function {config_.image.image_uri!r}")
             env["_HANDLER"] = image.handler
@@ -378,6 +412,17 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):  # type: ignore[misc]
         env["LAMBDA_TASK_ROOT"] = task_root
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env, None
+
+    @staticmethod
+    def _image_environment(image: ImageRootfs, function_env: dict[str, str]) -> dict[str, str]:
+        """The image's variables, then the function's and LocalStack's (they win, as on Lambda); none of
+        the host's: its PATH, HOME and TMPDIR mean nothing inside the image."""
+        env = dict(image.env)
+        env.update(function_env)
+        env["LAMBDA_TASK_ROOT"] = image.workdir
+        env[IMAGE_COMMAND_VARIABLE] = json.dumps(image.command)
+        env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
     def stop(self) -> None:

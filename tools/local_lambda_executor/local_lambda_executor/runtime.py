@@ -287,7 +287,7 @@ class Runtime:
             message = (
                 f"RequestId: {request_id} Error: Task timed out after {self.timeout_seconds:.2f} seconds"
             )
-            self.sink.append(f"{_utc_now()} {message}\n")
+            self.sink.append(f"{utc_now()} {message}\n")
             self._finish(request_id, start, {"errorType": "Sandbox.Timedout", "errorMessage": message}, True)
             self.on_timeout()
 
@@ -347,7 +347,7 @@ def _peak_memory_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
