@@ -11,8 +11,11 @@
 # command, because it lives in the command's own mount namespace. The command keeps this script's pid,
 # so killing its process group kills everything inside.
 set -euo pipefail
+# The caller's PATH is CMD's (the image's); this script's own tools come from the host's system PATH.
+caller_path="${PATH-}"
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 if [ -z "${ENTER_IMAGE_NAMESPACE:-}" ]; then
-  exec env ENTER_IMAGE_NAMESPACE=1 unshare --mount --propagation private -- "$0" "$@"
+  ENTER_IMAGE_NAMESPACE=1 PATH="${caller_path}" exec "$(command -v unshare)" --mount --propagation private -- "$0" "$@"
 fi
 unset ENTER_IMAGE_NAMESPACE
 
@@ -33,6 +36,9 @@ done
 [ $# -ge 1 ] || usage
 [ -d "${root}/usr" ] || { echo "error: ${root} is not an image's root file system" >&2; exit 2; }
 
+# The root is read-only in this namespace whatever it is on the host (`podman image mount` already is).
+mount --bind "${root}" "${root}"
+mount -o remount,bind,ro "${root}"
 mount --rbind /dev "${root}/dev"
 mount -t proc proc "${root}/proc"
 if [ -n "${tmp}" ]; then
@@ -46,5 +52,7 @@ for bind in "${binds[@]}"; do
   mount --bind "${source}" "${root}${target}"
   if [ "${mode}" = ro ]; then mount -o remount,bind,ro "${root}${target}"; fi
 done
+chroot="$(command -v chroot)"
+PATH="${caller_path}"
 # shellcheck disable=SC2016
-exec chroot --userspec="${user}" "${root}" /bin/sh -c 'cd "$1" && shift && exec "$@"' enter "${workdir}" "$@"
+exec "${chroot}" --userspec="${user}" "${root}" /bin/sh -c 'cd "$1" && shift && exec "$@"' enter "${workdir}" "$@"

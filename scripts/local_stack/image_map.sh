@@ -10,7 +10,8 @@
 #                               iteration; what it does not exercise: scripts/local_stack/README.md).
 source "$(dirname "$0")/lib.sh"
 
-WORKER_IMAGE_REF="${WORKER_IMAGE_REF:-localhost/video-export-worker:dev}"
+source "${REPO_ROOT}/scripts/image/lib.sh"
+WORKER_IMAGE_REF="${IMAGE_REF:-${WORKER_IMAGE_REF}}"
 # The worker's code and what goes into its image: newer than the image means the image is stale.
 WORKER_IMAGE_INPUTS=(functions/worker functions/shared render uv.lock)
 
@@ -30,7 +31,7 @@ ensure_image() {
     || die "LOCAL_LAMBDA_IMAGES=built runs the worker image from podman's storage, and podman is missing (make system-deps); LOCAL_LAMBDA_IMAGES=source runs the worker from the repository instead"
   if ! podman image exists "${WORKER_IMAGE_REF}"; then
     log "no worker image ${WORKER_IMAGE_REF}: building it (make image)"
-    IMAGE_ENGINE=podman make -C "${REPO_ROOT}" --no-print-directory image
+    CONTAINER_ENGINE=podman make -C "${REPO_ROOT}" --no-print-directory image
     podman image exists "${WORKER_IMAGE_REF}" || die "make image did not produce ${WORKER_IMAGE_REF}"
   fi
   local created newer
@@ -49,18 +50,15 @@ write_built_map() {
   rootfs="$(podman image mount "${WORKER_IMAGE_REF}")"
   image_id="$(podman image inspect --format '{{.Id}}' "${WORKER_IMAGE_REF}")"
   config="$(podman image inspect --format '{{json .Config}}' "${WORKER_IMAGE_REF}")"
-  # The one definition of "run a command in the image" where the repository has it (make image-test).
+  # The one definition of "run a command in the image" (make image-test runs the image through it too).
   enter="${REPO_ROOT}/scripts/image/enter.sh"
-  [ -x "${enter}" ] || enter=""
   log "the worker runs in the image ${WORKER_IMAGE_REF} (${image_id:0:12}, ${rootfs})"
   "${PROJECT_PY}" - "${WORKER_IMAGE_REF}" "${image_id}" "${rootfs}" "${config}" "${enter}" <<'PY'
 import json
 import sys
 
 ref, image_id, rootfs, config, enter = sys.argv[1:]
-entry = {"image": ref, "imageId": image_id, "rootfs": rootfs, "config": json.loads(config)}
-if enter:
-    entry["enter"] = enter
+entry = {"image": ref, "imageId": image_id, "rootfs": rootfs, "config": json.loads(config), "enter": enter}
 json.dump({"video-export-worker": entry}, sys.stdout, indent=2)
 print()
 PY

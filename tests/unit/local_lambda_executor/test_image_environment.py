@@ -25,6 +25,8 @@ from local_lambda_executor.image_runtime import enter_command, fresh_tmp
 from local_lambda_executor.runtime_api import COMMAND_VARIABLE
 from tests.unit.local_lambda_executor.fake_endpoint import RUNTIME_ID, FakeEndpoint, free_port, post_invoke
 
+ENTER_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "image" / "enter.sh"
+
 IMAGE = os.environ.get("WORKER_IMAGE_REF", "localhost/video-export-worker:dev")
 
 PROBE = """
@@ -72,7 +74,8 @@ def image_entry() -> dict[str, Any]:
         return subprocess.run(["podman", *args], check=True, capture_output=True, text=True).stdout.strip()
 
     config = json.loads(podman("image", "inspect", "--format", "{{json .Config}}", IMAGE))
-    return {"image": IMAGE, "rootfs": podman("image", "mount", IMAGE), "config": config}
+    rootfs = podman("image", "mount", IMAGE)
+    return {"image": IMAGE, "rootfs": rootfs, "config": config, "enter": str(ENTER_SCRIPT)}
 
 
 @pytest.fixture

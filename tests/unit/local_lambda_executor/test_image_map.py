@@ -10,6 +10,8 @@ import pytest
 
 from local_lambda_executor.image_map import ImageMapError, numeric_user, resolve_image_handler
 
+ENTER_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "image" / "enter.sh"
+
 CONFIG = {
     "User": "993:993",
     "Env": ["PATH=/usr/bin:/bin", "FFMPEG_PATH=/usr/bin/ffmpeg", "EMPTY=", "A=b=c"],
@@ -30,7 +32,12 @@ def _rootfs(tmp_path: Path) -> Path:
 
 def _map(tmp_path: Path, config: dict[str, Any], rootfs: Path) -> str:
     path = tmp_path / "image-handlers.json"
-    entry = {"image": "localhost/video-export-worker:dev", "rootfs": str(rootfs), "config": config}
+    entry = {
+        "image": "localhost/video-export-worker:dev",
+        "rootfs": str(rootfs),
+        "config": config,
+        "enter": str(ENTER_SCRIPT),
+    }
     path.write_text(json.dumps({"video-export-worker": entry}))
     return str(path)
 

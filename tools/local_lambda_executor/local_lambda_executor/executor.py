@@ -7,7 +7,7 @@ proxies, event source mappings and `lambda invoke` all go through LocalStack's r
 * a zip function, and an image function mapped to this repository's source, is `runtime.py` started
   with the project's interpreter (`LOCAL_LAMBDA_PYTHON`), which imports the handler itself;
 * an image function mapped to its built image (`image_map.ImageRootfs`) runs inside the image's root
-  file system (`scripts/image/enter.sh` or `enter_rootfs.sh`: read-only root, a fresh writable /tmp,
+  file system (`scripts/image/enter.sh`: read-only root, a fresh writable /tmp,
   the image's user): the image's python runs `runtime_api.py` (mounted read-only, `image_runtime.py`),
   which starts the image's own entry point (awslambdaric) and serves it the Lambda Runtime API. No fork
   server for these.

@@ -9,7 +9,7 @@ keys may be a full image URI, `repo:tag` or just the repository name. An entry i
   "enter": "<repo>/scripts/image/enter.sh",
   "config": {"User": "993:993", "Env": [...], "WorkingDir": "/var/task", "Entrypoint": [...], "Cmd": [...]}}`.
   The function runs the image's entry point inside that file system (`ImageRootfs`), entered with the
-  `enter` script (default: this package's `enter_rootfs.sh`, the same interface);
+  `enter` script (the repository's `scripts/image/enter.sh`, which `make image-test` uses too);
 * or this repository's **source** (`LOCAL_LAMBDA_IMAGES=source`):
   `{"pythonpath": ["<repo>/functions/worker", ...], "handler": "pkg.mod.func"}`, run by `runtime.py`
   with the project's interpreter.
@@ -39,7 +39,7 @@ class ImageRootfs:
     env: dict[str, str]
     workdir: str
     command: list[str]  # entry point + command
-    enter: str | None = None  # the script that runs a command in the root file system
+    enter: str  # the script that runs a command in the root file system
 
     @property
     def uid(self) -> int:
@@ -128,8 +128,16 @@ def image_rootfs(
         env=env,
         workdir=working_directory or str(config.get("WorkingDir") or "/"),
         command=argv,
-        enter=str(entry["enter"]) if entry.get("enter") else None,
+        enter=_enter_script(entry, reference),
     )
+
+
+def _enter_script(entry: dict[str, Any], reference: str) -> str:
+    """The repository's `scripts/image/enter.sh` (make image-test runs the image through it too)."""
+    enter = str(entry.get("enter") or "")
+    if not Path(enter).is_file():
+        raise ImageMapError(f"The image map entry of {reference} names no enter script (got {enter!r})")
+    return enter
 
 
 def numeric_user(user: str, rootfs: Path) -> str:

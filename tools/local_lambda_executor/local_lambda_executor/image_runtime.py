@@ -7,8 +7,8 @@ and its /tmp. LocalStack-free (standard library only), so the unit tests run the
 
 `-I`: the bridge ignores the image's and the function's PYTHON* variables (its runtime child gets them).
 
-The enter script is the image map's (`scripts/image/enter.sh`) or this package's `enter_rootfs.sh`
-(the same interface). The bridge (`runtime_api.py`) then starts the image's entry point.
+The enter script is the image map's: the repository's `scripts/image/enter.sh`, which `make image-test`
+runs the image through too. The bridge (`runtime_api.py`) then starts the image's entry point.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 
 from local_lambda_executor.image_map import ImageRootfs
 
-ENTER_SCRIPT = Path(__file__).with_name("enter_rootfs.sh")
 # Where this package is mounted (read-only) in the image. The mount point must exist in the image: /mnt
 # does in Debian's.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -50,7 +49,7 @@ def enter_command(image: ImageRootfs, tmp: Path) -> list[str]:
     binds = [f"{PACKAGE_PARENT}:{RUNTIME_MOUNT}:ro"]
     binds += [f"{path}:{path}:ro" for path in HOST_FILES if Path(image.rootfs + path).is_file()]
     return [
-        image.enter or str(ENTER_SCRIPT),
+        image.enter,
         image.rootfs,
         "--user",
         image.user,
