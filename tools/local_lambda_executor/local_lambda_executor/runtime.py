@@ -314,18 +314,8 @@ class Runtime:
             self._finish(request_id, start, body, is_error)
 
     def _finish(self, request_id: str, start: float, body: dict[str, Any] | bytes, is_error: bool) -> None:
-        duration_ms = (time.time() - start) * 1000
-        max_rss_mb = _peak_memory_mb()
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
-            f"Memory Size: {self.env.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '128')} MB\t"
-            f"Max Memory Used: {max_rss_mb} MB"
-        )
-        if self._init_ms is not None:
-            report += f"\tInit Duration: {self._init_ms:.2f} ms"
-            self._init_ms = None
-        self.sink.append(f"END RequestId: {request_id}\n{report}\n")
+        self.sink.append(end_and_report(request_id, start, self.env, _peak_memory_mb(), self._init_ms))
+        self._init_ms = None
         # The logs must arrive before the result: LocalStack attaches what it has when the result lands.
         self.client.logs(request_id, self.sink.take())
         if is_error:
@@ -334,6 +324,22 @@ class Runtime:
         else:
             assert isinstance(body, bytes)
             self.client.response(request_id, body)
+
+
+def end_and_report(
+    request_id: str, started: float, env: dict[str, str], peak_memory_mb: int, init_ms: float | None
+) -> str:
+    """Lambda's END and REPORT lines of one invocation (Init Duration on a cold start's first)."""
+    duration_ms = (time.time() - started) * 1000
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
+        f"Memory Size: {env.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '128')} MB\t"
+        f"Max Memory Used: {peak_memory_mb} MB"
+    )
+    if init_ms is not None:
+        report += f"\tInit Duration: {init_ms:.2f} ms"
+    return f"END RequestId: {request_id}\n{report}\n"
 
 
 def _peak_memory_mb() -> int:

@@ -42,7 +42,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local_lambda_executor.runtime import LogSink, RuntimeClient, utc_now
+from local_lambda_executor.runtime import LogSink, RuntimeClient, end_and_report, utc_now
 
 API_PREFIX = "/2018-06-01/runtime"
 COMMAND_VARIABLE = "LOCAL_LAMBDA_IMAGE_COMMAND"
@@ -286,17 +286,12 @@ class Bridge:
         if invocation.timer is not None and threading.current_thread() is not invocation.timer:
             invocation.timer.cancel()
         self._drain()
-        duration_ms = (time.time() - invocation.started) * 1000
-        report = (
-            f"REPORT RequestId: {invocation.request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
-            f"Memory Size: {self.env.get('AWS_LAMBDA_FUNCTION_MEMORY_SIZE', '128')} MB\t"
-            f"Max Memory Used: {self._peak_memory_mb()} MB"
+        self.sink.append(
+            end_and_report(
+                invocation.request_id, invocation.started, self.env, self._peak_memory_mb(), self.init_ms
+            )
         )
-        if self.init_ms is not None:
-            report += f"\tInit Duration: {self.init_ms:.2f} ms"
-            self.init_ms = None
-        self.sink.append(f"END RequestId: {invocation.request_id}\n{report}\n")
+        self.init_ms = None
         # The logs must arrive before the result: LocalStack attaches what it has when the result lands.
         self.client.logs(invocation.request_id, self.sink.take())
         if is_error:
