@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
 from moto import mock_aws
 
@@ -50,6 +51,25 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _parsed_aws_models_shared() -> Iterator[None]:
+    """Every ``mock_aws()`` gives boto3 a new default session, and each session's new loader parses the
+    service models' JSON again: most of a moto-backed test's set-up. Parsed models are read-only data (a
+    session hands the same objects to all its clients), so loaders with the same search paths share one
+    cache of them. Sessions, clients and moto's accounts stay one per test."""
+    caches: dict[tuple[str, ...], dict[Any, Any]] = {}
+
+    def shared_cache(loader: botocore.loaders.Loader) -> dict[Any, Any]:
+        return caches.setdefault(tuple(loader.search_paths), {})
+
+    with pytest.MonkeyPatch.context() as patch:
+        # Loader.__init__ assigns ``self._cache = {}``: the setter ignores it
+        patch.setattr(
+            botocore.loaders.Loader, "_cache", property(shared_cache, lambda loader, _: None), raising=False
+        )
+        yield
 
 
 @pytest.fixture
