@@ -11,6 +11,65 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 ################################################################################
+# Statements several roles hold, each written once; every role's policy below is composed of these
+# (source_policy_documents) and its own statements.
+################################################################################
+
+data "aws_iam_policy_document" "write_own_logs" {
+  for_each = {
+    api       = aws_cloudwatch_log_group.api.arn
+    worker    = aws_cloudwatch_log_group.worker.arn
+    dlq       = aws_cloudwatch_log_group.dlq.arn
+    callbacks = aws_cloudwatch_log_group.callbacks.arn
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${each.value}:*"]
+  }
+}
+
+# The worker, the DLQ consumer and the webhook function read a job and update it (conditional writes:
+# the job's state, the FAILED mark, the `callback` map); they never create or delete items.
+data "aws_iam_policy_document" "read_and_update_jobs" {
+  statement {
+    sid       = "JobsTable"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.jobs.arn]
+  }
+}
+
+# What an SQS event source mapping needs of its queue; SendMessage too where the function sends to the
+# queue it consumes (the worker: task messages of a fanned-out job; the webhook function: waits and
+# retries are new messages). The DLQ consumer has no access to the job queue.
+data "aws_iam_policy_document" "consume_queue" {
+  for_each = {
+    worker    = { sid = "ConsumeJobs", queue_arn = aws_sqs_queue.jobs.arn, sends = true }
+    dlq       = { sid = "ConsumeDeadLetters", queue_arn = aws_sqs_queue.jobs_dlq.arn, sends = false }
+    callbacks = { sid = "ConsumeAndRequeueCallbacks", queue_arn = aws_sqs_queue.callbacks.arn, sends = true }
+  }
+
+  statement {
+    sid = each.value.sid
+    actions = concat(
+      ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+      each.value.sends ? ["sqs:SendMessage"] : [],
+    )
+    resources = [each.value.queue_arn]
+  }
+}
+
+# The API (request signatures) and the webhook function (webhook signatures).
+data "aws_iam_policy_document" "read_signing_secret" {
+  statement {
+    sid       = "ReadSigningSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.signing.arn]
+  }
+}
+
+################################################################################
 # API
 ################################################################################
 
@@ -21,13 +80,13 @@ resource "aws_iam_role" "api" {
 }
 
 data "aws_iam_policy_document" "api" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.api.arn}:*"]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.write_own_logs["api"].json,
+    data.aws_iam_policy_document.read_signing_secret.json,
+  ]
 
-  # DeleteItem frees an Idempotency-Key reservation when the job could not be queued.
+  # The only function that creates jobs. DeleteItem frees an Idempotency-Key reservation when the job
+  # could not be queued.
   statement {
     sid       = "JobsTable"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
@@ -65,12 +124,6 @@ data "aws_iam_policy_document" "api" {
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.this["exports"].arn}/${local.exports_prefix}*"]
   }
-
-  statement {
-    sid       = "ReadSigningSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.signing.arn]
-  }
 }
 
 resource "aws_iam_role_policy" "api" {
@@ -90,31 +143,11 @@ resource "aws_iam_role" "worker" {
 }
 
 data "aws_iam_policy_document" "worker" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
-  }
-
-  statement {
-    sid       = "JobsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.jobs.arn]
-  }
-
-  # What the SQS event source mapping needs, plus ChangeMessageVisibility for releasing a job early and
-  # SendMessage for the task messages of a fanned-out job.
-  statement {
-    sid = "ConsumeJobs"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
-      "sqs:SendMessage",
-    ]
-    resources = [aws_sqs_queue.jobs.arn]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.write_own_logs["worker"].json,
+    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.consume_queue["worker"].json,
+  ]
 
   statement {
     sid       = "ReadAssets"
@@ -153,30 +186,11 @@ resource "aws_iam_role" "dlq" {
 }
 
 data "aws_iam_policy_document" "dlq" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.dlq.arn}:*"]
-  }
-
-  # Reads the job, marks it FAILED (a conditional update); never creates or deletes items.
-  statement {
-    sid       = "JobsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.jobs.arn]
-  }
-
-  # What the SQS event source mapping on the dead-letter queue needs; no access to the job queue.
-  statement {
-    sid = "ConsumeDeadLetters"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
-    ]
-    resources = [aws_sqs_queue.jobs_dlq.arn]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.write_own_logs["dlq"].json,
+    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.consume_queue["dlq"].json,
+  ]
 }
 
 resource "aws_iam_role_policy" "dlq" {
@@ -212,43 +226,18 @@ resource "aws_iam_role" "callbacks" {
 }
 
 data "aws_iam_policy_document" "callbacks" {
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.callbacks.arn}:*"]
-  }
-
-  # Reads the job, updates its `callback` map (conditional writes); never creates or deletes items.
-  statement {
-    sid       = "JobsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.jobs.arn]
-  }
-
-  # The event source mapping, plus SendMessage: waits and retries are new messages on the same queue.
-  statement {
-    sid = "ConsumeAndRequeueCallbacks"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
-      "sqs:SendMessage",
-    ]
-    resources = [aws_sqs_queue.callbacks.arn]
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.write_own_logs["callbacks"].json,
+    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.consume_queue["callbacks"].json,
+    data.aws_iam_policy_document.read_signing_secret.json,
+  ]
 
   # The presigned download URL in a SUCCEEDED job's webhook acts with the signer's rights.
   statement {
     sid       = "PresignExports"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.this["exports"].arn}/${local.exports_prefix}*"]
-  }
-
-  statement {
-    sid       = "ReadSigningSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.signing.arn]
   }
 }
 
