@@ -4,9 +4,9 @@ terraform/envs/prod refuses to lose data by accident: the jobs table has deletio
 are not force-destroyed, and the signing secret has a 30-day recovery window. Tearing such a deployment
 down takes the same steps on AWS as on LocalStack:
 
-    python scripts/rehearse_prod.py unprotect OUTPUTS.json        # before `terraform destroy`
-    python scripts/rehearse_prod.py purge NAME_PREFIX STATE_BUCKET  # after it
-    python scripts/rehearse_prod.py clear-secrets NAME_PREFIX       # before an apply
+    python -m scripts.rehearse_prod unprotect OUTPUTS.json        # before `terraform destroy`
+    python -m scripts.rehearse_prod purge NAME_PREFIX STATE_BUCKET  # after it
+    python -m scripts.rehearse_prod clear-secrets NAME_PREFIX       # before an apply
 
 ``unprotect`` turns the table's deletion protection off and empties both buckets (OUTPUTS.json is
 `terraform output -json` of the root). ``clear-secrets`` deletes, without recovery, the secrets under
@@ -27,16 +27,18 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from scripts.terraform.outputs import flat_outputs
+
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 
 def _outputs(path: str) -> dict[str, Any]:
-    """`terraform output -json` as name → value; empty when the apply never got that far."""
+    """`terraform output -json` as name → value (`flat_outputs`); empty when the apply never got that far."""
     file = Path(path)
     if not file.is_file() or not file.read_text().strip():
         return {}
-    return {name: value["value"] for name, value in json.loads(file.read_text()).items()}
+    return flat_outputs(json.loads(file.read_text()))
 
 
 def _missing(error: ClientError) -> bool:

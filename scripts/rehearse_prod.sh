@@ -82,7 +82,7 @@ teardown() {
   step "teardown: deletion protection off, buckets emptied (what a real prod needs before destroy)"
   # After a failed apply the outputs file is missing: read what the partial state has.
   [ -s "${OUTPUTS}" ] || tfl output -json >"${OUTPUTS}" 2>>"${WORK_DIR}/teardown.log" || true
-  "${PROJECT_PY}" scripts/rehearse_prod.py unprotect "${OUTPUTS}" || status=1
+  "${PROJECT_PY}" -m scripts.rehearse_prod unprotect "${OUTPUTS}" || status=1
   # LocalStack answers a reset RedriveAllowPolicy with "" where AWS drops the attribute, so the provider
   # waits for ever on deleting aws_sqs_queue_redrive_allow_policy: forget them, their queues' deletion
   # takes them along.
@@ -96,14 +96,14 @@ teardown() {
     exit 1
   fi
   step "teardown: the secret purged (30-day recovery window), the state bucket removed"
-  "${PROJECT_PY}" scripts/rehearse_prod.py purge "${NAME_PREFIX}" "${STATE_BUCKET}" || status=1
+  "${PROJECT_PY}" -m scripts.rehearse_prod purge "${NAME_PREFIX}" "${STATE_BUCKET}" || status=1
   step "rehearsal $([ "${status}" = 0 ] && echo passed || echo FAILED) in $((SECONDS - started)) s"
   exit "${status}"
 }
 trap teardown EXIT
 
 step "terraform apply ${PROD_DIR} with rehearsal.tfvars"
-"${PROJECT_PY}" scripts/rehearse_prod.py clear-secrets "${NAME_PREFIX}"
+"${PROJECT_PY}" -m scripts.rehearse_prod clear-secrets "${NAME_PREFIX}"
 if ! tfl apply -auto-approve -input=false -lock-timeout=120s "${colour[@]}" "${tf_vars[@]}" \
   >"${WORK_DIR}/apply.log" 2>&1; then
   tail -n 60 "${WORK_DIR}/apply.log" >&2

@@ -114,6 +114,6 @@ tf_state_is_stale() {
 # (`output -json`: `-raw` prints a warning on stdout, exit 0, when the state has no outputs yet.)
 tf_output() {
   terraform -chdir="${TF_DIR}" output -json 2>/dev/null \
-    | "${PROJECT_PY}" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], {}).get("value", ""))' "$1" 2>/dev/null \
+    | "${PROJECT_PY}" "${REPO_ROOT}/scripts/terraform/outputs.py" "$1" 2>/dev/null \
     || true
 }

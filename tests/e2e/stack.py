@@ -16,6 +16,7 @@ import boto3
 import requests
 from boto3.dynamodb.types import TypeDeserializer
 
+from scripts.terraform.outputs import flat_outputs
 from video_export.signing import signed_headers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ def _terraform_outputs() -> dict[str, Any]:
         capture_output=True,
         text=True,
     ).stdout
-    return {name: value["value"] for name, value in json.loads(out).items()}
+    return flat_outputs(json.loads(out))
 
 
 def _route_of(path: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from export_common.callbacks import callback_path
+from scripts.terraform.outputs import flat_outputs
 from tests.e2e import media
 from tests.e2e.conftest import one_clip_request
 from tests.e2e.stack import Stack
@@ -40,7 +41,7 @@ def _env_file(name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def stack() -> Stack:
-    outputs = {k: v["value"] for k, v in json.loads(_env_file("REHEARSAL_OUTPUTS").read_text()).items()}
+    outputs = flat_outputs(json.loads(_env_file("REHEARSAL_OUTPUTS").read_text()))
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     # prod's api_url is the AWS invoke URL; on LocalStack the same API answers on its execute-api path
     api_url = f"{endpoint}/_aws/execute-api/{outputs['rest_api_id']}/{outputs['api_stage_name']}"

@@ -29,9 +29,17 @@ def test_every_input_is_documented_with_its_default() -> None:
         assert rows[name].rstrip().endswith(f"| {shown} |"), (name, shown)
 
 
-def test_every_output_is_documented() -> None:
+def _service_attributes() -> set[str]:
+    """The attributes of the module's one output, the ``service`` object."""
+    service = _blocks((MODULE / "outputs.tf").read_text(), "output")["service"]
+    return set(re.findall(r"^    ([a-z0-9_]+)\s*=", service, re.M))
+
+
+def test_every_output_and_attribute_of_service_is_documented() -> None:
     outputs = _blocks((MODULE / "outputs.tf").read_text(), "output")
-    assert set(_rows((MODULE / "README.md").read_text(), "Outputs")) == set(outputs)
+    readme = (MODULE / "README.md").read_text()
+    assert set(_rows(readme, "Outputs")) == set(outputs) == {"service"}
+    assert set(_rows(readme, "Attributes of `service`")) == _service_attributes()
 
 
 def test_the_example_root_sets_real_inputs_and_every_required_one() -> None:
@@ -43,3 +51,4 @@ def test_the_example_root_sets_real_inputs_and_every_required_one() -> None:
     assert used <= set(variables) and required <= used
     outputs = _blocks((MODULE / "outputs.tf").read_text(), "output")
     assert set(re.findall(r"module\.export_service\.([a-z_0-9]+)", example)) <= set(outputs)
+    assert set(re.findall(r"module\.export_service\.service\.([a-z_0-9]+)", example)) <= _service_attributes()
