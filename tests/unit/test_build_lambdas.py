@@ -199,6 +199,51 @@ def test_image_functions_name_handlers_that_exist() -> None:
         assert callable(getattr(module, function_name, None)), spec
 
 
+def _variable_defaults(variables_tf: Path) -> dict[str, str | None]:
+    """Each variable's default as written (whitespace removed), None when it is required."""
+    found = re.finditer(r'^variable "([^"]+)" \{\n(.*?)^\}', variables_tf.read_text(), re.M | re.S)
+    defaults: dict[str, str | None] = {}
+    for name, body in ((m[1], m[2]) for m in found):
+        default = re.search(r"^  default\s*=\s*(.+)$", body, re.M)
+        defaults[name] = re.sub(r"\s+", "", default[1]) if default else None
+    return defaults
+
+
+def _module_settings(main_tf: Path) -> dict[str, str]:
+    """The one-line settings of a root's ``module "export_service"`` block (whitespace removed)."""
+    block = main_tf.read_text().split('module "export_service" {', 1)[1].split("\n}", 1)[0]
+    settings = re.findall(r"^  ([a-z0-9_]+)\s*=\s*(.+?)\s*(?:#.*)?$", block, re.M)
+    return {name: re.sub(r"\s+", "", value) for name, value in settings if name != "source"}
+
+
+@pytest.mark.parametrize("root", ["local", "prod"])
+def test_the_roots_set_only_what_differs_from_the_module(root: str) -> None:
+    """A root restates no module default: no literal equal to it, no pass-through variable defaulting to it
+    (a root variable may default to null, which a module variable with ``nullable = false`` or a null
+    default takes as its own default)."""
+    module_variables = (MODULE / "variables.tf").read_text()
+    module_defaults = _variable_defaults(MODULE / "variables.tf")
+    root_dir = ROOT / "terraform" / "envs" / root
+    root_defaults = _variable_defaults(root_dir / "variables.tf")
+    settings = _module_settings(root_dir / "main.tf")
+    assert {"name_prefix", "api_zip_path", "worker_image_uri"} <= set(settings)
+    literal = re.compile(r'^(-?[0-9.]+|true|false|null|"[^"$]*"|\[[^$]*\]|\{\})$')
+    for name, value in settings.items():
+        assert name in module_defaults, f"envs/{root} sets {name}, which the module does not take"
+        default = module_defaults[name]
+        if literal.match(value):
+            assert value != default, f"envs/{root} restates the module's default of {name} ({value})"
+        elif (passed := value.removeprefix("var.")) in root_defaults and value.startswith("var."):
+            root_default = root_defaults[passed]
+            if root_default != "null":
+                assert root_default != default, f"envs/{root}: variable {passed} restates the module's {name}"
+            elif default != "null":
+                block = module_variables.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
+                assert re.search(r"^  nullable\s*=\s*false$", block, re.M), (
+                    f"envs/{root}: {passed} is null by default: module variable {name} needs nullable = false"
+                )
+
+
 def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
     """Facts Terraform restates (it must, to grant and expire by prefix) are checked, not trusted."""
     module = ROOT / "terraform" / "modules" / "export_service"
@@ -236,14 +281,6 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
         assert f"var.{name} <= {PRESIGN_MAX_EXPIRY_SECONDS}" in variables
     callback_watch = variables.split('variable "callback_watch_seconds"', 1)[1].split("\n}", 1)[0]
     assert f"<= {SQS_MAX_DELAY_SECONDS}" in callback_watch
-    # the roots set these only where they differ from the module (no restated defaults)
-    for root in ("local", "prod"):
-        root_variables = (ROOT / "terraform" / "envs" / root / "variables.tf").read_text()
-        for name in ("max_attempts", "max_receive_count"):
-            if f'variable "{name}"' in root_variables:
-                block = root_variables.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
-                root_default = int(re.search(r"default\s*=\s*(\d+)", block).group(1))  # type: ignore[union-attr]
-                assert root_default == default_of(name), f"envs/{root}: {name}"
     defaults = WorkerSettings.model_fields
     assert defaults["fanout_threshold_seconds"].default == limits.FANOUT_THRESHOLD_SECONDS
     assert defaults["fanout_max_chunks"].default == limits.FANOUT_MAX_CHUNKS
@@ -298,14 +335,15 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
         ).schedule()
     )
     assert schedule.window_seconds() >= MIN_RETRY_WINDOW_SECONDS
-    # and production keeps the module's schedule (it sets none of it) and URL rules: the root passes only
-    # the two URL rules on (the LocalStack rehearsal loosens them), with the module's defaults as its own
+    # and production keeps the module's schedule and URL rules: it sets no schedule, and passes the URL
+    # rules from root variables that default to null (the module's), for the LocalStack rehearsal to widen
     prod = ROOT / "terraform" / "envs" / "prod"
-    passed = set(re.findall(r"^\s*(callback_\w+)\s*=", (prod / "main.tf").read_text(), re.M))
-    assert passed == {"callback_allowed_schemes", "callback_allowed_networks"}
-    module_variables = (ROOT / "terraform" / "modules" / "export_service" / "variables.tf").read_text()
-    for name in passed:
-        assert _default_of((prod / "variables.tf").read_text(), name) == _default_of(module_variables, name)
+    settings = _module_settings(prod / "main.tf")
+    url_rules = {"callback_allowed_schemes", "callback_allowed_networks"}
+    assert {name for name in settings if name.startswith("callback_")} == url_rules
+    for name in url_rules:
+        assert settings[name] == f"var.{name}"
+        assert _variable_defaults(prod / "variables.tf")[name] == "null"
 
 
 def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
@@ -326,9 +364,3 @@ def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
         WorkerMetric.FANOUT_TASKS_DONE,
     }
     assert f"{{${{local.ns}},{ERROR_CODE_DIMENSION},service}}" in monitoring
-
-
-def _default_of(variables_tf: str, name: str) -> str:
-    """The `default = ...` line of one Terraform variable block."""
-    block = variables_tf.split(f'variable "{name}"', 1)[1].split("\n}", 1)[0]
-    return re.search(r"^\s*default\s*=\s*(.+)$", block, re.M).group(1).strip()  # type: ignore[union-attr]

@@ -25,11 +25,10 @@ module "export_service" {
   tags        = local.tags
 
   # Throw-away environment: everything goes on `make dev-down`.
-  force_destroy                           = true
-  dynamodb_deletion_protection_enabled    = false
-  dynamodb_point_in_time_recovery_enabled = true # harmless locally; keeps the checkov scan free of exceptions
-  secret_recovery_window_days             = 0
-  log_retention_days                      = 1
+  force_destroy                        = true
+  dynamodb_deletion_protection_enabled = false
+  secret_recovery_window_days          = 0
+  log_retention_days                   = 1
 
   # The browser demo's page uploads and plays from its own origin (make demo); any other is refused.
   cors_allowed_origins = local.demo_origins
@@ -44,9 +43,7 @@ module "export_service" {
   log_level        = "DEBUG"
 
   # The local executor runs functions as host processes: a short timeout surfaces hangs quickly.
-  worker_timeout    = var.worker_timeout
-  max_receive_count = var.max_receive_count
-  max_attempts      = var.max_attempts
+  worker_timeout = var.worker_timeout
   # Crash recovery within a minute (see terraform/README.md): a heartbeat every 10 s, a lease of three
   # (two missed heartbeats survived: renders share the host's cores with LocalStack and the tests).
   job_heartbeat_seconds = var.job_heartbeat_seconds

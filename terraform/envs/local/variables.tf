@@ -40,18 +40,6 @@ variable "worker_timeout" {
   default     = 300
 }
 
-variable "max_receive_count" {
-  description = "Receives of a job message before it moves to the dead-letter queue (a safety net above max_attempts)."
-  type        = number
-  default     = 50
-}
-
-variable "max_attempts" {
-  description = "Attempts that really start (claims) before a job ends FAILED."
-  type        = number
-  default     = 3
-}
-
 variable "job_heartbeat_seconds" {
   description = "How often a running attempt extends its job's lease and its message's visibility."
   type        = number

@@ -73,43 +73,25 @@ module "export_service" {
   bucket_name_suffix = "-${data.aws_caller_identity.current.account_id}"
   tags               = local.tags
 
-  # Kept environment: nothing is deleted by accident.
-  force_destroy                           = false
-  dynamodb_deletion_protection_enabled    = true
-  dynamodb_point_in_time_recovery_enabled = true
-  secret_recovery_window_days             = 30
-  log_retention_days                      = var.log_retention_days
-
-  # Explicit lifecycle rules.
-  assets_expiration_days                 = var.assets_expiration_days
-  exports_expiration_days                = var.exports_expiration_days
-  abort_incomplete_multipart_upload_days = 1
-  cors_allowed_origins                   = var.cors_allowed_origins
+  # Kept environment: the module's defaults already delete nothing by accident (no force_destroy,
+  # deletion protection and point-in-time recovery on the table, a 30-day recovery window for the
+  # secret) and size the worker for the longest render (3008 MB, 10 GiB /tmp, 900 s). Only what differs
+  # from them is set here.
+  log_retention_days          = var.log_retention_days
+  worker_reserved_concurrency = var.worker_reserved_concurrency
 
   api_zip_path     = var.api_zip_path
   worker_image_uri = local.worker_image_uri
   service_version  = local.service_version
 
-  worker_memory_size          = var.worker_memory_size
-  worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
-  worker_timeout              = var.worker_timeout
-  worker_reserved_concurrency = var.worker_reserved_concurrency
-  api_reserved_concurrency    = var.api_reserved_concurrency
-  max_receive_count           = var.max_receive_count
-  max_attempts                = var.max_attempts
-  job_heartbeat_seconds       = var.job_heartbeat_seconds
-
-  api_throttling_rate_limit  = var.api_throttling_rate_limit
-  api_throttling_burst_limit = var.api_throttling_burst_limit
+  # Per deployment, from a tfvars file (null: the module's default).
+  cors_allowed_origins       = var.cors_allowed_origins
   manage_api_gateway_account = var.manage_api_gateway_account
   signing_secret_version     = var.signing_secret_version
+  alarm_topic_arn            = var.alarm_topic_arn
 
-  # Webhooks: https to public addresses only, unless a tfvars file says otherwise (the rehearsal's does).
+  # Webhooks: https to public addresses only (the module's rules), unless a tfvars file says otherwise
+  # (the rehearsal's does).
   callback_allowed_schemes  = var.callback_allowed_schemes
   callback_allowed_networks = var.callback_allowed_networks
-
-  # Alarms notify the operators' topic (null: they only change state).
-  alarm_topic_arn                   = var.alarm_topic_arn
-  alarm_period_seconds              = 300
-  queue_age_alarm_threshold_seconds = var.queue_age_alarm_threshold_seconds
 }

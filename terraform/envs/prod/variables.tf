@@ -58,21 +58,9 @@ variable "api_zip_path" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins of the web apps whose pages upload assets and play exports with presigned URLs, e.g. [\"https://app.example.com\"]. Empty: browsers are refused."
+  description = "Origins of the web apps whose pages upload assets and play exports with presigned URLs, e.g. [\"https://app.example.com\"]. null: the module's [] (browsers are refused)."
   type        = list(string)
-  default     = []
-}
-
-variable "assets_expiration_days" {
-  description = "Days after which uploaded assets are deleted."
-  type        = number
-  default     = 7
-}
-
-variable "exports_expiration_days" {
-  description = "Days after which rendered exports are deleted."
-  type        = number
-  default     = 30
+  default     = null
 }
 
 variable "log_retention_days" {
@@ -81,76 +69,22 @@ variable "log_retention_days" {
   default     = 90
 }
 
-variable "worker_memory_size" {
-  description = "Memory of the worker Lambda in MB."
-  type        = number
-  default     = 3008
-}
-
-variable "worker_ephemeral_storage_mb" {
-  description = "Size of the worker's /tmp in MB."
-  type        = number
-  default     = 10240
-}
-
-variable "worker_timeout" {
-  description = "Timeout of the worker Lambda in seconds."
-  type        = number
-  default     = 900
-}
-
-variable "api_reserved_concurrency" {
-  description = "Reserved concurrency of the API function (null: none, share the account pool)."
-  type        = number
-  default     = null
-}
-
 variable "worker_reserved_concurrency" {
   description = "Most renders that run at once (-1: no reservation)."
   type        = number
   default     = 10
 }
 
-variable "max_receive_count" {
-  description = "Receives of a job message before it moves to the dead-letter queue (a safety net above max_attempts)."
-  type        = number
-  default     = 50
-}
-
-variable "max_attempts" {
-  description = "Attempts that really start (claims) before a job ends FAILED."
-  type        = number
-  default     = 3
-}
-
-variable "job_heartbeat_seconds" {
-  description = "How often a running attempt extends its job's lease and its message's visibility; a crashed attempt's job is taken over within two of these."
-  type        = number
-  default     = 60
-}
-
-variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second of the API stage."
-  type        = number
-  default     = 20
-}
-
-variable "api_throttling_burst_limit" {
-  description = "Request burst of the API stage."
-  type        = number
-  default     = 50
-}
-
 variable "manage_api_gateway_account" {
-  description = "Whether this stack sets the account-wide API Gateway CloudWatch role (turn off if another stack owns it)."
+  description = "Whether this stack sets the account-wide API Gateway CloudWatch role (false if another stack owns it). null: the module's true."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "signing_secret_version" {
-  description = "Generation of the signing secret; increase to rotate it."
+  description = "Generation of the signing secret; set it above the module's 1, and increase it, to rotate the secret. null: the module's 1."
   type        = number
-  default     = 1
+  default     = null
 }
 
 variable "alarm_topic_arn" {
@@ -159,20 +93,14 @@ variable "alarm_topic_arn" {
   default     = null
 }
 
-variable "queue_age_alarm_threshold_seconds" {
-  description = "Age of the oldest job message that raises the job-queue-age alarm, in seconds; null: twice the worker timeout."
-  type        = number
+variable "callback_allowed_schemes" {
+  description = "URL schemes a job's callbackUrl may use. null: the module's [\"https\"], production's rule; only the LocalStack rehearsal (rehearsal.tfvars) adds \"http\"."
+  type        = list(string)
   default     = null
 }
 
-variable "callback_allowed_schemes" {
-  description = "URL schemes a job's callbackUrl may use. [\"https\"] (default) in production; only the LocalStack rehearsal (rehearsal.tfvars) adds \"http\"."
-  type        = list(string)
-  default     = ["https"]
-}
-
 variable "callback_allowed_networks" {
-  description = "Non-public CIDRs webhooks may still be delivered to. [] (default) in production: loopback, private, link-local and reserved addresses are refused; only the LocalStack rehearsal (rehearsal.tfvars) allows 127.0.0.0/8."
+  description = "Non-public CIDRs webhooks may still be delivered to. null: the module's [] (loopback, private, link-local and reserved addresses are refused), production's rule; only the LocalStack rehearsal (rehearsal.tfvars) allows 127.0.0.0/8."
   type        = list(string)
-  default     = []
+  default     = null
 }

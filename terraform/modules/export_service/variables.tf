@@ -103,6 +103,7 @@ variable "cors_allowed_origins" {
   description = "Browser origins (`scheme://host[:port]`, no path) whose pages may PUT uploads to the assets bucket and play or GET exports, with the presigned URLs, e.g. [\"https://app.example.com\"]. Empty: no CORS rule, so every browser page is refused (server-side clients are unaffected)."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for origin in var.cors_allowed_origins : can(regex("^https?://[^/?#\\s]+$", origin))])
@@ -540,6 +541,7 @@ variable "signing_secret_version" {
   description = "Generation of the signing secret. The value is generated once per generation and never stored in the Terraform state; increase this number to rotate it (every client then needs the new secret)."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.signing_secret_version >= 1 && floor(var.signing_secret_version) == var.signing_secret_version
@@ -611,6 +613,7 @@ variable "manage_api_gateway_account" {
   description = "Whether this module creates the IAM role API Gateway uses to write logs and registers it in the (account and region wide) API Gateway settings. Turn it off when something else in the account manages that setting."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 ################################################################################
@@ -621,6 +624,7 @@ variable "callback_allowed_schemes" {
   description = "URL schemes a job's callbackUrl may use (CALLBACK_ALLOWED_SCHEMES). [\"https\"] in production; a local stack whose receivers run on the host adds \"http\"."
   type        = list(string)
   default     = ["https"]
+  nullable    = false
 
   validation {
     condition     = length(var.callback_allowed_schemes) > 0 && alltrue([for s in var.callback_allowed_schemes : contains(["https", "http"], s)])
@@ -632,6 +636,7 @@ variable "callback_allowed_networks" {
   description = "CIDRs a webhook may be delivered to although they are not public (CALLBACK_ALLOWED_NETWORKS): every other loopback, private, link-local (instance metadata), unique-local or reserved address is refused after DNS resolution. [] in production; [\"127.0.0.0/8\"] for a local stack."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for n in var.callback_allowed_networks : can(cidrhost(n, 0))])
