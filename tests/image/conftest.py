@@ -33,6 +33,25 @@ class Image:
     config: dict[str, object]
     labels: dict[str, str]
 
+    def argv(
+        self,
+        command: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        tmp: Path | None = None,
+        binds: Sequence[tuple[Path, str]] = (),
+    ) -> list[str]:
+        """The host command that runs `command` in the image (`scripts/image/run.sh`, with IMAGE_REF set
+        to this image); `binds` are read-only (host path, path in the image)."""
+        args: list[str] = [str(RUN_SCRIPT)]
+        for name, value in (env or {}).items():
+            args += ["--env", f"{name}={value}"]
+        if tmp is not None:
+            args += ["--tmp", str(tmp)]
+        for source, target in binds:
+            args += ["--bind", f"{source}:{target}:ro"]
+        return [*args, "--", *command]
+
     def run(
         self,
         command: Sequence[str],
@@ -43,16 +62,9 @@ class Image:
         check: bool = True,
         timeout: float = 600,
     ) -> subprocess.CompletedProcess[str]:
-        """Runs `command` in the image; `binds` are read-only (host path, path in the image)."""
-        args: list[str] = [str(RUN_SCRIPT)]
-        for name, value in (env or {}).items():
-            args += ["--env", f"{name}={value}"]
-        if tmp is not None:
-            args += ["--tmp", str(tmp)]
-        for source, target in binds:
-            args += ["--bind", f"{source}:{target}:ro"]
+        """Runs `command` in the image and waits for it."""
         result = subprocess.run(
-            [*args, "--", *command],
+            self.argv(command, env=env, tmp=tmp, binds=binds),
             check=False,
             capture_output=True,
             text=True,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.image.conftest import RUN_SCRIPT, Image
+from tests.image.conftest import Image
 
 API = "/2018-06-01/runtime"
 
@@ -116,13 +116,10 @@ def test_the_entry_point_cold_starts_and_answers_an_invocation(
         "EXPORTS_BUCKET_NAME": "exports",
         "POWERTOOLS_SERVICE_NAME": "video-export-worker",
     }
-    args = [str(RUN_SCRIPT)]
-    for name, value in env.items():
-        args += ["--env", f"{name}={value}"]
     entry_point = [*image.config["Entrypoint"], *image.config["Cmd"]]  # type: ignore[misc]
     started = time.monotonic()
     process = subprocess.Popen(
-        [*args, "--tmp", str(image_tmp), "--", *entry_point],
+        image.argv(entry_point, env=env, tmp=image_tmp),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
