@@ -20,12 +20,10 @@ engine_has_image() { # <engine> <ref>
   "$1" image inspect "$2" >/dev/null 2>&1
 }
 
-# The image's Env as NAME=VALUE lines, and its user (uid:gid).
-image_env() { # <engine> <ref>
-  "$1" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$2" | sed '/^$/d'
-}
-image_user() { # <engine> <ref>
-  "$1" image inspect --format '{{.Config.User}}' "$2"
+# The image's user and working directory on the first line, then its Env as NAME=VALUE lines.
+image_config() { # <engine> <ref>
+  "$1" image inspect --format '{{.Config.User}} {{.Config.WorkingDir}}{{println}}{{range .Config.Env}}{{println .}}{{end}}' "$2" \
+    | sed '/^$/d'
 }
 
 # Runs CMD in the image as its user, with its Env and working directory, as `docker run` would:
@@ -47,9 +45,9 @@ image_run() {
     docker run --rm --read-only --network host "${docker_args[@]}" --entrypoint "$1" "${ref}" "${@:2}"
     return
   fi
-  local root env=() line
+  local root user workdir env=() line
   root="$(podman image mount "${ref}")"
-  while IFS= read -r line; do env+=("${line}"); done < <(image_env podman "${ref}")
-  env -i "${env[@]}" "${extra_env[@]}" "${IMAGE_SCRIPTS}/enter.sh" "${root}" --user "$(image_user podman "${ref}")" \
-    --workdir "$(podman image inspect --format '{{.Config.WorkingDir}}' "${ref}")" "${enter_args[@]}" -- "$@"
+  { read -r user workdir; while IFS= read -r line; do env+=("${line}"); done; } < <(image_config podman "${ref}")
+  env -i "${env[@]}" "${extra_env[@]}" "${IMAGE_SCRIPTS}/enter.sh" "${root}" --user "${user}" \
+    --workdir "${workdir:-/}" "${enter_args[@]}" -- "$@"
 }
