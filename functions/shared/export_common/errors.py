@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     # 409
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    # DELETE /export/{jobId} of a job that already SUCCEEDED or FAILED: there is nothing left to cancel
+    JOB_ALREADY_ENDED = "JOB_ALREADY_ENDED"
     # 413 / 415
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
@@ -66,6 +68,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
+    ErrorCode.JOB_ALREADY_ENDED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.QUEUE_UNAVAILABLE: 503,

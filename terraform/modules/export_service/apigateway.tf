@@ -10,10 +10,11 @@ locals {
     job     = { path_part = "{jobId}", parent = "export" }
   }
   api_routes = {
-    "GET /health"          = "health"
-    "POST /export"         = "export"
-    "POST /export/presign" = "presign"
-    "GET /export/{jobId}"  = "job"
+    "GET /health"            = "health"
+    "POST /export"           = "export"
+    "POST /export/presign"   = "presign"
+    "GET /export/{jobId}"    = "job"
+    "DELETE /export/{jobId}" = "job"
   }
 }
 
