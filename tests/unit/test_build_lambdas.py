@@ -362,5 +362,6 @@ def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
         WorkerMetric.POISON_MESSAGES,
         WorkerMetric.JOBS_FANNED_OUT,
         WorkerMetric.FANOUT_TASKS_DONE,
+        WorkerMetric.JOBS_CANCELLED,
     }
     assert f"{{${{local.ns}},{ERROR_CODE_DIMENSION},service}}" in monitoring
