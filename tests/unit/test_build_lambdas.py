@@ -21,6 +21,7 @@ from export_common.keys import (
     WORK_KEY_PREFIX,
 )
 from export_common.limits import (
+    DEFAULT_JOB_HEARTBEAT_SECONDS,
     DEFAULT_JOB_TTL_DAYS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RECEIVE_COUNT,
@@ -274,6 +275,12 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
         == WorkerSettings.model_fields["max_attempts"].default
     )
     assert default_of("max_receive_count") == DEFAULT_MAX_RECEIVE_COUNT
+    # the heartbeat: how soon a crash is taken over and a cancelled render stops
+    assert (
+        default_of("job_heartbeat_seconds")
+        == DEFAULT_JOB_HEARTBEAT_SECONDS
+        == WorkerSettings.model_fields["heartbeat_seconds"].default
+    )
     assert "var.max_attempts <= 100" in variables and MAX_ATTEMPTS_LIMIT == 100
     # AWS limits the module's validations restate: SQS's visibility and delay, SigV4's presign lifetime
     assert f"<= {SQS_MAX_VISIBILITY_SECONDS}" in variables.split('variable "job_lease_seconds"', 1)[1]
