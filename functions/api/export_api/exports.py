@@ -40,7 +40,7 @@ logger = Logger(child=True)
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # a cancel re-reads the job this often when a concurrent transition refused its write (a claim, a release)
 CANCEL_TRIES = 4
-UNKNOWN_JOB_MESSAGE = "No export job with this id in this deployment."
+UNKNOWN_JOB_MESSAGE = "No export job with this id."
 _UUID_CHARS = frozenset("0123456789abcdef-")
 
 

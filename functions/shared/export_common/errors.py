@@ -44,10 +44,16 @@ class ErrorCode(StrEnum):
     # 413 / 415
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # answered by API Gateway itself (export_common.gateway_responses): a request it refused before the
+    # API saw it (a WAF rule, a resource policy), one over the stage's rate, any other 4xx of its own
+    ACCESS_DENIED = "ACCESS_DENIED"
+    RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_REFUSED = "REQUEST_REFUSED"
     # 5xx: never caused by client input
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
     DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    API_TIMEOUT = "API_TIMEOUT"  # API Gateway gave up waiting for the API function
     # job failures decided by the worker (render.errors adds the render-specific ones)
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     INVALID_JOB = "INVALID_JOB"
@@ -71,9 +77,13 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.JOB_ALREADY_ENDED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.ACCESS_DENIED: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_REFUSED: 400,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.API_TIMEOUT: 504,
 }
 
 

@@ -86,7 +86,7 @@ def test_a_job_that_ended_otherwise_is_a_409(stack: Stack, status: JobStatus) ->
 def test_an_unknown_or_malformed_job_is_a_404(stack: Stack, job_id: str) -> None:
     reply = stack.call("DELETE", f"/export/{job_id}")
     assert (reply.status, error_code(reply)) == (404, "NOT_FOUND")
-    assert "this deployment" in reply.body["error"]
+    assert reply.body["error"] == "No export job with this id."
 
 
 def test_an_unsigned_or_wrongly_signed_delete_is_a_401_and_changes_nothing(stack: Stack) -> None:
