@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from export_common.jobs import Cancellation, JobStatus
+from export_common.jobs import Cancellation, JobStatus, job_message_body
 from export_common.keys import chunk_key, output_key
 from export_worker import handler
+from export_worker.attempt import Outcome
+from export_worker.dlq import process_dead_letter
 from export_worker.engine import RenderRun
 from export_worker.settings import WorkerSettings
 from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, CountingEngine, FakeContext, make_bench
@@ -174,3 +176,16 @@ def test_a_chunk_uploaded_after_another_task_ended_the_cancel_is_deleted_by_its_
     # the heartbeat had no chance to see it: the task uploaded, its finish was refused, it deleted its file
     assert fast.job(job_id).status is JobStatus.CANCELLED
     assert fast.exports() == []
+
+
+def test_the_dlq_ends_a_cancelling_job_nobody_holds(fast: Bench, clock: ManualClock) -> None:
+    job_id = fast.create_job(send=False)
+    assert fast.repo.claim(job_id, lease_seconds=120, now=clock(), max_attempts=3)
+    assert fast.repo.request_cancel(job_id)
+    body = job_message_body(job_id)
+    with pytest.raises(Exception, match="job busy"):  # its worker may still be cleaning up
+        process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock)
+    clock.advance(121)
+    result = process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock)
+    assert result.outcome is Outcome.CANCELLED
+    assert fast.job(job_id).status is JobStatus.CANCELLED
