@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from render import fanout, limits
+from render import chunking, fanout, limits
+from render.frames import output_frames
 from render.model import ExportRequest
 from render.pipeline import render_export
 
@@ -145,8 +146,8 @@ def main() -> int:
     print(f"sources ready in {time.monotonic() - started:.0f} s ({args.cache})")
     request = timeline(args.minutes)
     composition = request.to_composition()
-    windows = fanout.plan_chunks(composition)
-    total = fanout.output_frames(composition)
+    windows = chunking.plan_chunks(composition)
+    total = output_frames(composition)
     print(f"timeline: {composition.duration:.0f} s at {WIDTH}x{HEIGHT} {FPS} fps = {total} frames, ", end="")
     print(f"{len(windows)} chunks (threshold {limits.FANOUT_THRESHOLD_SECONDS:g} s)")
 

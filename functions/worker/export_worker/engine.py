@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from render.fanout import ChunkWindow
+    from render.chunking import ChunkWindow
     from render.model import ExportRequest
 
 
@@ -95,10 +95,10 @@ class FfmpegEngine:
         }
 
     def plan(self, request: ExportRequest, limits: FanoutLimits) -> tuple[ChunkWindow, ...]:
-        from render.fanout import plan_chunks  # noqa: PLC0415 -- the renderer is imported when first used
+        from render.chunking import plan_export_chunks  # noqa: PLC0415 -- the renderer is imported when first used
 
-        return plan_chunks(
-            request.to_composition(),
+        return plan_export_chunks(
+            request,
             threshold_seconds=limits.threshold_seconds,
             max_chunks=limits.max_chunks,
             min_chunk_seconds=limits.min_chunk_seconds,

@@ -64,8 +64,8 @@ from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.storage import download_assets, upload_output
 from export_worker.workdir import job_work_dir
+from render.chunking import ChunkWindow
 from render.errors import RenderError, RenderTimeoutError
-from render.fanout import ChunkWindow
 from render.model import ExportRequest
 
 if TYPE_CHECKING:

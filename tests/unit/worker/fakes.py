@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from export_worker.engine import FanoutLimits, FfmpegEngine, RenderRun
-from render.fanout import ChunkWindow
+from render.chunking import ChunkWindow
 
 
 @dataclass(frozen=True)
