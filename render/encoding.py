@@ -71,7 +71,7 @@ class QualitySettings:
 # each one's render time and its SSIM/PSNR against a lossless render of the same timeline.
 QUALITY_SETTINGS: Final[Mapping[Quality, QualitySettings]] = {
     Quality.DRAFT: QualitySettings(
-        video={"preset": "ultrafast", "crf": "26"},
+        video={"preset": "ultrafast", "crf": "32"},
         audio={"aac_coder": "fast"},
         scaler="fast_bilinear",
     ),

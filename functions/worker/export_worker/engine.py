@@ -31,6 +31,8 @@ class RenderOutcome(Protocol):
     def size_bytes(self) -> int: ...
     @property
     def render_seconds(self) -> float: ...
+    @property
+    def poster_path(self) -> Path | None: ...  # output.poster's JPEG, when this render wrote it
 
 
 @dataclass(frozen=True)

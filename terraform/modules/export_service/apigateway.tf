@@ -7,12 +7,14 @@ locals {
     health  = { path_part = "health", parent = null }
     export  = { path_part = "export", parent = null }
     presign = { path_part = "presign", parent = "export" }
+    quote   = { path_part = "quote", parent = "export" }
     job     = { path_part = "{jobId}", parent = "export" }
   }
   api_routes = {
     "GET /health"          = "health"
     "POST /export"         = "export"
     "POST /export/presign" = "presign"
+    "POST /export/quote"   = "quote"
     "GET /export/{jobId}"  = "job"
   }
 }
