@@ -1,5 +1,6 @@
 """examples/browser_demo: the page's Melies timeline is a valid export, and the backend signs only the
-page's calls (presign, quote, export, status), against the moto-backed API over HTTP, without ever handing out the secret."""
+page's calls (presign, quote, export, status), against the moto-backed API over HTTP, without ever
+handing out the secret."""
 
 from __future__ import annotations
 
