@@ -128,6 +128,15 @@ def _request(rows: list[list[dict[str, object]]], names: list[str], **timeline: 
     }
 
 
+def start_body() -> dict[str, object]:
+    """One output frame over every source: a render's fixed cost (probes, graph set-up, ffmpeg's start),
+    the cost model's `task_start_seconds`."""
+    frame = 1 / FPS
+    rows = [[_action("video", 0, frame, src=f"clip{i}.mp4")] for i in range(1, 5)]
+    rows += [[_action("image", 0, frame, src="logo.png")], [_action("audio", 0, frame, src="music.m4a")]]
+    return _request(rows, [*(f"clip{i}.mp4" for i in range(1, 5)), "logo.png", "music.m4a"])
+
+
 def mixed_body() -> dict[str, object]:
     title = 'Benchmark: 60 s @ 720p — 100% "real"'
     rows = [
@@ -306,7 +315,7 @@ def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
             str(workdir / "assets" / "plain.mp4"),
         ]
         return _timed(lambda: subprocess.run([*argv, *output_argv(), str(workdir / "plain.mp4")], check=True))
-    body = TIMELINES[timeline]()
+    body = start_body() if side == "start" else TIMELINES[timeline]()
     if side in ("draft", "high"):
         body["output"] = {**body["output"], "quality": side}  # type: ignore[dict-item]
     request = ExportRequest.model_validate(body)
@@ -416,6 +425,9 @@ def main() -> int:
         plain = _in_child("plain", "-", workdir)
         runs.setdefault(("plain", "-"), []).append(plain)
         line.append(f"plain {plain['seconds']:.2f} s")
+        start = _in_child("start", "-", workdir)
+        runs.setdefault(("start", "-"), []).append(start)
+        line.append(f"start {start['seconds']:.2f} s")
         for timeline in timelines:
             for side in sides:
                 result = _in_child(side, timeline, workdir)
@@ -432,6 +444,11 @@ def main() -> int:
 
     plains = runs["plain", "-"]
     print(f"plain encode of a {DURATION} s 720p source: median {median(p['seconds'] for p in plains):.2f} s")
+    print(
+        f"cost model: task start-up (one frame over every source) median "
+        f"{median(r['seconds'] for r in runs['start', '-']):.2f} s measured, "
+        f"{cost.COEFFICIENTS.task_start_seconds:.2f} s in render/cost.py"
+    )
     for timeline in timelines:
         render, naive = ("render", timeline), ("naive", timeline)
         print(f"--- {timeline} timeline ({DURATION} s, {WIDTH}x{HEIGHT} @ {FPS} fps)")

@@ -53,8 +53,8 @@ COEFFICIENTS: Final = CostCoefficients(
     },
     audio_seconds_per_output_second=0.038,
     join_seconds_per_output_second=0.0075,
-    task_start_seconds=0.6,
-    task_io_seconds=0.5,
+    task_start_seconds=1.2,
+    task_io_seconds=0.2,
     queue_to_start_seconds=1.25,
 )
 
