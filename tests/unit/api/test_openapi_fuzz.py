@@ -75,7 +75,15 @@ bodies = st.one_of(
                 max_size=3,
             ),
             "timeline": st.fixed_dictionaries({}, optional={"editorData": json_values}),
-            "output": json_values,
+            "output": json_values
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "quality": st.sampled_from(["draft", "standard", "high", "ultra", 1, None]),
+                    "format": st.sampled_from(["mp4", "m4a", "webm", "", None]),
+                    "poster": json_values | st.fixed_dictionaries({"at": json_values}),
+                },
+            ),
         },
     ).map(lambda v: json.dumps(v).encode()),
 )
@@ -83,6 +91,7 @@ paths = st.sampled_from(
     [
         "/export",
         "/export/presign",
+        "/export/quote",
         "/export/0b5e1f2c-9a43-4c1e-8f00-3d2c1b0a9f8e",
         "/export/x",
         "/health",
