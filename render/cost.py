@@ -47,9 +47,9 @@ class CostCoefficients:
 # about 1.7 vCPUs, so these are about right there too.
 COEFFICIENTS: Final = CostCoefficients(
     video_seconds_per_megapixel_frame={
-        Quality.DRAFT: 0.0085,
-        Quality.STANDARD: 0.0180,
-        Quality.HIGH: 0.0440,
+        Quality.DRAFT: 0.011,
+        Quality.STANDARD: 0.021,
+        Quality.HIGH: 0.068,
     },
     audio_seconds_per_output_second=0.038,
     join_seconds_per_output_second=0.0075,
