@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from render import limits
-from render.chunking import ChunkWindow
+from render.chunking import ChunkWindow, plan_chunks
 from render.compiler import GLOBAL_ARGS, PosterShot
 from render.composition import Clip, ClipKind, Composition
 from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
@@ -42,6 +42,20 @@ from render.pipeline import (
 )
 from render.planner import plan_render
 from render.probe import MediaInfo
+
+# The cut itself (`plan_chunks`) lives in the pure `render.chunking`, which the API's quote imports too;
+# it is named here as well, beside what renders the chunks.
+__all__ = [
+    "ChunkWindow",
+    "count_frames",
+    "join_chunks",
+    "output_frames",
+    "plan_chunks",
+    "render_audio_track",
+    "render_video_chunk",
+    "used_asset_keys",
+    "window_composition",
+]
 
 
 def used_asset_keys(request: ExportRequest, window: ChunkWindow | None = None) -> list[str]:

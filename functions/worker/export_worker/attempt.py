@@ -311,8 +311,8 @@ def superseded(job_id: str, attempt: int) -> RecordResult:
 def upload_result(
     output_path: Path, key: str, rendered: RenderOutcome, deps: WorkerDeps, *, poster_key: str | None = None
 ) -> tuple[JobOutput, RenderOutcome]:
-    """Uploads the finished export (and its poster, when the render wrote one and ``poster_key`` names
-    where it goes) and describes it as the job's output."""
+    """Uploads the finished export (and its poster, when the render wrote one) and describes it as the
+    job's output; ``poster_key`` is where the poster is (a fan-out's join copied it there already)."""
     bucket = deps.settings.exports_bucket_name
     size = upload_output(deps.s3, output_path, bucket, key)
     if poster_key is not None and rendered.poster_path is not None:

@@ -470,8 +470,7 @@ def _join_and_upload(
         if request.output.poster is not None:
             poster = poster_key(job_id)
             _copy_poster(deps.s3, bucket, work_poster_key(job_id), poster)
-        output, joined = upload_result(output_path, output_key(job_id), joined, deps)
-    return output.model_copy(update={"poster_key": poster}), joined
+        return upload_result(output_path, output_key(job_id), joined, deps, poster_key=poster)
 
 
 def _copy_poster(s3: S3Client, bucket: str, source: str, target: str) -> None:
