@@ -31,7 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from render import fanout, limits
+from render import chunking, cost, fanout, limits
+from render.encoding import Quality
+from render.frames import output_frames
 from render.model import ExportRequest
 from render.pipeline import render_export
 
@@ -145,8 +147,8 @@ def main() -> int:
     print(f"sources ready in {time.monotonic() - started:.0f} s ({args.cache})")
     request = timeline(args.minutes)
     composition = request.to_composition()
-    windows = fanout.plan_chunks(composition)
-    total = fanout.output_frames(composition)
+    windows = chunking.plan_chunks(composition)
+    total = output_frames(composition)
     print(f"timeline: {composition.duration:.0f} s at {WIDTH}x{HEIGHT} {FPS} fps = {total} frames, ", end="")
     print(f"{len(windows)} chunks (threshold {limits.FANOUT_THRESHOLD_SECONDS:g} s)")
 
@@ -204,7 +206,62 @@ def main() -> int:
         f"single pass {single_cost:.1f} GB-s per export minute, fan-out {fan_cost:.1f} GB-s per export "
         f"minute ({fan_cost / single_cost:.2f}x: {len(windows)} chunks + audio + join, each billed alone)"
     )
+    print_cost_model(
+        request,
+        windows,
+        single_seconds=single.render_seconds,
+        chunk_seconds=chunk_seconds,
+        audio_seconds=audio.render_seconds,
+        join_seconds=joined.render_seconds,
+        latency=latency,
+    )
     return 0
+
+
+def print_cost_model(
+    request: ExportRequest,
+    windows: tuple[chunking.ChunkWindow, ...],
+    *,
+    single_seconds: float,
+    chunk_seconds: list[float],
+    audio_seconds: float,
+    join_seconds: float,
+    latency: float | None,
+) -> None:
+    """The fan-out's part of the cost model (render/cost.py): its coefficients measured here beside the
+    module's, and the quote's error on this timeline, in one pass and fanned out."""
+    c = cost.COEFFICIENTS
+    composition = request.to_composition()
+    seconds = composition.duration
+    megapixel_frames = output_frames(composition) * composition.width * composition.height / 1e6
+    measured = {
+        "audio_seconds_per_output_second": (audio_seconds - c.task_start_seconds) / seconds,
+        "join_seconds_per_output_second": (join_seconds - c.task_start_seconds) / seconds,
+        "video_seconds_per_megapixel_frame[standard]": (
+            sum(chunk_seconds) - len(chunk_seconds) * c.task_start_seconds
+        )
+        / megapixel_frames,
+    }
+    model = {
+        "audio_seconds_per_output_second": c.audio_seconds_per_output_second,
+        "join_seconds_per_output_second": c.join_seconds_per_output_second,
+        "video_seconds_per_megapixel_frame[standard]": c.video_seconds_per_megapixel_frame[Quality.STANDARD],
+    }
+    if latency is not None:
+        measured["queue_to_start_seconds"] = latency
+        model["queue_to_start_seconds"] = c.queue_to_start_seconds
+    print("cost model (render/cost.py): measured here / in the module")
+    for name, value in measured.items():
+        print(f"  {name}: {value:.4f} / {model[name]:.4f}")
+    memory = worker_memory_mb()
+    one_pass = cost.estimate(cost.work_of(request, ()), memory_mb=memory).render_seconds
+    fanned = cost.estimate(cost.work_of(request, windows), memory_mb=memory).render_seconds
+    used = sum(chunk_seconds) + audio_seconds + join_seconds
+    print(
+        f"  quote error: single pass {cost.relative_error(one_pass, single_seconds):+.0%} "
+        f"({one_pass:.1f} s quoted, {single_seconds:.1f} s rendered); fan-out render seconds "
+        f"{cost.relative_error(fanned, used):+.0%} ({fanned:.1f} s quoted, {used:.1f} s over its tasks)"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,12 @@ Baselines, with the same encoder settings (`render.encoding`):
   (`-ss`/`-t` before `-i`): the hand-built single graph the render planner is measured against, the
   floor of what planning alone can save over the naive worker.
 
+Qualities (`output.quality`, `render.encoding.QUALITY_SETTINGS`): every round also renders each timeline
+as `draft` and `high` (the `render` side is `standard`), and once a lossless render (x264 at CRF 0, same
+graph) that each quality's output is compared with (SSIM and PSNR over every frame). It prints `ratio
+draft / standard` (target <= 0.5), and the cost model's figures (`render.cost`): each quality's seconds per
+megapixel-frame as measured beside the model's coefficient, and the quote's error on each timeline.
+
 Each measurement runs in a fresh child process so its peak memory (max RSS) is its own. The ratios are
 medians of ratios taken within a round, because the machines are noisy.
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -46,17 +53,19 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from render import compiler
+from render import compiler, cost, encoding
 from render.composition import Clip, ClipKind, Composition
-from render.encoding import AUDIO_SAMPLE_RATE, output_argv
+from render.encoding import AUDIO_SAMPLE_RATE, Quality, output_argv
 from render.model import ExportRequest
 from render.pipeline import probe_assets, render_export
 
 DURATION = 60
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 TARGETS = {"render / plain encode": {"mixed": 1.10}, "render / naive concat": {"melies": 0.93}}
-# The measured sides of each timeline, in the order each round runs them.
-SIDES = ("render", "naive", "seeking")
+DRAFT_TARGET = 0.5  # ratio draft / standard
+# The measured sides of each timeline, in the order each round runs them (`render` is standard quality).
+SIDES = ("render", "naive", "seeking", "draft", "high")
+QUALITY_SIDES = {"draft": Quality.DRAFT, "render": Quality.STANDARD, "high": Quality.HIGH}
 # A render with one setting changed: global ffmpeg options put before the render's own, or the decoder
 # threads of each input (the render's is render.encoding.DECODER_THREADS; 0 is ffmpeg's automatic choice).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -117,6 +126,15 @@ def _request(rows: list[list[dict[str, object]]], names: list[str], **timeline: 
         "assets": [{"src": n, "s3Key": f"assets/{n}"} for n in names],
         "output": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
     }
+
+
+def start_body() -> dict[str, object]:
+    """One output frame over every source: a render's fixed cost (probes, graph set-up, ffmpeg's start),
+    the cost model's `task_start_seconds`."""
+    frame = 1 / FPS
+    rows = [[_action("video", 0, frame, src=f"clip{i}.mp4")] for i in range(1, 5)]
+    rows += [[_action("image", 0, frame, src="logo.png")], [_action("audio", 0, frame, src="music.m4a")]]
+    return _request(rows, [*(f"clip{i}.mp4" for i in range(1, 5)), "logo.png", "music.m4a"])
 
 
 def mixed_body() -> dict[str, object]:
@@ -297,7 +315,13 @@ def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
             str(workdir / "assets" / "plain.mp4"),
         ]
         return _timed(lambda: subprocess.run([*argv, *output_argv(), str(workdir / "plain.mp4")], check=True))
-    request = ExportRequest.model_validate(TIMELINES[timeline]())
+    body = start_body() if side == "start" else TIMELINES[timeline]()
+    if side in ("draft", "high"):
+        body["output"] = {**body["output"], "quality": side}  # type: ignore[dict-item]
+    request = ExportRequest.model_validate(body)
+    if side == "lossless":
+        # the same graph, every frame kept exactly (x264's CRF 0 is lossless): the reference of SSIM/PSNR
+        encoding.VIDEO_OUTPUT_OPTIONS.update({"crf": "0", "preset": "ultrafast"})
     if side in ("naive", "seeking"):
         argv = naive_argv(request, workdir, workdir / f"{side}-{timeline}.mp4", seek=side == "seeking")
         return _timed(lambda: subprocess.run(argv, check=True))
@@ -313,7 +337,39 @@ def measure(side: str, timeline: str, workdir: Path) -> dict[str, float]:
             ffmpeg = str(wrapper)
     output = workdir / f"{side.replace(':', '-')}-{timeline}.mp4"
     result = _timed(lambda: render_export(request, workdir, output, ffmpeg=ffmpeg))
+    if side in QUALITY_SIDES and (workdir / f"lossless-{timeline}.mp4").exists():
+        result |= picture_scores(output, workdir / f"lossless-{timeline}.mp4")
     return {**result, "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def picture_scores(output: Path, reference: Path) -> dict[str, float]:
+    """SSIM (0..1) and PSNR (dB) of `output` against `reference`, over every frame."""
+    scores = {}
+    for metric, pattern in (("ssim", r"All:([0-9.]+)"), ("psnr", r"average:([0-9.]+|inf)")):
+        log = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(output), "-i", str(reference),
+             "-lavfi", f"[0:v][1:v]{metric}", "-f", "null", "-"],
+            check=True, capture_output=True, text=True,
+        ).stderr  # fmt: skip
+        found = re.findall(pattern, log)
+        scores[metric] = float(found[-1]) if found and found[-1] != "inf" else float("inf")
+    return scores
+
+
+def quote_seconds(timeline: str, quality: Quality) -> float:
+    """What `POST /export/quote` estimates for this timeline rendered in one pass."""
+    body = TIMELINES[timeline]()
+    body["output"] = {**body["output"], "quality": quality.value}  # type: ignore[dict-item]
+    request = ExportRequest.model_validate(body)
+    return cost.estimate(cost.work_of(request, ()), memory_mb=3008).render_seconds
+
+
+def measured_coefficient(timeline: str, seconds: float) -> float:
+    """Seconds per megapixel-frame of a render that took `seconds`, by the cost model's own terms."""
+    c = cost.COEFFICIENTS
+    work = cost.work_of(ExportRequest.model_validate(TIMELINES[timeline]()), ())
+    picture = seconds - c.task_start_seconds - work.duration_seconds * c.audio_seconds_per_output_second
+    return picture / (work.frames * work.width * work.height / 1e6)
 
 
 def _in_child(side: str, timeline: str, workdir: Path) -> dict[str, float]:
@@ -358,6 +414,8 @@ def main() -> int:
             subprocess.run(["ffmpeg", "-v", "error", "-y", *source, *extra, str(target)], check=True)
 
     timelines = args.timeline or list(TIMELINES)
+    for timeline in timelines:  # the lossless reference of each timeline, once
+        _in_child("lossless", timeline, workdir)
     sides = [*SIDES, *(f"render:{variant}" for variant in args.variant)]
     version = subprocess.run(["ffmpeg", "-version"], check=True, capture_output=True, text=True).stdout
     print(f"ffmpeg: {version.splitlines()[0]}", flush=True)
@@ -367,6 +425,9 @@ def main() -> int:
         plain = _in_child("plain", "-", workdir)
         runs.setdefault(("plain", "-"), []).append(plain)
         line.append(f"plain {plain['seconds']:.2f} s")
+        start = _in_child("start", "-", workdir)
+        runs.setdefault(("start", "-"), []).append(start)
+        line.append(f"start {start['seconds']:.2f} s")
         for timeline in timelines:
             for side in sides:
                 result = _in_child(side, timeline, workdir)
@@ -383,6 +444,11 @@ def main() -> int:
 
     plains = runs["plain", "-"]
     print(f"plain encode of a {DURATION} s 720p source: median {median(p['seconds'] for p in plains):.2f} s")
+    print(
+        f"cost model: task start-up (one frame over every source) median "
+        f"{median(r['seconds'] for r in runs['start', '-']):.2f} s measured, "
+        f"{cost.COEFFICIENTS.task_start_seconds:.2f} s in render/cost.py"
+    )
     for timeline in timelines:
         render, naive = ("render", timeline), ("naive", timeline)
         print(f"--- {timeline} timeline ({DURATION} s, {WIDTH}x{HEIGHT} @ {FPS} fps)")
@@ -401,6 +467,20 @@ def main() -> int:
                 + summary(
                     f"render[{variant}] / render", ratios(("render:" + variant, timeline), render), None
                 )
+            )
+        print("  ratio " + summary("draft / standard", ratios(("draft", timeline), render), DRAFT_TARGET))
+        print("  ratio " + summary("high / standard", ratios(("high", timeline), render), None))
+        for side, quality in QUALITY_SIDES.items():
+            seconds = median(r["seconds"] for r in runs[side, timeline])
+            ssim = median(r.get("ssim", float("nan")) for r in runs[side, timeline])
+            psnr = median(r.get("psnr", float("nan")) for r in runs[side, timeline])
+            quoted = quote_seconds(timeline, quality)
+            print(
+                f"  {quality.value:8} {seconds:6.2f} s; against lossless SSIM {ssim:.4f}, "
+                f"PSNR {psnr:.2f} dB; "
+                f"cost model: {measured_coefficient(timeline, seconds):.4f} s per megapixel-frame measured, "
+                f"{cost.COEFFICIENTS.video_seconds_per_megapixel_frame[quality]:.4f} in render/cost.py; "
+                f"quote {quoted:.2f} s, error {cost.relative_error(quoted, seconds):+.0%}"
             )
         memory = {
             side: max(r["ffmpeg_peak_mib"] for r in runs[side, timeline]) for side in ("render", "naive")

@@ -18,25 +18,34 @@ from render.colors import to_ffmpeg
 from render.composition import Align, Box, CaptionPosition, ClipKind, Fit
 from render.encoding import (
     AUDIO_CHANNEL_LAYOUT,
-    AUDIO_OUTPUT_OPTIONS,
     AUDIO_SAMPLE_RATE,
     CONTAINER_OPTIONS,
     DECODER_THREADS,
-    VIDEO_OUTPUT_OPTIONS,
+    QUALITY_SETTINGS,
+    Quality,
+    audio_options,
 )
-from render.planner import (
-    EPSILON,
-    BaseSegment,
-    FrameRange,
-    PlannedAudio,
-    PlannedVisual,
-    RenderPlan,
-    frame_at,
+from render.encoding import (
+    video_options as video_options_of,
 )
+from render.frames import EPSILON, FrameRange, frame_at
+from render.planner import BaseSegment, PlannedAudio, PlannedVisual, RenderPlan
 
 # Transitions that dip through a colour, drawn with `fade` on each side of the cut.
 DIP_COLORS = {"fadeblack": "black", "fadewhite": "white"}
 GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-y", "-v", "error", "-progress", "pipe:1", "-nostats")
+
+
+@dataclass(frozen=True)
+class PosterShot:
+    """A JPEG of frame `frame` (0-based, of this command's output) written to `path` by the same graph."""
+
+    frame: int
+    path: Path
+
+
+# The poster's JPEG quality (ffmpeg's -q:v, 2 = best .. 31): the look of the frame, at a few hundred KB.
+POSTER_JPEG_QUALITY = "3"
 
 
 @dataclass(frozen=True)
@@ -93,11 +102,15 @@ def compile_plan(
     video: bool = True,
     audio: bool = True,
     video_options: Mapping[str, str] | None = None,
+    quality: Quality = Quality.STANDARD,
+    poster: PosterShot | None = None,
 ) -> CompiledCommand:
     """Return the argv (progress on stdout via `-progress pipe:1`) and the text files it reads.
 
-    `video=False` or `audio=False` leaves that stream out (a fan-out task renders one of them);
-    `video_options` adds encoder options (a chunk's keyframe rules) after the shared ones.
+    `video=False` or `audio=False` leaves that stream out (a fan-out task renders one of them, an m4a
+    export has no video); `video_options` adds encoder options (a chunk's keyframe rules) after those
+    of `quality` (`render.encoding.QUALITY_SETTINGS`). `poster` splits the finished picture and writes
+    one of its frames as a JPEG, a second output of the same graph (nothing is decoded twice).
     Text is drawn by libass from ASS files (`render.ass`), returned in `files`.
     """
     files: dict[Path, str] = {}
@@ -128,17 +141,34 @@ def compile_plan(
             streams.count(track.input_index, "a")
     outputs: list[Any] = []
     options: dict[str, str] = {}
+    shot: Any = None
     if video:
-        outputs.append(_picture(plan, streams, files, workdir))
-        options |= {**VIDEO_OUTPUT_OPTIONS, **(video_options or {})}
+        picture = _picture(plan, streams, files, workdir)
+        if poster is not None:
+            both = picture.filter_multi_output("split")
+            picture = both.stream(0)
+            # the one frame, in full-range YUV as JPEG wants it (a scale of one frame, not of the video)
+            shot = both.stream(1).filter("select", f"eq(n,{poster.frame})").filter("scale", out_range="full")
+        outputs.append(picture)
+        options |= {**video_options_of(quality), **(video_options or {})}
     if audio:
         outputs.append(_sound(plan, streams))
-        options |= AUDIO_OUTPUT_OPTIONS
+        options |= audio_options(quality)
     options |= CONTAINER_OPTIONS
     if video:
         options["r"] = _num(plan.fps)
     out = ffmpeg.output(*outputs, f"file:{output_path}", **options, t=_num(plan.duration))
+    if shot is not None and poster is not None:
+        jpeg = ffmpeg.output(
+            shot, f"file:{poster.path}", **{"frames:v": "1", "q:v": POSTER_JPEG_QUALITY, "update": "1"}
+        )
+        out = ffmpeg.merge_outputs(out, jpeg)
     args: list[str] = ffmpeg.get_args(out)
+    scaler = QUALITY_SETTINGS[quality].scaler
+    if scaler is not None and "-filter_complex" in args:
+        # a graph's leading `sws_flags=...;` sets the flags of every scale filter in it
+        at = args.index("-filter_complex") + 1
+        args[at] = f"sws_flags={scaler};{args[at]}"
     return CompiledCommand([ffmpeg_bin, *GLOBAL_ARGS, *args], files)
 
 

@@ -1,5 +1,14 @@
-"""Output encoder settings, shared by the compiler and the benchmark's plain encode."""
+"""Output encoder settings, shared by the compiler and the benchmark's plain encode.
 
+Pure (stdlib only): the request model reads `Quality` and `OutputFormat` from here, and the API Lambda
+ships it without ffmpeg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 AUDIO_SAMPLE_RATE: Final = 48_000
@@ -24,10 +33,67 @@ CONTAINER_OPTIONS: Final[dict[str, str]] = {"movflags": "+faststart", "f": "mp4"
 DECODER_THREADS: Final = 2
 
 
-def output_argv() -> list[str]:
+class Quality(StrEnum):
+    """`output.quality`: how much encoder effort an export buys (the picture size never changes)."""
+
+    DRAFT = "draft"
+    STANDARD = "standard"
+    HIGH = "high"
+
+
+class OutputFormat(StrEnum):
+    """`output.format`: the file the export produces."""
+
+    MP4 = "mp4"  # H.264 + AAC
+    M4A = "m4a"  # AAC only: no picture is decoded, drawn or encoded
+
+    @property
+    def has_video(self) -> bool:
+        return self is OutputFormat.MP4
+
+    @property
+    def content_type(self) -> str:
+        return "video/mp4" if self is OutputFormat.MP4 else "audio/mp4"
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """What a quality changes over the standard settings above (empty: today's output, unchanged)."""
+
+    video: Mapping[str, str] = field(default_factory=dict)  # over VIDEO_OUTPUT_OPTIONS
+    audio: Mapping[str, str] = field(default_factory=dict)  # over AUDIO_OUTPUT_OPTIONS
+    scaler: str | None = None  # swscale flags of every `scale` in the graph (None: the filter's default)
+
+
+# The one table of qualities. Draft: x264's fastest preset (no B-frames, no CABAC, the cheapest motion
+# search), a bilinear scaler and AAC's fast coder; what it loses is picture detail per bit, not size or
+# frames. High: a slower preset (better motion search and decisions) at a lower CRF. `make bench` prints
+# each one's render time and its SSIM/PSNR against a lossless render of the same timeline.
+QUALITY_SETTINGS: Final[Mapping[Quality, QualitySettings]] = {
+    Quality.DRAFT: QualitySettings(
+        video={"preset": "ultrafast", "crf": "32"},
+        audio={"aac_coder": "fast"},
+        scaler="fast_bilinear",
+    ),
+    Quality.STANDARD: QualitySettings(),
+    Quality.HIGH: QualitySettings(video={"preset": "medium", "crf": "19"}),
+}
+
+
+def video_options(quality: Quality = Quality.STANDARD) -> dict[str, str]:
+    """The video encoder options of `quality`."""
+    return {**VIDEO_OUTPUT_OPTIONS, **QUALITY_SETTINGS[quality].video}
+
+
+def audio_options(quality: Quality = Quality.STANDARD) -> dict[str, str]:
+    """The audio encoder options of `quality`."""
+    return {**AUDIO_OUTPUT_OPTIONS, **QUALITY_SETTINGS[quality].audio}
+
+
+def output_argv(quality: Quality = Quality.STANDARD) -> list[str]:
     """The encoder options as ffmpeg arguments (for the benchmark's plain encode)."""
     argv: list[str] = []
-    for options in (VIDEO_OUTPUT_OPTIONS, AUDIO_OUTPUT_OPTIONS, CONTAINER_OPTIONS):
+    for options in (video_options(quality), audio_options(quality), CONTAINER_OPTIONS):
         for key, value in options.items():
             argv += [f"-{key}", value]
     return argv

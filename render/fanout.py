@@ -18,90 +18,52 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from itertools import pairwise
+from dataclasses import replace
 from pathlib import Path
 
 from render import limits
-from render.compiler import GLOBAL_ARGS
+from render.chunking import ChunkWindow, plan_chunks
+from render.compiler import GLOBAL_ARGS, PosterShot
 from render.composition import Clip, ClipKind, Composition
 from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
 from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
+from render.frames import EPSILON, frame_at, output_frames
 from render.model import ExportRequest
-from render.pipeline import RenderResult, composition_with_captions, probe_assets, result_of, run_plan
-from render.planner import EPSILON, frame_at, plan_render, transition_frames
+from render.pipeline import (
+    RenderResult,
+    composition_with_captions,
+    poster_path_of,
+    probe_assets,
+    render_audio,
+    result_of,
+    run_plan,
+    sound_clips,
+)
+from render.planner import plan_render
 from render.probe import MediaInfo
 
-
-@dataclass(frozen=True)
-class ChunkWindow:
-    """Output frames [start_frame, end_frame) of chunk `index` (0-based, in timeline order)."""
-
-    index: int
-    start_frame: int
-    end_frame: int
-
-    @property
-    def frames(self) -> int:
-        return self.end_frame - self.start_frame
-
-
-def plan_chunks(
-    composition: Composition,
-    *,
-    threshold_seconds: float = limits.FANOUT_THRESHOLD_SECONDS,
-    max_chunks: int = limits.FANOUT_MAX_CHUNKS,
-    min_chunk_seconds: float = limits.FANOUT_MIN_CHUNK_SECONDS,
-) -> tuple[ChunkWindow, ...]:
-    """How to cut the output: `()` when it is not longer than `threshold_seconds` (render in one pass).
-
-    Otherwise as many chunks as fit (at most `max_chunks`, each at least `min_chunk_seconds` and at
-    least two), of equal length to within one frame, covering every output frame once, except that an
-    edge inside a transition's span moves to the nearer end of the span (a transition is drawn whole
-    by one chunk). Pure: only the composition's duration, frame rate and transitions count, nothing
-    is probed.
-    """
-    fps = composition.fps
-    total = output_frames(composition)
-    count = min(max_chunks, int(total / fps // max(min_chunk_seconds, 1 / fps)))
-    if total / fps <= threshold_seconds or count < 2:
-        return ()
-    edges = [total * i // count for i in range(count + 1)]
-    edges = [edges[0], *(_outside_transitions(edge, composition) for edge in edges[1:-1]), edges[-1]]
-    return tuple(ChunkWindow(i, first, end) for i, (first, end) in enumerate(pairwise(edges)))
-
-
-def _outside_transitions(edge: int, composition: Composition) -> int:
-    """A chunk edge moved out of any transition's span, to the nearer end of the span (at most a
-    second: a span is at most 2 s), so that a transition is always drawn whole by one chunk."""
-    for clip in composition.clips:
-        span = transition_frames(clip, composition.fps)
-        if span is not None and span[0] < edge < span[1]:
-            return span[0] if edge - span[0] <= span[1] - edge else span[1]
-    return edge
-
-
-def output_frames(composition: Composition) -> int:
-    """The number of frames of the whole output (the single pass's and the chunks' together)."""
-    return max(1, frame_at(composition.duration, composition.fps))
+# The cut itself (`plan_chunks`) lives in the pure `render.chunking`, which the API's quote imports too;
+# it is named here as well, beside what renders the chunks.
+__all__ = [
+    "ChunkWindow",
+    "count_frames",
+    "join_chunks",
+    "output_frames",
+    "plan_chunks",
+    "render_audio_track",
+    "render_video_chunk",
+    "used_asset_keys",
+    "window_composition",
+]
 
 
 def used_asset_keys(request: ExportRequest, window: ChunkWindow | None = None) -> list[str]:
     """s3Keys a task needs, in first-use order: the visuals on screen in `window` (a video chunk), or,
     with no window, the assets that may play sound (the audio task)."""
     composition = request.to_composition()
-    clips = _sound_clips(composition) if window is None else _clips_in(composition, window)
+    clips = sound_clips(composition) if window is None else _clips_in(composition, window)
     return list(dict.fromkeys(c.source_key for c in clips if c.source_key is not None))
-
-
-def _sound_clips(composition: Composition) -> list[Clip]:
-    """Clips that may be heard: audio, and videos not muted (whether a video has sound needs a probe)."""
-    return [
-        c
-        for c in composition.clips
-        if c.kind in (ClipKind.AUDIO, ClipKind.VIDEO) and not c.muted and c.volume > 0
-    ]
 
 
 def _clips_in(composition: Composition, window: ChunkWindow) -> list[Clip]:
@@ -199,9 +161,11 @@ def render_video_chunk(
     """Render the frames of `window` to a video-only mp4 (no audio stream) at `output_path`.
 
     Exactly `window.frames` frames, the same pixels as those frames of the single pass (same planner,
-    same encoder options), the first frame a keyframe, timestamps from 0. `assets_dir` needs only the
-    assets of `used_asset_keys(request, window)`. `on_progress` gets the fraction of this chunk done
-    (rendered frames = fraction * window.frames). Raises the `render.errors` of `render_export`.
+    same encoder options), the first frame a keyframe, timestamps from 0. The chunk that holds the
+    poster's frame writes the poster too, from the same graph (`RenderResult.poster_path`).
+    `assets_dir` needs only the assets of `used_asset_keys(request, window)`. `on_progress` gets the
+    fraction of this chunk done (rendered frames = fraction * window.frames). Raises the `render.errors`
+    of `render_export`.
     """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
@@ -216,6 +180,8 @@ def render_video_chunk(
         plan_render(chunk, media, assets_dir, frames=window.frames + extra),
         duration=window.frames / composition.fps,
     )
+    frame = request.poster_frame()
+    in_window = frame is not None and window.start_frame <= frame < window.end_frame
     return run_plan(
         plan,
         output_path,
@@ -225,6 +191,10 @@ def render_video_chunk(
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
         audio=False,
+        quality=request.output.quality,
+        poster=PosterShot(frame - window.start_frame, poster_path_of(output_path))
+        if in_window and frame is not None
+        else None,
         video_options={**CHUNK_VIDEO_OPTIONS, "frames:v": str(window.frames)},
     )
 
@@ -240,31 +210,17 @@ def render_audio_track(
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
 ) -> RenderResult:
-    """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`.
-
-    Exactly the output's duration, silence where nothing plays, the single pass's audio settings.
-    `assets_dir` needs only `used_asset_keys(request)`. Raises the `render.errors` of `render_export`.
-    """
-    started = time.monotonic()
-    assets_dir = assets_dir.resolve()
-    composition = request.to_composition()
-    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=used_asset_keys(request))
-    # Only what may sound is planned; videos without pictures of their own are still videos here, so
-    # the audio plan is the single pass's audio plan.
-    sound = replace(composition, clips=tuple(_sound_clips(composition)))
-    plan = replace(
-        plan_render(sound, media, assets_dir, frames=output_frames(composition)),
-        duration=composition.duration,
-    )
-    return run_plan(
-        plan,
+    """The audio task: the whole timeline's audio, once, to an AAC-only mp4 (`render.pipeline.render_audio`,
+    which an m4a export renders too). `assets_dir` needs only `used_asset_keys(request)`."""
+    return render_audio(
+        request,
+        assets_dir,
         output_path,
-        started=started,
         on_progress=on_progress,
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
         scratch_dir=scratch_dir,
-        video=False,
     )
 
 

@@ -26,6 +26,8 @@ from render import limits
 from render.colors import parse_color
 from render.composition import Composition
 from render.editor_formats.react_timeline_editor import EditorTimeline, build_composition
+from render.encoding import OutputFormat, Quality
+from render.frames import EPSILON, frame_shown_at, output_frames
 from render.json_types import STRICT, WholeNumber
 
 ASSET_KEY_PATTERN: Final = rf"^{limits.ASSET_KEY_PREFIX}[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -48,6 +50,14 @@ class Asset(BaseModel):
         return value
 
 
+class Poster(BaseModel):
+    """`output.poster`: one JPEG of the output's frame at `at` seconds, the size of the video."""
+
+    model_config = ConfigDict(**STRICT, extra="forbid")
+
+    at: float = Field(ge=0, description="seconds on the output; must lie inside it")
+
+
 class OutputSettings(BaseModel):
     model_config = ConfigDict(**STRICT, extra="forbid")
 
@@ -55,6 +65,18 @@ class OutputSettings(BaseModel):
     height: WholeNumber = Field(limits.DEFAULT_HEIGHT, ge=limits.MIN_OUTPUT_SIDE, le=limits.MAX_OUTPUT_HEIGHT)
     fps: float = Field(limits.DEFAULT_FPS, ge=limits.MIN_FPS, le=limits.MAX_FPS)
     backgroundColor: str = Field(limits.DEFAULT_BACKGROUND, max_length=64, validate_default=True)
+    # Enums are read from their JSON strings (strict mode would otherwise want enum instances).
+    quality: Quality = Field(
+        Quality.STANDARD,
+        strict=False,
+        description="encoder effort: draft (at least twice as fast), standard, high (slower, better picture)",
+    )
+    format: OutputFormat = Field(
+        OutputFormat.MP4,
+        strict=False,
+        description="mp4 (H.264 + AAC) or m4a (AAC audio only, no picture work at all)",
+    )
+    poster: Poster | None = Field(None, description="optional: a JPEG of the output frame at `at` seconds")
 
     @field_validator("width", "height")
     @classmethod
@@ -108,10 +130,33 @@ class ExportRequest(BaseModel):
             seen.add(asset.src)
         composition, timeline_errors = self._build()
         errors.extend(timeline_errors)
+        if not timeline_errors:
+            errors.extend(self._check_poster(composition))
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         self._composition = composition
         return self
+
+    def _check_poster(self, composition: Composition) -> list[InitErrorDetails]:
+        """A poster is a frame of the output: at a time inside it, of an output that has pictures."""
+        poster = self.output.poster
+        if poster is None:
+            return []
+        loc = ("output", "poster", "at")
+        if not self.output.format.has_video:
+            reason = f"format {self.output.format.value!r} has no picture to take a poster from"
+            return [
+                InitErrorDetails(
+                    type=PydanticCustomError("poster_without_video", reason), loc=loc, input=poster.at
+                )
+            ]
+        last = output_frames(composition) - 1
+        if poster.at > last / composition.fps + EPSILON:
+            reason = f"must lie inside the output (0 to {last / composition.fps:.3f} s, its last frame)"
+            return [
+                InitErrorDetails(type=PydanticCustomError("poster_outside", reason), loc=loc, input=poster.at)
+            ]
+        return []
 
     def _build(self) -> tuple[Composition, list[InitErrorDetails]]:
         return build_composition(
@@ -128,6 +173,14 @@ class ExportRequest(BaseModel):
         if self._composition is None:
             self._composition, _ = self._build()
         return self._composition
+
+    def poster_frame(self) -> int | None:
+        """The output frame `output.poster.at` names (validation keeps it inside the output)."""
+        poster = self.output.poster
+        if poster is None:
+            return None
+        composition = self.to_composition()
+        return min(frame_shown_at(poster.at, composition.fps), output_frames(composition) - 1)
 
     def used_asset_keys(self) -> list[str]:
         """s3Keys of the assets the enabled actions use, in first-use order (what the worker downloads)."""

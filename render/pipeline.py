@@ -6,15 +6,17 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from render import limits
 from render.captions import read_from_dir, with_captions
-from render.compiler import CompiledCommand, compile_plan
-from render.composition import ClipKind, Composition
+from render.compiler import CompiledCommand, PosterShot, compile_plan
+from render.composition import Clip, ClipKind, Composition
+from render.encoding import Quality
 from render.errors import AssetMissingError, InvalidMediaError, RenderFailedError
 from render.executor import run_ffmpeg
+from render.frames import output_frames
 from render.isobmff import read_layout
 from render.model import ExportRequest
 from render.planner import RenderPlan, plan_render
@@ -28,6 +30,7 @@ class RenderResult:
     height: int
     size_bytes: int
     render_seconds: float
+    poster_path: Path | None = None  # the JPEG of `output.poster`, when this render wrote it
 
 
 # ffprobe runs are mostly process start-up and file reads: a few at once hide that latency.
@@ -97,14 +100,88 @@ def render_export(
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
 ) -> RenderResult:
-    """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`.
+    """Render `request` to `output_path` (H.264 yuv420p + AAC mp4, or AAC only for `output.format`
+    m4a) from files in `assets_dir / s3Key`, with the encoder settings of `output.quality`; the JPEG of
+    `output.poster` goes to `poster_path_of(output_path)` (`RenderResult.poster_path`).
 
     Scratch files (ASS scripts of text and captions) go to a temporary folder inside `scratch_dir`
     (default: the system temp dir), so a caller that cleans its own work dir after a crash also cleans these.
     """
+    if not request.output.format.has_video:
+        return render_audio(
+            request,
+            assets_dir,
+            output_path,
+            on_progress=on_progress,
+            timeout_seconds=timeout_seconds,
+            ffmpeg=ffmpeg,
+            ffprobe=ffprobe,
+            scratch_dir=scratch_dir,
+        )
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
     plan = build_plan(request, assets_dir, ffprobe=ffprobe)
+    frame = request.poster_frame()
+    return run_plan(
+        plan,
+        output_path,
+        started=started,
+        on_progress=on_progress,
+        quality=request.output.quality,
+        poster=None if frame is None else PosterShot(frame, poster_path_of(output_path)),
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        scratch_dir=scratch_dir,
+    )
+
+
+def poster_path_of(output_path: Path) -> Path:
+    """Where a render of `output_path` writes its poster JPEG."""
+    return output_path.with_name(f"{output_path.stem}.poster.jpg")
+
+
+def sound_clips(composition: Composition) -> list[Clip]:
+    """Clips that may be heard: audio, and videos not muted (whether a video has sound needs a probe)."""
+    return [
+        c
+        for c in composition.clips
+        if c.kind in (ClipKind.AUDIO, ClipKind.VIDEO) and not c.muted and c.volume > 0
+    ]
+
+
+def sound_asset_keys(request: ExportRequest) -> list[str]:
+    """s3Keys of the assets that may play sound, in first-use order (what an audio render reads)."""
+    return list(dict.fromkeys(c.source_key for c in sound_clips(request.to_composition()) if c.source_key))
+
+
+def render_audio(
+    request: ExportRequest,
+    assets_dir: Path,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+) -> RenderResult:
+    """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`: an m4a
+    export, or a fan-out's audio task. No picture is probed for, decoded, drawn or encoded.
+
+    Exactly the output's duration, silence where nothing plays, the single pass's audio settings.
+    `assets_dir` needs only `sound_asset_keys(request)`. Raises the `render.errors` of `render_export`.
+    """
+    started = time.monotonic()
+    assets_dir = assets_dir.resolve()
+    composition = request.to_composition()
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=sound_asset_keys(request))
+    # Only what may sound is planned; videos without pictures of their own are still videos here, so
+    # the audio plan is the single pass's audio plan.
+    sound = replace(composition, clips=tuple(sound_clips(composition)))
+    plan = replace(
+        plan_render(sound, media, assets_dir, frames=output_frames(composition)),
+        duration=composition.duration,
+    )
     return run_plan(
         plan,
         output_path,
@@ -113,6 +190,8 @@ def render_export(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        video=False,
+        quality=request.output.quality,
     )
 
 
@@ -128,6 +207,8 @@ def run_plan(
     video: bool = True,
     audio: bool = True,
     video_options: Mapping[str, str] | None = None,
+    quality: Quality = Quality.STANDARD,
+    poster: PosterShot | None = None,
 ) -> RenderResult:
     """Compile and run `plan` (streams and options as `compile_plan`); `started` is when the task began
     (`time.monotonic()`), so the time limit and `render_seconds` include probing."""
@@ -141,13 +222,20 @@ def run_plan(
             video=video,
             audio=audio,
             video_options=video_options,
+            quality=quality,
+            poster=poster,
         )
         write_files(command)
         remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
         run_ffmpeg(
             command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
         )
-    return result_of(output_path, started=started)
+    result = result_of(output_path, started=started)
+    if poster is None:
+        return result
+    if not poster.path.is_file():
+        raise RenderFailedError("the poster frame was not written")
+    return replace(result, poster_path=poster.path)
 
 
 def result_of(output_path: Path, *, started: float) -> RenderResult:

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from render.composition import Box, Clip, ClipKind, Composition, Fit
 from render.errors import InvalidMediaError
+from render.frames import EPSILON, FrameRange, frame_at, transition_frames
 from render.probe import MediaInfo
 
 # Read a little more than needed from each source so the trim filter, not the demuxer, makes the cut.
 _READ_MARGIN_SECONDS = 0.25
 # Parts of one clip closer than this in its source share one input (see `_base_segments`).
 SHARED_INPUT_GAP_SECONDS = 10.0
-# Frames are compared against clip edges with this slack so float rounding never adds or drops one.
-EPSILON = 1e-4
 
 
 @dataclass(frozen=True)
@@ -39,9 +38,6 @@ class InputSpec:
     seek: float = 0.0
     duration: float | None = None  # None: read to the end (stills)
     loop: bool = False  # start again from the beginning at the end of the file
-
-
-FrameRange = tuple[int, int]  # output frames [first, end)
 
 
 @dataclass(frozen=True)
@@ -169,11 +165,6 @@ class _Inputs:
         return self.specs.index(spec)
 
 
-def frame_at(seconds: float, fps: float) -> int:
-    """The first output frame shown at or after `seconds`."""
-    return max(0, math.ceil((seconds - EPSILON) * fps))
-
-
 def plan_render(
     composition: Composition, media: Mapping[str, MediaInfo], assets_dir: Path, *, frames: int | None = None
 ) -> RenderPlan:
@@ -280,16 +271,6 @@ class _Span:
     end: int
     outgoing: _Visual
     incoming: _Visual
-
-
-def transition_frames(clip: Clip, fps: float) -> FrameRange | None:
-    """Output frames [first, end) of the span of the transition into `clip`: round(duration * fps)
-    frames centred on the cut, half of them before it (before any clamping to the clips' frames)."""
-    if clip.transition is None:
-        return None
-    frames = max(2, round(clip.transition.duration * fps))
-    first = frame_at(clip.start, fps) - frames // 2
-    return first, first + frames
 
 
 def _transition_spans(visuals: list[_Visual], fps: float) -> list[_Span]:

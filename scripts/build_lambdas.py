@@ -56,6 +56,10 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("render/colors.py", "render/colors.py"),
     ("render/composition.py", "render/composition.py"),
     ("render/json_types.py", "render/json_types.py"),
+    ("render/encoding.py", "render/encoding.py"),  # output.quality and output.format
+    ("render/frames.py", "render/frames.py"),  # frame arithmetic (a poster's time, the split)
+    ("render/chunking.py", "render/chunking.py"),  # POST /export/quote: the worker's split decision
+    ("render/cost.py", "render/cost.py"),  # POST /export/quote: the cost model
     ("render/editor_formats", "render/editor_formats"),
     ("render/captions.py", "render/captions.py"),  # POST /export parses captions files
     # the signing rule, defined once in the Python client package; only its stdlib-only modules

@@ -174,15 +174,34 @@ export async function uploadToPresignedUrl({ uploadUrl, body, contentType }) {
   await putBytes(uploadUrl, body, contentType ? { "content-type": contentType } : {});
 }
 
-/** POST /export with `{timeline, assets}` (assets: [{src, s3Key}]). Returns `{jobId, status, ...}`. */
-export async function startExport({ baseUrl, secret, timeline, assets }) {
+/** POST /export with `{timeline, assets, output?}` (assets: [{src, s3Key}]; output: {width, height, fps,
+ *  quality, format, poster, ...}, left out when not given). Returns `{jobId, status, ...}`. */
+export async function startExport({ baseUrl, secret, timeline, assets, output }) {
   return signedFetch({
     baseUrl,
     secret,
     path: "/export",
     method: "POST",
     headers: { "content-type": JSON_CONTENT_TYPE },
-    bodyString: JSON.stringify({ timeline, assets }),
+    bodyString: JSON.stringify(output === undefined ? { timeline, assets } : { timeline, assets, output }),
+  });
+}
+
+/**
+ * POST /export/quote with a whole `POST /export` body (`{timeline, assets, output?, callbackUrl?}`): what
+ * the export would render and cost, before anything renders. Returns `{durationSeconds, frames, width,
+ * height, fps, chunks, estimate: {renderSeconds, wallSeconds, lambdaGbSeconds}}`; a body POST /export
+ * would refuse is refused the same way (thrown, with `status` and `code`).
+ */
+export async function quoteExport({ baseUrl, secret, body }) {
+  if (!body || typeof body !== "object") throw new Error("body is required");
+  return signedFetch({
+    baseUrl,
+    secret,
+    path: "/export/quote",
+    method: "POST",
+    headers: { "content-type": JSON_CONTENT_TYPE },
+    bodyString: JSON.stringify(body),
   });
 }
 
@@ -238,9 +257,10 @@ function contentTypeOf(headers) {
 /**
  * The whole export: presign every asset, upload them all in parallel, start the export with the issued
  * keys, then wait for it (`waitForExport`, `onProgress` passed through) and return the final job.
- * `assets`: [{src, body, contentType?, ext?}]. With `wait: false` it returns `{jobId}` once started.
+ * `assets`: [{src, body, contentType?, ext?}]; `output`, optional, is the body's `output` (size, quality,
+ * format, poster). With `wait: false` it returns `{jobId}` once started.
  */
-export async function exportVideo({ baseUrl, secret, timeline, assets = [], wait = true, onProgress }) {
+export async function exportVideo({ baseUrl, secret, timeline, assets = [], output, wait = true, onProgress }) {
   let uploaded = [];
   if (assets.length > 0) {
     const presigned = await presignUploads({
@@ -259,7 +279,7 @@ export async function exportVideo({ baseUrl, secret, timeline, assets = [], wait
     await Promise.all(uploads.map(({ upload, asset, headers }) => putBytes(upload.uploadUrl, asset.body, headers)));
     uploaded = uploads.map(({ upload }) => ({ src: upload.src, s3Key: upload.s3Key }));
   }
-  const started = await startExport({ baseUrl, secret, timeline, assets: uploaded });
+  const started = await startExport({ baseUrl, secret, timeline, assets: uploaded, output });
   if (!wait) return { jobId: started.jobId };
   return waitForExport({ baseUrl, secret, jobId: started.jobId, onProgress });
 }

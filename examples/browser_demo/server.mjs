@@ -1,5 +1,5 @@
-// The browser demo's backend: serves the page and signs its four API calls, as a Base44 backend
-// function does with the same client (clients/node/export-client.mjs). The secret stays in this process:
+// The browser demo's backend: serves the page and signs its API calls (presign, quote, export, status,
+// cancel), as a Base44 backend function does with the same client (clients/node/export-client.mjs). The secret stays in this process:
 // the page only ever sees presigned S3 URLs, job ids, progress and the download URL.
 //
 //   EXPORT_API_URL=... EXPORT_SIGNING_SECRET=... node examples/browser_demo/server.mjs   (or: make demo)
@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 
-import { cancelExport, getExportJob, presignUploads, signedFetch } from "../../clients/node/export-client.mjs";
+import { cancelExport, getExportJob, presignUploads, quoteExport, signedFetch } from "../../clients/node/export-client.mjs";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 // Only these files are served; nothing else on disk is reachable.
@@ -88,6 +88,10 @@ async function api(request, url, config) {
     const { timeline, assets, output } = await readJson(request);
     const bodyString = JSON.stringify({ timeline, assets, output });
     return signedFetch({ baseUrl: config.baseUrl, secret: config.secret, path: "/export", method: "POST", bodyString });
+  }
+  if (request.method === "POST" && url.pathname === "/api/quote") {
+    const { timeline, assets, output } = await readJson(request);
+    return quoteExport({ baseUrl: config.baseUrl, secret: config.secret, body: { timeline, assets, output } });
   }
   const job = JOB_PATH.exec(url.pathname);
   if (request.method === "GET" && job) {

@@ -52,7 +52,7 @@ def _terraform_outputs() -> dict[str, Any]:
 
 def _route_of(path: str) -> str:
     """Groups latencies by route, not by job id."""
-    if path.startswith("/export/") and path != "/export/presign":
+    if path.startswith("/export/") and path not in ("/export/presign", "/export/quote"):
         return "/export/{jobId}"
     return path
 

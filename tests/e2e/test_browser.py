@@ -149,6 +149,9 @@ def test_the_page_uploads_exports_and_plays_the_result(
     page_origin = demo_url.rstrip("/")
     own = [r for r in received if r.url.startswith(page_origin)]
     assert any("/api/export/" in r.url for r in own)
+    # the quote was shown before the export started
+    assert any(r.url.endswith("/api/quote") and r.ok for r in own)
+    assert str(page.text_content("#quote")).startswith("Quote: ")
     for response in own:
         assert stack.secret not in response.text(), response.url
         assert stack.secret not in str(response.request.all_headers()), response.url

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from export_common.messages import TaskKind, TaskMessage
-from render import fanout
+from render import chunking
 from render.model import ExportRequest
 from render.pipeline import render_export
 from tests.audio_levels import rms
@@ -65,8 +65,8 @@ def _request(
     }
 
 
-def _windows(request: dict[str, Any], settings: dict[str, float]) -> tuple[fanout.ChunkWindow, ...]:
-    return fanout.plan_chunks(
+def _windows(request: dict[str, Any], settings: dict[str, float]) -> tuple[chunking.ChunkWindow, ...]:
+    return chunking.plan_chunks(
         ExportRequest.model_validate(request).to_composition(),
         threshold_seconds=settings["FANOUT_THRESHOLD_SECONDS"],
         max_chunks=int(settings["FANOUT_MAX_CHUNKS"]),

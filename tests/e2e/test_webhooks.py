@@ -61,6 +61,8 @@ def test_a_succeeded_job_is_posted_signed_to_its_callback(stack: Stack, uploaded
         assert deliveries[0].path == "/hooks/export"
         assert payload["jobId"] == job_id and payload["status"] == "SUCCEEDED"
         assert payload["output"]["width"] == 160 and payload["output"]["durationSeconds"] > 0
+        assert payload["usage"]["tasks"] == 1 and payload["usage"]["renderSeconds"] > 0
+        assert payload["usage"] == stack.request("GET", f"/export/{job_id}").json()["usage"]
         download = requests.get(payload["downloadUrl"], timeout=60)
         assert download.status_code == 200 and download.content[4:8] == b"ftyp"
 

@@ -15,7 +15,11 @@ from tests.image.conftest import REPO_ROOT, Image
 from tests.video_frames import frame_count
 
 # Run inside the image: every render test, and the worker's fan-out tests (split, chunks, join).
-SUITE = ["/tmp/suite/tests/unit/render", "/tmp/suite/tests/unit/worker/test_fanout.py"]
+SUITE = [
+    "/tmp/suite/tests/unit/render",
+    "/tmp/suite/tests/unit/worker/test_fanout.py",
+    "/tmp/suite/tests/unit/worker/test_output_options.py",  # posters, m4a and usage through the worker
+]
 SITE_PACKAGES = next((REPO_ROOT / ".venv" / "lib").glob("python3.*/site-packages"))
 
 

@@ -26,6 +26,7 @@ from export_common.limits import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RECEIVE_COUNT,
     DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_WORKER_MEMORY_MB,
     MAX_ATTEMPTS_LIMIT,
     PRESIGN_MAX_EXPIRY_SECONDS,
     SQS_MAX_DELAY_SECONDS,
@@ -268,6 +269,15 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
     assert default_of("fanout_threshold_seconds") == limits.FANOUT_THRESHOLD_SECONDS
     assert default_of("fanout_max_chunks") == limits.FANOUT_MAX_CHUNKS
     assert default_of("fanout_min_chunk_seconds") == limits.FANOUT_MIN_CHUNK_SECONDS
+    assert default_of("worker_memory_size") == DEFAULT_WORKER_MEMORY_MB
+    # the worker cuts and the API quotes with the same settings, and both count GB-seconds alike
+    for name in ("api_environment", "worker_environment"):
+        assert {
+            "FANOUT_THRESHOLD_SECONDS",
+            "FANOUT_MAX_CHUNKS",
+            "FANOUT_MIN_CHUNK_SECONDS",
+            "WORKER_MEMORY_MB",
+        } <= _terraform_environment(name)
     # the retry budget and the redrive safety net: one default each, in Python and in the module
     assert (
         default_of("max_attempts")

@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, type=Path, help="where the mp4 goes")
     export.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (default 900)")
     progress_option(export)
+    quote = sub.add_parser(
+        "quote", help="upload files, then print what the export would render and cost (renders nothing)"
+    )
+    quote.add_argument("--timeline", required=True, type=Path, help="a POST /export body (JSON file)")
+    files_option(quote)
+    progress_option(quote)
     wait = sub.add_parser("wait", help="wait for a job to end; prints the final job")
     wait.add_argument("job_id", metavar="JOB_ID")
     wait.add_argument("--timeout", type=float, default=900.0, help="seconds to wait (default 900)")
@@ -178,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     files = _files(getattr(args, "file", []))
     if args.command in ("presign", "upload") and not files:
         raise UsageError(f"{args.command} needs at least one --file SRC=PATH")
-    request = _request(args.timeline) if args.command == "export" else {}
+    request = _request(args.timeline) if args.command in ("export", "quote") else {}
     client = _client()
     if args.command == "presign":
         _print(client.presign([describe_file(src, path) for src, path in files.items()]))
@@ -190,6 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         if code == 0:
             print(f"saved {args.out}", file=sys.stderr)
         return code
+    elif args.command == "quote":
+        _print(client.quote(client.with_uploads(request, files, progress=progress)))
     elif args.command == "wait":
         return _final(client.wait(args.job_id, timeout=args.timeout, progress=progress))
     elif args.command == "download":

@@ -288,6 +288,13 @@ class ExportClient:
         )
         return dict(self._json(response))
 
+    def quote(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /export/quote``: what ``export(request)`` would render and cost, before anything renders:
+        ``durationSeconds``, ``frames``, ``width``, ``height``, ``fps``, ``chunks`` and ``estimate``
+        (``renderSeconds``, ``wallSeconds``, ``lambdaGbSeconds``). A body ``export`` would refuse raises the
+        same ``ApiError``. Retried like a GET: it changes nothing."""
+        return dict(self._json(self.request("POST", "/export/quote", dict(request), retry=True)))
+
     def get_status(self, job_id: str) -> Job:
         """``GET /export/{jobId}``."""
         return dict(self._json(self.request("GET", f"/export/{job_id}")))
@@ -358,6 +365,16 @@ class ExportClient:
         partial.replace(out)
         return out
 
+    def with_uploads(
+        self, request: Mapping[str, Any], files: Mapping[str, Path], *, progress: bool = False
+    ) -> dict[str, Any]:
+        """Uploads ``files`` and returns ``request`` with their issued ``s3Key``s in place of its assets of
+        the same ``src`` (other assets are kept)."""
+        uploaded = self.upload_files(files, progress=progress)
+        fresh = {asset["src"] for asset in uploaded}
+        assets = [a for a in request.get("assets") or [] if a.get("src") not in fresh] + uploaded
+        return {**request, "assets": assets}
+
     def export_files(
         self,
         request: Mapping[str, Any],
@@ -373,10 +390,7 @@ class ExportClient:
         ``request`` is a ``POST /export`` body; the issued ``s3Key`` of each uploaded file replaces the
         request's asset of the same ``src`` (other assets are kept). Returns the final job (FAILED included).
         """
-        uploaded = self.upload_files(files, progress=progress)
-        fresh = {asset["src"] for asset in uploaded}
-        assets = [a for a in request.get("assets") or [] if a.get("src") not in fresh] + uploaded
-        job = self.export({**request, "assets": assets})
+        job = self.export(self.with_uploads(request, files, progress=progress))
         final = self.wait(str(job["jobId"]), timeout=timeout, interval=interval, progress=progress)
         if final.get("status") == "SUCCEEDED":
             self.download(final, out, progress=progress)

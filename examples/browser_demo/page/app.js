@@ -1,6 +1,6 @@
 // The page's half of an export: the files go from this browser straight to the presigned S3 URLs, the
-// result plays from the presigned download URL. Only the API calls (presign, export, status, cancel) go
-// through the demo backend, which signs them; this page never holds the signing secret.
+// result plays from the presigned download URL. Only the API calls (presign, quote, export, status,
+// cancel) go through the demo backend, which signs them; this page never holds the signing secret.
 import { meliesExport } from "./timeline.js";
 
 const POLL_INTERVAL_MS = 1000;
@@ -90,6 +90,15 @@ function play(downloadUrl) {
   });
 }
 
+/** What the export will render and cost, shown before it starts (POST /export/quote). */
+function showQuote({ durationSeconds, width, height, chunks, estimate }) {
+  const parts = chunks > 1 ? `${chunks} chunks at once` : "one pass";
+  $("quote").textContent =
+    `Quote: ${durationSeconds} s at ${width}×${height}, ${parts}; about ${Math.ceil(estimate.wallSeconds)} s ` +
+    `to render, ${estimate.lambdaGbSeconds.toFixed(1)} GB-s.`;
+  $("quote").hidden = false;
+}
+
 async function exportFiles(videoFile, musicFile) {
   const files = [
     { file: videoFile, src: `video:${videoFile.name}`, duration: await mediaDuration(videoFile, "video") },
@@ -104,6 +113,7 @@ async function exportFiles(videoFile, musicFile) {
   const [video, music] = files.map(({ file, src, duration }) => ({ src, name: file.name, duration }));
   const { timeline, output } = meliesExport({ video, music });
   const assets = uploads.map(({ src, s3Key }) => ({ src, s3Key }));
+  showQuote(await backend("/api/quote", { timeline, assets, output }));
   const { jobId } = await backend("/api/export", { timeline, assets, output });
   show("rendering", "Rendering…", 0);
   runningJobId = jobId;

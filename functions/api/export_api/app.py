@@ -36,8 +36,10 @@ from export_api.models import (
     JobStatusResponse,
     PresignRequest,
     PresignResponse,
+    QuoteResponse,
 )
 from export_api.presign import presign_uploads
+from export_api.quotes import quote
 from export_api.settings import Settings
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import JobStatus
@@ -235,6 +237,24 @@ class ExportApi:
             ] = None,
         ) -> CreateExportResponse:
             return self._services().exports.create(body, idempotency_key)
+
+        @app.post(
+            "/export/quote",
+            summary="What POST /export of this body would render and cost; renders nothing, creates no job",
+            security=SIGNED,
+            responses={
+                200: {
+                    "description": "The export's size, its cut into chunks and the cost model's estimate",
+                    "content": {"application/json": {"model": QuoteResponse}},
+                },
+                **_error_docs(400, 401, 413, 415, 503),
+            },
+            tags=["export"],
+        )
+        def quote_export(body: Annotated[ExportRequest, Body()]) -> QuoteResponse:
+            services = self._services()
+            services.exports.check(body)
+            return quote(body, services.settings)
 
         @app.get(
             "/export/<jobId>",

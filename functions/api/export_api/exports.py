@@ -181,6 +181,13 @@ class ExportService:
             details=[{"path": "callbackUrl", "message": reason}],
         )
 
+    def check(self, request: ExportRequest) -> None:
+        """What a valid body must also pass before it may render: its callback URL, its uploads, its
+        captions files (`POST /export` and `POST /export/quote` alike)."""
+        self._check_callback_url(request.callbackUrl)
+        check_assets_exist(request, self.s3, bucket=self.assets_bucket)
+        check_captions(request, self.s3, bucket=self.assets_bucket)
+
     def create(self, request: ExportRequest, idempotency_key: str | None) -> CreateExportResponse:
         request_json, request_hash = canonical_request(request)
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -189,9 +196,7 @@ class ExportService:
                 f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
                 details=[{"path": "headers.Idempotency-Key", "message": "length out of range"}],
             )
-        self._check_callback_url(request.callbackUrl)
-        check_assets_exist(request, self.s3, bucket=self.assets_bucket)
-        check_captions(request, self.s3, bucket=self.assets_bucket)
+        self.check(request)
         job_id = str(uuid.uuid4())
         if idempotency_key is not None:
             existing = self.idempotency.reserve(idempotency_key, job_id, request_hash)

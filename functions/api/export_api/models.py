@@ -166,6 +166,36 @@ class OutputInfo(BaseModel):
     height: int
 
 
+class UsageInfo(BaseModel):
+    """What an ended job's renders used, summed over its tasks (chunks, audio and join; retries too)."""
+
+    renderSeconds: float = Field(description="seconds of render: probing and ffmpeg")  # noqa: N815
+    lambdaGbSeconds: float = Field(  # noqa: N815
+        description="the worker's memory size (GB) times each task's duration, download and upload included"
+    )
+    tasks: int = Field(ge=0, description="worker tasks that ran: 1 for a single pass")
+
+
+class QuoteEstimate(BaseModel):
+    renderSeconds: float = Field(  # noqa: N815
+        description="seconds of render over all tasks (the model of usage.renderSeconds)"
+    )
+    wallSeconds: float = Field(description="from the job's start to its output, tasks running at once")  # noqa: N815
+    lambdaGbSeconds: float = Field(description="the model of usage.lambdaGbSeconds")  # noqa: N815
+
+
+class QuoteResponse(BaseModel):
+    """What `POST /export` of the same body would render, and what it would cost (nothing is rendered)."""
+
+    durationSeconds: float  # noqa: N815
+    frames: int = Field(description="output frames (0 for an m4a)")
+    width: int
+    height: int
+    fps: float
+    chunks: int = Field(ge=1, description="1: a single pass; more: the fan-out's chunk count")
+    estimate: QuoteEstimate
+
+
 class CallbackInfo(BaseModel):
     """How the job's completion webhook fares (only for a job created with a ``callbackUrl``)."""
 
@@ -199,6 +229,11 @@ class JobStatusResponse(BaseModel):
     downloadUrl: str | None = Field(None, description="when SUCCEEDED: presigned GET")  # noqa: N815
     downloadUrlExpiresAt: str | None = None  # noqa: N815
     output: OutputInfo | None = Field(None, description="when SUCCEEDED")
+    posterKey: str | None = Field(  # noqa: N815
+        None, description="when SUCCEEDED with output.poster: key of the poster JPEG in the exports bucket"
+    )
+    posterUrl: str | None = Field(None, description="when SUCCEEDED with output.poster: presigned GET")  # noqa: N815
+    usage: UsageInfo | None = Field(None, description="once the job ended")
     callback: CallbackInfo | None = Field(None, description="when the job was created with a callbackUrl")
 
 

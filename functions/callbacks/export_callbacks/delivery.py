@@ -49,7 +49,18 @@ Poster = Callable[[str, bytes, dict[str, str]], SendResult]
 """``(url, body, signed headers) -> SendResult``: ``export_callbacks.sender.post_webhook`` bound to the
 policy and limits; tests pass a recording fake."""
 
-WEBHOOK_FIELDS = ("jobId", "status", "error", "errorCode", "downloadUrl", "downloadUrlExpiresAt", "output")
+WEBHOOK_FIELDS = (
+    "jobId",
+    "status",
+    "error",
+    "errorCode",
+    "downloadUrl",
+    "downloadUrlExpiresAt",
+    "output",
+    "posterKey",
+    "posterUrl",
+    "usage",
+)
 
 
 class Step(StrEnum):
@@ -77,7 +88,8 @@ class DeliveryDeps:
 
 
 def webhook_body(job: Job, deps: DeliveryDeps) -> bytes:
-    """``{jobId, status, error?, errorCode?, downloadUrl?, downloadUrlExpiresAt?, output?}`` as sent."""
+    """``{jobId, status, error?, errorCode?, downloadUrl?, downloadUrlExpiresAt?, output?, posterKey?,
+    posterUrl?, usage}`` as sent."""
     fields: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
     fields |= outcome_fields(
         job,

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from export_common.errors import ErrorCode
 from export_common.jobs import CallbackRecord, CallbackState, Job, JobError, JobStatus
+from export_common.keys import content_type_of
 from export_common.limits import SQS_MAX_DELAY_SECONDS
 
 if TYPE_CHECKING:
@@ -217,14 +218,16 @@ class CallbackNotifier:
 def presigned_download(
     s3: S3Client, *, bucket: str, key: str, job_id: str, expires_in: int, now: float
 ) -> tuple[str, str]:
-    """A presigned GET of a job's output and its expiry (ISO 8601); the API and the webhook share it."""
+    """A presigned GET of a job's output (or poster) and its expiry (ISO 8601); the API and the webhook
+    share it. The content type and the file name's extension follow the key's."""
+    extension = key[key.rfind(".") :]
     url = s3.generate_presigned_url(
         "get_object",
         Params={
             "Bucket": bucket,
             "Key": key,
-            "ResponseContentType": "video/mp4",
-            "ResponseContentDisposition": f'attachment; filename="export-{job_id}.mp4"',
+            "ResponseContentType": content_type_of(key),
+            "ResponseContentDisposition": f'attachment; filename="export-{job_id}{extension}"',
         },
         ExpiresIn=expires_in,
     )
@@ -236,8 +239,11 @@ def outcome_fields(
     job: Job, s3: S3Client, *, exports_bucket: str, download_expiry_seconds: int, now: float
 ) -> dict[str, Any]:
     """What a final job reports, in ``GET /export/{jobId}`` and in its webhook: ``error``/``errorCode``
-    when FAILED; ``outputKey``, ``downloadUrl``, ``downloadUrlExpiresAt``, ``output`` when SUCCEEDED."""
+    when FAILED; ``outputKey``, ``downloadUrl``, ``downloadUrlExpiresAt``, ``output`` (and ``posterKey``,
+    ``posterUrl`` for an ``output.poster``) when SUCCEEDED; ``usage`` once the job ended."""
     fields: dict[str, Any] = {}
+    if job.status.is_final:
+        fields["usage"] = job.usage.public()
     if job.status is JobStatus.FAILED:
         # Stored as {code, message}; reported as a readable string beside its code.
         error = job.error or JobError(code=ErrorCode.INTERNAL_ERROR.value, message="The export failed.")
@@ -261,6 +267,16 @@ def outcome_fields(
             "width": job.output.width,
             "height": job.output.height,
         }
+        if job.output.poster_key is not None:
+            fields["posterKey"] = job.output.poster_key
+            fields["posterUrl"], _ = presigned_download(
+                s3,
+                bucket=exports_bucket,
+                key=job.output.poster_key,
+                job_id=job.job_id,
+                expires_in=download_expiry_seconds,
+                now=now,
+            )
     return fields
 
 

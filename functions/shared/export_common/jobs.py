@@ -90,6 +90,26 @@ class JobOutput(BaseModel):
     width: int
     height: int
     render_seconds: float = Field(alias="renderSeconds")
+    poster_key: str | None = Field(default=None, alias="posterKey")  # output.poster's JPEG
+
+
+class Usage(BaseModel):
+    """What a job's renders used, summed over every task that ran for it (retries included): the
+    seconds of render (probe + ffmpeg), the worker's GB-seconds (its memory size times each task's
+    duration, download and upload included) and the number of tasks."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    render_seconds: float = Field(0.0, alias="renderSeconds")
+    lambda_gb_seconds: float = Field(0.0, alias="lambdaGbSeconds")
+    tasks: int = 0
+
+    def public(self) -> dict[str, float | int]:
+        return {
+            "renderSeconds": round(self.render_seconds, 3),
+            "lambdaGbSeconds": round(self.lambda_gb_seconds, 3),
+            "tasks": self.tasks,
+        }
 
 
 class Job(BaseModel):
@@ -119,6 +139,18 @@ class Job(BaseModel):
     fanout_tasks: int | None = Field(default=None, alias="fanoutTasks")
     done_tasks: frozenset[str] | None = Field(default=None, alias="doneTasks")
     join_claims: int | None = Field(default=None, alias="joinClaims")
+    # added to by each task as it ends (JobRepository.add_usage)
+    usage_render_seconds: float = Field(default=0.0, alias="usageRenderSeconds")
+    usage_gb_seconds: float = Field(default=0.0, alias="usageGbSeconds")
+    usage_tasks: int = Field(default=0, alias="usageTasks")
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            render_seconds=self.usage_render_seconds,
+            lambda_gb_seconds=self.usage_gb_seconds,
+            tasks=self.usage_tasks,
+        )
 
     def lease_is_live(self, now: float) -> bool:
         """True while a RUNNING attempt holds the job (its heartbeat keeps extending the lease)."""

@@ -1,9 +1,10 @@
 """The S3 key layout, in one place: every key the service reads or writes is made here.
 
 * ``assets/<uuid><ext>`` (assets bucket): a client's upload (``POST /export/presign``);
-* ``exports/<jobId>.mp4`` (exports bucket): a finished export;
-* ``work/<jobId>/<i>.mp4`` and ``work/<jobId>/audio.m4a`` (exports bucket, a short lifecycle rule):
-  a fanned-out job's chunks and audio track.
+* ``exports/<jobId>.mp4`` (or ``.m4a``, ``output.format``) and ``exports/<jobId>.jpg`` (its
+  ``output.poster``) (exports bucket): a finished export;
+* ``work/<jobId>/<i>.mp4``, ``work/<jobId>/audio.m4a`` and ``work/<jobId>/poster.jpg`` (exports
+  bucket, a short lifecycle rule): a fanned-out job's chunks, audio track and poster.
 
 The Terraform module grants and expires the same prefixes (``local.assets_prefix`` and its siblings);
 ``tests/unit/test_build_lambdas.py`` ties the two. Keys are deterministic where a retry must replace its
@@ -26,9 +27,12 @@ __all__ = [
     "WORK_KEY_PREFIX",
     "audio_key",
     "chunk_key",
+    "content_type_of",
     "job_prefixes",
     "new_asset_key",
     "output_key",
+    "poster_key",
+    "work_poster_key",
 ]
 
 OUTPUT_KEY_PREFIX: Final = "exports/"
@@ -44,9 +48,29 @@ def new_asset_key(ext: str) -> str:
     return f"{ASSET_KEY_PREFIX}{uuid.uuid4()}{ext}"
 
 
-def output_key(job_id: str) -> str:
-    """Deterministic output key: a retried render replaces the file instead of adding another."""
-    return f"{OUTPUT_KEY_PREFIX}{job_id}.mp4"
+# What each key's extension is served as (the upload's ContentType and the presigned GET's).
+CONTENT_TYPES: Final = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg"}
+
+
+def output_key(job_id: str, extension: str = "mp4") -> str:
+    """Deterministic output key: a retried render replaces the file instead of adding another.
+    ``extension``: the export's ``output.format`` (``mp4``, ``m4a``)."""
+    return f"{OUTPUT_KEY_PREFIX}{job_id}.{extension}"
+
+
+def poster_key(job_id: str) -> str:
+    """The export's poster JPEG (``output.poster``), beside the export."""
+    return f"{OUTPUT_KEY_PREFIX}{job_id}.jpg"
+
+
+def work_poster_key(job_id: str) -> str:
+    """A fanned-out job's poster, written by the chunk that holds its frame; the join copies it out."""
+    return f"{WORK_KEY_PREFIX}{job_id}/poster.jpg"
+
+
+def content_type_of(key: str) -> str:
+    """The content type of a key the service writes, by its extension."""
+    return CONTENT_TYPES.get(key[key.rfind(".") :], "application/octet-stream")
 
 
 def chunk_key(job_id: str, index: int) -> str:

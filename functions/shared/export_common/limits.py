@@ -17,6 +17,8 @@ GIB: Final = 1024 * MIB
 
 DEFAULT_MAX_UPLOAD_BYTES: Final = 2 * GIB
 """The size limit of one uploaded asset (MAX_UPLOAD_BYTES)."""
+DEFAULT_WORKER_MEMORY_MB: Final = 3008
+"""The worker Lambda's memory (WORKER_MEMORY_MB, Terraform's worker_memory_size; a unit test ties them)."""
 DEFAULT_JOB_TTL_DAYS: Final = 30
 """Job records expire this many days after their last change (JOB_TTL_DAYS)."""
 

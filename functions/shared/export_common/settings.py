@@ -13,7 +13,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES
+from export_common.limits import DEFAULT_JOB_TTL_DAYS, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WORKER_MEMORY_MB
+from export_common.messages import MAX_CHUNKS_LIMIT
+from render import limits
 
 
 class ServiceSettings(BaseModel):
@@ -29,6 +31,19 @@ class ServiceSettings(BaseModel):
     service_version: str = Field("dev", alias="SERVICE_VERSION")
     # Set for LocalStack; S3 then uses path-style URLs (virtual-hosted names do not resolve locally).
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    # fan-out (render.chunking): an output longer than the threshold renders as chunks on several
+    # workers. The worker cuts with these; the API's quote names the same cut.
+    fanout_threshold_seconds: float = Field(
+        limits.FANOUT_THRESHOLD_SECONDS, alias="FANOUT_THRESHOLD_SECONDS", gt=0
+    )
+    fanout_max_chunks: int = Field(
+        limits.FANOUT_MAX_CHUNKS, alias="FANOUT_MAX_CHUNKS", ge=2, lt=MAX_CHUNKS_LIMIT
+    )
+    fanout_min_chunk_seconds: float = Field(
+        limits.FANOUT_MIN_CHUNK_SECONDS, alias="FANOUT_MIN_CHUNK_SECONDS", gt=0
+    )
+    # the worker Lambda's memory: usage and quotes count GB-seconds with it
+    worker_memory_mb: int = Field(DEFAULT_WORKER_MEMORY_MB, alias="WORKER_MEMORY_MB", ge=128, le=10240)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -214,9 +214,24 @@ class JobRepository:
             {
                 ":done": JobStatus.SUCCEEDED.value,
                 ":one": 1,
-                ":output": to_dynamo(output.model_dump(by_alias=True)),
+                ":output": to_dynamo(output.model_dump(by_alias=True, exclude_none=True)),
             },
             names={"#o": "output"},
+        )
+
+    def add_usage(self, job_id: str, *, render_seconds: float, gb_seconds: float) -> None:
+        """Adds one task's render seconds and GB-seconds to the job's usage counters, whatever its state
+        (a task that ran costs what it cost; ``Job.usage`` reads them)."""
+        update_if(
+            self._table,
+            Key=job_key(job_id),
+            UpdateExpression="ADD usageRenderSeconds :r, usageGbSeconds :g, usageTasks :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":r": to_dynamo(round(render_seconds, 3)),
+                ":g": to_dynamo(round(gb_seconds, 3)),
+                ":one": 1,
+            },
         )
 
     def release(self, job_id: str, attempt: int, *, last_error: JobError | None = None) -> bool:

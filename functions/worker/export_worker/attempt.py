@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -341,10 +342,14 @@ def finish_cancel(job: Job, deps: WorkerDeps, *, attempt: int | None = None) -> 
 
 
 def upload_result(
-    output_path: Path, key: str, rendered: RenderOutcome, deps: WorkerDeps
+    output_path: Path, key: str, rendered: RenderOutcome, deps: WorkerDeps, *, poster_key: str | None = None
 ) -> tuple[JobOutput, RenderOutcome]:
-    """Uploads the finished export and describes it as the job's output."""
-    size = upload_output(deps.s3, output_path, deps.settings.exports_bucket_name, key)
+    """Uploads the finished export (and its poster, when the render wrote one) and describes it as the
+    job's output; ``poster_key`` is where the poster is (a fan-out's join copied it there already)."""
+    bucket = deps.settings.exports_bucket_name
+    size = upload_output(deps.s3, output_path, bucket, key)
+    if poster_key is not None and rendered.poster_path is not None:
+        upload_output(deps.s3, rendered.poster_path, bucket, poster_key)
     output = JobOutput(
         key=key,
         duration_seconds=round(rendered.duration_seconds, 3),
@@ -352,8 +357,46 @@ def upload_result(
         width=rendered.width,
         height=rendered.height,
         render_seconds=round(rendered.render_seconds, 3),
+        poster_key=poster_key,
     )
     return output, rendered
+
+
+@dataclass
+class UsageMeter:
+    """One task's usage: its duration from its start (downloads and upload included) and the time spent
+    rendering; ``record`` adds both to the job (``usage`` in GET and the webhook)."""
+
+    job_id: str
+    deps: WorkerDeps
+    started: float = field(default_factory=time.monotonic)
+    render_seconds: float = 0.0
+
+    @contextmanager
+    def rendering(self) -> Iterator[None]:
+        begun = time.monotonic()
+        try:
+            yield
+        finally:
+            self.render_seconds += time.monotonic() - begun
+
+    def record(self) -> None:
+        """Adds this task to the job's usage; a failure to write it is logged, never the task's failure."""
+        seconds = time.monotonic() - self.started
+        try:
+            self.deps.repo.add_usage(
+                self.job_id,
+                render_seconds=self.render_seconds,
+                gb_seconds=self.deps.settings.worker_memory_mb / 1024 * seconds,
+            )
+        except Exception:
+            logger.warning("usage not recorded", exc_info=True)
+
+    def __enter__(self) -> UsageMeter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.record()
 
 
 def succeed(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from render.fanout import ChunkWindow
+    from render.chunking import ChunkWindow
     from render.model import ExportRequest
 
 
@@ -31,6 +31,8 @@ class RenderOutcome(Protocol):
     def size_bytes(self) -> int: ...
     @property
     def render_seconds(self) -> float: ...
+    @property
+    def poster_path(self) -> Path | None: ...  # output.poster's JPEG, when this render wrote it
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,10 @@ class FfmpegEngine:
         }
 
     def plan(self, request: ExportRequest, limits: FanoutLimits) -> tuple[ChunkWindow, ...]:
-        from render.fanout import plan_chunks  # noqa: PLC0415 -- the renderer is imported when first used
+        from render.chunking import plan_export_chunks  # noqa: PLC0415 -- the renderer is imported when first used
 
-        return plan_chunks(
-            request.to_composition(),
+        return plan_export_chunks(
+            request,
             threshold_seconds=limits.threshold_seconds,
             max_chunks=limits.max_chunks,
             min_chunk_seconds=limits.min_chunk_seconds,

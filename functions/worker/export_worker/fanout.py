@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
 from export_common.jobs import Job, JobError, JobOutput, JobStatus
-from export_common.keys import audio_key, chunk_key, output_key
+from export_common.keys import audio_key, chunk_key, output_key, poster_key, work_poster_key
 from export_common.limits import is_missing_object
 from export_common.messages import TaskKind, TaskMessage
 from export_common.table import FanoutRepository, TaskClaim
@@ -36,6 +36,7 @@ from export_worker.attempt import (
     Delivery,
     Outcome,
     RecordResult,
+    UsageMeter,
     WorkerDeps,
     asset_refs,
     check_owned,
@@ -65,8 +66,8 @@ from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds, clamp_visibility
 from export_worker.storage import download_assets, upload_output
 from export_worker.workdir import job_work_dir
+from render.chunking import ChunkWindow
 from render.errors import RenderError, RenderTimeoutError
-from render.fanout import ChunkWindow
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -350,32 +351,39 @@ def _render_task(
     engine = deps.engine
     window = task_window(task)
     assets_dir = work / "in"
-    refs = asset_refs(request, engine.task_asset_keys(request, window))
-    download_assets(
-        deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
-    )
-    reporter: ProgressReporter | None = None
-    if window is not None:
-        fan = FanoutRepository(deps.repo)
-        reporter = ProgressReporter(
-            _ChunkProgress(fan, window.index, window.end_frame - window.start_frame),
-            task.job_id,
-            task.attempt,
-            min_interval_seconds=CHUNK_PROGRESS_INTERVAL_SECONDS,
-            min_step=CHUNK_PROGRESS_STEP,
+    with UsageMeter(task.job_id, deps) as meter:
+        refs = asset_refs(request, engine.task_asset_keys(request, window))
+        download_assets(
+            deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
         )
-    check_owned(lost)
-    run = RenderRun(
-        timeout_seconds=render_timeout, scratch_dir=work, on_progress=progress_callback(lost, reporter)
-    )
-    if window is not None:
-        output, key = work / f"{window.index}.mp4", chunk_key(task.job_id, window.index)
-        rendered = engine.render_chunk(request, assets_dir, window, output, run)
-    else:
-        output, key = work / "audio.m4a", audio_key(task.job_id)
-        rendered = engine.render_audio(request, assets_dir, output, run)
-    check_owned(lost, reporter)
-    size = upload_output(deps.s3, output, settings.exports_bucket_name, key)
+        reporter: ProgressReporter | None = None
+        if window is not None:
+            fan = FanoutRepository(deps.repo)
+            reporter = ProgressReporter(
+                _ChunkProgress(fan, window.index, window.end_frame - window.start_frame),
+                task.job_id,
+                task.attempt,
+                min_interval_seconds=CHUNK_PROGRESS_INTERVAL_SECONDS,
+                min_step=CHUNK_PROGRESS_STEP,
+            )
+        check_owned(lost)
+        run = RenderRun(
+            timeout_seconds=render_timeout, scratch_dir=work, on_progress=progress_callback(lost, reporter)
+        )
+        with meter.rendering():
+            if window is not None:
+                output, key = work / f"{window.index}.mp4", chunk_key(task.job_id, window.index)
+                rendered = engine.render_chunk(request, assets_dir, window, output, run)
+            else:
+                output, key = work / "audio.m4a", audio_key(task.job_id)
+                rendered = engine.render_audio(request, assets_dir, output, run)
+        check_owned(lost, reporter)
+        size = upload_output(deps.s3, output, settings.exports_bucket_name, key)
+        if rendered.poster_path is not None:
+            # the chunk that holds the poster's frame drew it; the join copies it beside the export
+            upload_output(
+                deps.s3, rendered.poster_path, settings.exports_bucket_name, work_poster_key(task.job_id)
+            )
     logger.info(
         "task rendered",
         extra={
@@ -455,12 +463,34 @@ def _join_and_upload(
 ) -> tuple[JobOutput, RenderOutcome]:
     settings = deps.settings
     bucket = settings.exports_bucket_name
-    paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
-    audio = _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
-    output_path = work / "out.mp4"
-    run = RenderRun(
-        timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
-        scratch_dir=work,
-    )
-    joined = deps.engine.join(paths, audio, output_path, fps=request.to_composition().fps, run=run)
-    return upload_result(output_path, output_key(job_id), joined, deps)
+    with UsageMeter(job_id, deps) as meter:
+        paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
+        audio = _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
+        output_path = work / "out.mp4"
+        run = RenderRun(
+            timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
+            scratch_dir=work,
+        )
+        with meter.rendering():
+            joined = deps.engine.join(paths, audio, output_path, fps=request.to_composition().fps, run=run)
+        poster = None
+        if request.output.poster is not None:
+            poster = poster_key(job_id)
+            _copy_poster(deps.s3, bucket, work_poster_key(job_id), poster)
+        return upload_result(output_path, output_key(job_id), joined, deps, poster_key=poster)
+
+
+def _copy_poster(s3: S3Client, bucket: str, source: str, target: str) -> None:
+    """The poster a chunk wrote under ``work/``, copied beside the export (S3 to S3, nothing decoded)."""
+    try:
+        s3.copy_object(
+            Bucket=bucket,
+            Key=target,
+            CopySource={"Bucket": bucket, "Key": source},
+            ContentType="image/jpeg",
+            MetadataDirective="REPLACE",
+        )
+    except ClientError as error:
+        if is_missing_object(error):  # the chunk that holds the frame wrote none: a bug, not a retry
+            raise JobFailedError(ErrorCode.INTERNAL_ERROR.value, "the poster frame was lost") from error
+        raise

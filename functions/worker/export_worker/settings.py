@@ -16,7 +16,6 @@ from export_common.limits import (
     DEFAULT_MAX_RECEIVE_COUNT,
     MAX_ATTEMPTS_LIMIT,
 )
-from export_common.messages import MAX_CHUNKS_LIMIT
 from export_common.settings import ServiceSettings
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
 from render import limits
@@ -45,17 +44,8 @@ class WorkerSettings(ServiceSettings):
     upload_margin_seconds: float = Field(60.0, alias="UPLOAD_MARGIN_SECONDS", ge=0)
     # where the completion webhooks of ended jobs are queued; None: this deployment sends none
     callback_queue_url: str | None = Field(None, alias="CALLBACK_QUEUE_URL")
-    # fan-out (export_worker.fanout): an output longer than the threshold renders as chunks on several
-    # workers; the split sends the task messages to the job queue
-    fanout_threshold_seconds: float = Field(
-        limits.FANOUT_THRESHOLD_SECONDS, alias="FANOUT_THRESHOLD_SECONDS", gt=0
-    )
-    fanout_max_chunks: int = Field(
-        limits.FANOUT_MAX_CHUNKS, alias="FANOUT_MAX_CHUNKS", ge=2, lt=MAX_CHUNKS_LIMIT
-    )
-    fanout_min_chunk_seconds: float = Field(
-        limits.FANOUT_MIN_CHUNK_SECONDS, alias="FANOUT_MIN_CHUNK_SECONDS", gt=0
-    )
+    # fan-out (export_worker.fanout; its settings are common, the API's quote reads them too): the split
+    # sends the task messages to the job queue
     job_queue_url: str | None = Field(None, alias="JOB_QUEUE_URL", min_length=1)
     ffmpeg: str = Field("ffmpeg", alias="FFMPEG_PATH", min_length=1)
     ffprobe: str = Field("ffprobe", alias="FFPROBE_PATH", min_length=1)

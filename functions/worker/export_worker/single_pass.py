@@ -13,12 +13,13 @@ from pathlib import Path
 
 from export_common.errors import ErrorCode
 from export_common.jobs import JobError, JobOutput
-from export_common.keys import output_key
+from export_common.keys import output_key, poster_key
 from export_worker.attempt import (
     RENDER_TIMEOUT_MESSAGE,
     TRANSIENT_RETRY_MESSAGE,
     Delivery,
     RecordResult,
+    UsageMeter,
     WorkerDeps,
     asset_refs,
     check_owned,
@@ -144,18 +145,26 @@ def _render_and_upload(
 ) -> tuple[JobOutput, RenderOutcome, int]:
     settings = deps.settings
     assets_dir = work / "in"
-    refs = asset_refs(request, request.used_asset_keys())
-    downloaded = download_assets(
-        deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
-    )
-    logger.info("assets downloaded", extra={"assets": len(refs), "bytes": downloaded})
-    reporter = ProgressReporter(deps.repo, job_id, attempt)
-    check_owned(lost)
-    run = RenderRun(
-        timeout_seconds=render_timeout(), scratch_dir=work, on_progress=progress_callback(lost, reporter)
-    )
-    output_path = work / "out.mp4"
-    rendered = deps.engine.render(request, assets_dir, output_path, run)
-    check_owned(lost, reporter)
-    output, rendered = upload_result(output_path, output_key(job_id), rendered, deps)
+    out_format = request.output.format
+    # an audio-only export reads only what may sound
+    keys = request.used_asset_keys() if out_format.has_video else deps.engine.task_asset_keys(request, None)
+    with UsageMeter(job_id, deps) as meter:
+        refs = asset_refs(request, keys)
+        downloaded = download_assets(
+            deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
+        )
+        logger.info("assets downloaded", extra={"assets": len(refs), "bytes": downloaded})
+        reporter = ProgressReporter(deps.repo, job_id, attempt)
+        check_owned(lost)
+        run = RenderRun(
+            timeout_seconds=render_timeout(), scratch_dir=work, on_progress=progress_callback(lost, reporter)
+        )
+        output_path = work / f"out.{out_format.value}"
+        with meter.rendering():
+            rendered = deps.engine.render(request, assets_dir, output_path, run)
+        check_owned(lost, reporter)
+        poster = poster_key(job_id) if request.output.poster is not None else None
+        output, rendered = upload_result(
+            output_path, output_key(job_id, out_format.value), rendered, deps, poster_key=poster
+        )
     return output, rendered, reporter.writes

@@ -14,6 +14,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
+from export_common.keys import content_type_of
 from export_common.limits import GIB, MIB, is_missing_object
 from export_worker.failures import JobFailedError
 from render.errors import AssetMissingError
@@ -114,13 +115,14 @@ def _stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_b
 
 
 def upload_output(s3: S3Client, source: Path, bucket: str, key: str) -> int:
-    """Uploads the render (multipart above 64 MiB) under its deterministic key; returns its size."""
+    """Uploads the render (multipart above 64 MiB) under its deterministic key, typed by the key's
+    extension; returns its size."""
     config = TransferConfig(
         multipart_threshold=MULTIPART_THRESHOLD_BYTES,
         multipart_chunksize=MULTIPART_THRESHOLD_BYTES,
         max_concurrency=4,
     )
-    s3.upload_file(str(source), bucket, key, ExtraArgs={"ContentType": "video/mp4"}, Config=config)
+    s3.upload_file(str(source), bucket, key, ExtraArgs={"ContentType": content_type_of(key)}, Config=config)
     return source.stat().st_size
 
 

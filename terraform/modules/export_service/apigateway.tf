@@ -7,6 +7,7 @@ locals {
     health  = { path_part = "health", parent = null }
     export  = { path_part = "export", parent = null }
     presign = { path_part = "presign", parent = "export" }
+    quote   = { path_part = "quote", parent = "export" }
     job     = { path_part = "{jobId}", parent = "export" }
     other   = { path_part = "{proxy+}", parent = null }
   }
@@ -17,12 +18,14 @@ locals {
     "GET /health"            = "health"
     "POST /export"           = "export"
     "POST /export/presign"   = "presign"
+    "POST /export/quote"     = "quote"
     "GET /export/{jobId}"    = "job"
     "DELETE /export/{jobId}" = "job"
     "ANY /"                  = "root"
     "ANY /health"            = "health"
     "ANY /export"            = "export"
     "ANY /export/presign"    = "presign"
+    "ANY /export/quote"      = "quote"
     "ANY /export/{jobId}"    = "job"
     "ANY /{proxy+}"          = "other"
   }

@@ -42,6 +42,11 @@ locals {
     POWERTOOLS_SERVICE_NAME      = var.powertools_service_name
     POWERTOOLS_METRICS_NAMESPACE = var.powertools_metrics_namespace
     LOG_LEVEL                    = var.log_level
+    # the worker cuts long exports with these, and the API's quote names the same cut and cost
+    FANOUT_THRESHOLD_SECONDS = tostring(var.fanout_threshold_seconds)
+    FANOUT_MAX_CHUNKS        = tostring(var.fanout_max_chunks)
+    FANOUT_MIN_CHUNK_SECONDS = tostring(var.fanout_min_chunk_seconds)
+    WORKER_MEMORY_MB         = tostring(var.worker_memory_size)
   }
   api_environment = merge(local.common_environment, {
     JOB_QUEUE_URL               = aws_sqs_queue.jobs.url
@@ -59,10 +64,7 @@ locals {
     MAX_ATTEMPTS          = tostring(var.max_attempts)
     CALLBACK_QUEUE_URL    = aws_sqs_queue.callbacks.url
     # the split sends its task messages to the job queue
-    JOB_QUEUE_URL            = aws_sqs_queue.jobs.url
-    FANOUT_THRESHOLD_SECONDS = tostring(var.fanout_threshold_seconds)
-    FANOUT_MAX_CHUNKS        = tostring(var.fanout_max_chunks)
-    FANOUT_MIN_CHUNK_SECONDS = tostring(var.fanout_min_chunk_seconds)
+    JOB_QUEUE_URL = aws_sqs_queue.jobs.url
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
   # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.

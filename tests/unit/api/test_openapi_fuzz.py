@@ -25,19 +25,22 @@ def test_checked_in_openapi_matches_the_code() -> None:
     )
 
 
-def test_openapi_describes_the_four_routes_with_their_models() -> None:
+def test_openapi_describes_the_routes_with_their_models() -> None:
     doc = openapi_document()
     assert doc["openapi"].startswith("3.")
     assert {p: sorted(ops) for p, ops in doc["paths"].items()} == {
         "/health": ["get"],
         "/export/presign": ["post"],
+        "/export/quote": ["post"],
         "/export": ["post"],
         "/export/{jobId}": ["delete", "get"],
     }
     body = doc["paths"]["/export"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/ExportRequest"}
     assert "202" in doc["paths"]["/export"]["post"]["responses"]
-    for path in ("/export", "/export/presign", "/export/{jobId}"):
+    quote = doc["paths"]["/export/quote"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert quote == body  # the same body as POST /export
+    for path in ("/export", "/export/presign", "/export/quote", "/export/{jobId}"):
         for operation in doc["paths"][path].values():
             assert operation["security"] == [{"base44Signature": [], "base44Timestamp": []}]
             assert "401" in operation["responses"]
@@ -72,7 +75,15 @@ bodies = st.one_of(
                 max_size=3,
             ),
             "timeline": st.fixed_dictionaries({}, optional={"editorData": json_values}),
-            "output": json_values,
+            "output": json_values
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "quality": st.sampled_from(["draft", "standard", "high", "ultra", 1, None]),
+                    "format": st.sampled_from(["mp4", "m4a", "webm", "", None]),
+                    "poster": json_values | st.fixed_dictionaries({"at": json_values}),
+                },
+            ),
         },
     ).map(lambda v: json.dumps(v).encode()),
 )
@@ -80,6 +91,7 @@ paths = st.sampled_from(
     [
         "/export",
         "/export/presign",
+        "/export/quote",
         "/export/0b5e1f2c-9a43-4c1e-8f00-3d2c1b0a9f8e",
         "/export/x",
         "/health",

@@ -468,7 +468,9 @@ def test_status_of_each_state(stack: Stack) -> None:
     assert set(reply.body) == {"jobId", "status", "createdAt", "updatedAt", "outputKey", "output"} | {
         "downloadUrl",
         "downloadUrlExpiresAt",
+        "usage",
     }
+    assert reply.body["usage"] == {"renderSeconds": 0, "lambdaGbSeconds": 0, "tasks": 0}
     assert reply.body["outputKey"] == f"exports/{job_id}.mp4"
     assert reply.body["output"] == {"durationSeconds": 2.0, "sizeBytes": 1234, "width": 160, "height": 90}
     assert (
@@ -487,7 +489,7 @@ def test_status_of_a_failed_job(stack: Stack) -> None:
     reply = stack.call("GET", f"/export/{job_id}")
     assert reply.status == 200
     body = dict(reply.body)
-    assert set(body) == {"jobId", "status", "createdAt", "updatedAt", "error", "errorCode"}, body
+    assert set(body) == {"jobId", "status", "createdAt", "updatedAt", "error", "errorCode", "usage"}, body
     assert (body["jobId"], body["status"]) == (job_id, "FAILED")
     # the original contract: a readable string in `error`, the code beside it
     assert body["error"] == "clip.mp4 is not a video"

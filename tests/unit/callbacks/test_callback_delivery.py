@@ -83,9 +83,10 @@ class Bench:
         self.repo.create(job_id, "{}", "hash", callback_url=callback_url)
         claimed = self.repo.claim(job_id, lease_seconds=60)
         assert claimed is not None
+        self.repo.add_usage(job_id, render_seconds=1.5, gb_seconds=4.5)
         if succeed:
             output = JobOutput(key=f"exports/{job_id}.mp4", durationSeconds=2.5, sizeBytes=1234, width=160,
-                               height=90, renderSeconds=1.0)  # fmt: skip
+                               height=90, renderSeconds=1.0, posterKey=f"exports/{job_id}.jpg")  # fmt: skip
             assert self.repo.mark_succeeded(job_id, claimed.attempt, output)
         else:
             error = JobError(code="INVALID_MEDIA", message="clip.mp4 is not a video")
@@ -136,6 +137,8 @@ def test_a_succeeded_job_is_posted_signed_with_its_download_url(bench: Bench) ->
     assert payload["jobId"] == job_id and payload["status"] == "SUCCEEDED"
     assert f"exports/{job_id}.mp4" in payload["downloadUrl"]
     assert payload["output"] == {"durationSeconds": 2.5, "sizeBytes": 1234, "width": 160, "height": 90}
+    assert payload["usage"] == {"renderSeconds": 1.5, "lambdaGbSeconds": 4.5, "tasks": 1}
+    assert payload["posterKey"] == f"exports/{job_id}.jpg" and "image%2Fjpeg" in payload["posterUrl"]
     assert "error" not in payload
     record = bench.job(job_id).callback
     assert record is not None
@@ -154,6 +157,7 @@ def test_a_failed_job_reports_its_error_and_no_download(bench: Bench) -> None:
         "status": "FAILED",
         "error": "clip.mp4 is not a video",
         "errorCode": "INVALID_MEDIA",
+        "usage": {"renderSeconds": 1.5, "lambdaGbSeconds": 4.5, "tasks": 1},
     }
 
 

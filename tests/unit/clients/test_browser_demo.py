@@ -1,5 +1,6 @@
 """examples/browser_demo: the page's Melies timeline is a valid export, and the backend signs only the
-page's three calls, against the moto-backed API over HTTP, without ever handing out the secret."""
+page's calls (presign, quote, export, status), against the moto-backed API over HTTP, without ever
+handing out the secret."""
 
 from __future__ import annotations
 
@@ -76,6 +77,10 @@ def test_the_backend_signs_the_pages_calls_and_never_hands_out_the_secret(api: A
     assert [(c.method, c.path) for c in calls] == [("POST", "/v1/export/presign")]
     assert {"x-base44-signature", "x-base44-timestamp"} <= {k.lower() for k in calls[0].headers}
 
+    quoted = requests.post(demo + "api/quote", json={"timeline": {"editorData": "x"}}, timeout=10)
+    assert quoted.status_code == 400 and quoted.json()["code"] == "VALIDATION_ERROR", quoted.text
+    assert (api.api_calls()[-1].method, api.api_calls()[-1].path) == ("POST", "/v1/export/quote")
+
     missing = requests.get(demo + "api/export/0b5e9d3c-0000-4000-8000-000000000000", timeout=10)
     assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"  # the API's answer, passed on
     invalid = requests.post(demo + "api/export", json={"timeline": {"editorData": "x"}}, timeout=10)
@@ -86,7 +91,7 @@ def test_the_backend_signs_the_pages_calls_and_never_hands_out_the_secret(api: A
     deleted = api.api_calls()[-1]
     assert (deleted.method, deleted.path) == ("DELETE", "/v1/export/0b5e9d3c-0000-4000-8000-000000000000")
     assert {"x-base44-signature", "x-base44-timestamp"} <= {k.lower() for k in deleted.headers}
-    for response in (page, *scripts, presigned, missing, invalid, cancel):
+    for response in (page, *scripts, presigned, quoted, missing, invalid, cancel):
         assert SECRET not in response.text and SECRET not in str(response.headers)
 
 

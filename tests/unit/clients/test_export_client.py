@@ -377,3 +377,33 @@ def test_cancel_export_of_an_ended_job_throws_with_the_code(
     error = runtime.call("cancelExport", baseUrl=api.url, secret=SECRET, jobId=job_id)["error"]
     assert error["status"] == 409 and error["code"] == ErrorCode.JOB_ALREADY_ENDED.value
     assert error["message"].startswith("Export API request failed (409): ")
+
+
+def test_quote_export_sends_the_whole_body_and_returns_the_quote(
+    runtime: Runtime, stack: Stack, api: ApiServer
+) -> None:
+    stack.upload("assets/clip.mp4")
+    body = timeline_request("clip.mp4")
+    body["output"] |= {"quality": "draft", "poster": {"at": 0.5}}
+    quote = runtime.ok("quoteExport", baseUrl=api.url, secret=SECRET, body=body)
+    assert (quote["frames"], quote["chunks"], quote["width"]) == (10, 1, 160)
+    assert set(quote["estimate"]) == {"renderSeconds", "wallSeconds", "lambdaGbSeconds"}
+    sent = api.api_calls()[-1]
+    assert (sent.method, sent.path, json.loads(sent.body)) == ("POST", "/v1/export/quote", body)
+    timestamp = _header(sent.headers, TIMESTAMP_HEADER)
+    assert _header(sent.headers, SIGNATURE_HEADER) == sign(
+        SECRET, timestamp, "POST", "/export/quote", sent.body
+    )
+
+    body["output"]["quality"] = "ultra"
+    refused = runtime.call("quoteExport", baseUrl=api.url, secret=SECRET, body=body)["error"]
+    assert (refused["status"], refused["code"]) == (400, "VALIDATION_ERROR")
+
+
+def test_start_export_sends_the_output_when_given(runtime: Runtime, stack: Stack, api: ApiServer) -> None:
+    stack.upload("assets/clip.mp4")
+    body = timeline_request("clip.mp4")
+    body["output"] |= {"format": "m4a"}
+    started = runtime.ok("startExport", baseUrl=api.url, secret=SECRET, **body)
+    stored = JobRepository(stack.table).get(started["jobId"])
+    assert stored is not None and stored.request_body()["output"]["format"] == "m4a"

@@ -125,6 +125,22 @@ def test_presign_and_upload_print_json(stack: Stack, api: ApiServer, tmp_path: P
     assert stack.s3.get_object(Bucket="assets-bucket", Key=asset["s3Key"])["Body"].read() == b"clip bytes"
 
 
+def test_quote_uploads_then_prints_the_quote_and_starts_nothing(
+    stack: Stack, api: ApiServer, tmp_path: Path
+) -> None:
+    clip, request = _media(tmp_path)
+    request.write_text(json.dumps({"timeline": TIMELINE, "output": {"quality": "draft", "fps": 10}}))
+    run = _run(
+        "quote", "--timeline", str(request), "--file", f"clip.mp4={clip}", "--no-progress", env=_env(api)
+    )
+    assert run.returncode == 0, run.stderr
+    quote = json.loads(run.stdout)
+    assert (quote["durationSeconds"], quote["frames"], quote["chunks"]) == (1.0, 10, 1)
+    assert set(quote["estimate"]) == {"renderSeconds", "wallSeconds", "lambdaGbSeconds"}
+    assert [s.path for s in api.api_calls()][-1].endswith("/export/quote")
+    assert not [s for s in api.api_calls() if s.path.endswith("/export")]  # no export started
+
+
 def test_api_errors_exit_1_with_the_message(api: ApiServer, tmp_path: Path) -> None:
     run = _run("wait", "no-such-job", env=_env(api))
     assert run.returncode == 1 and run.stderr.startswith("error: 404 NOT_FOUND: "), run.stderr
@@ -160,7 +176,7 @@ def test_usage_errors_exit_2_and_send_nothing(api: ApiServer, tmp_path: Path) ->
 def test_help_lists_every_command() -> None:
     run = _run("--help", env=_env())
     assert run.returncode == 0
-    for command in ("presign", "upload", "export", "wait", "cancel", "download", "verify-webhook"):
+    for command in ("presign", "upload", "export", "quote", "wait", "cancel", "download", "verify-webhook"):
         assert command in run.stdout
     module = subprocess.run(
         [sys.executable, "-m", "video_export", "--help"],

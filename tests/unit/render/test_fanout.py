@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from render import encoding, fanout, limits
+from render import chunking, encoding, fanout, frames, limits
+from render.chunking import ChunkWindow
 from render.composition import Clip, ClipKind, Composition
 from render.errors import RenderFailedError
-from render.fanout import ChunkWindow
 from render.model import ExportRequest
 from render.pipeline import render_export
 from tests import audio_levels
@@ -160,7 +160,7 @@ def _render_both(request: ExportRequest, assets: Path, out: Path, windows: Seque
     audio = out / "audio.m4a"
     fanout.render_audio_track(request, assets, audio)
     fanned = out / "fanned.mp4"
-    total = fanout.output_frames(request.to_composition())
+    total = frames.output_frames(request.to_composition())
     fanout.join_chunks(chunks, audio, fanned, fps=FPS, expected_frames=total)
     return Renders(single, fanned, tuple(windows), tuple(chunks))
 
@@ -168,7 +168,7 @@ def _render_both(request: ExportRequest, assets: Path, out: Path, windows: Seque
 @pytest.fixture(scope="module")
 def generic(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
     request = generic_request()
-    windows = fanout.plan_chunks(
+    windows = chunking.plan_chunks(
         request.to_composition(), threshold_seconds=1, max_chunks=7, min_chunk_seconds=1
     )
     return _render_both(request, assets, tmp_path_factory.mktemp("generic"), windows)
@@ -215,13 +215,13 @@ def _composition(seconds: float) -> Composition:
 
 
 def test_short_outputs_render_in_one_pass() -> None:
-    assert fanout.plan_chunks(_composition(limits.FANOUT_THRESHOLD_SECONDS)) == ()
-    assert fanout.plan_chunks(_composition(15), threshold_seconds=10, min_chunk_seconds=10) == ()
+    assert chunking.plan_chunks(_composition(limits.FANOUT_THRESHOLD_SECONDS)) == ()
+    assert chunking.plan_chunks(_composition(15), threshold_seconds=10, min_chunk_seconds=10) == ()
 
 
 def test_chunks_cover_every_frame_once_in_equal_parts() -> None:
     composition = _composition(600.05)  # 18002 frames at 30 fps
-    windows = fanout.plan_chunks(composition)
+    windows = chunking.plan_chunks(composition)
     assert len(windows) == limits.FANOUT_MAX_CHUNKS
     assert [w.index for w in windows] == list(range(len(windows)))
     assert windows[0].start_frame == 0 and windows[-1].end_frame == 18002
@@ -230,7 +230,7 @@ def test_chunks_cover_every_frame_once_in_equal_parts() -> None:
 
 
 def test_chunks_are_no_shorter_than_the_minimum() -> None:
-    windows = fanout.plan_chunks(_composition(95), min_chunk_seconds=limits.FANOUT_MIN_CHUNK_SECONDS)
+    windows = chunking.plan_chunks(_composition(95), min_chunk_seconds=limits.FANOUT_MIN_CHUNK_SECONDS)
     assert len(windows) == 9
     assert all(w.frames / 30 >= limits.FANOUT_MIN_CHUNK_SECONDS for w in windows)
 
@@ -255,7 +255,7 @@ def test_fanned_out_and_single_pass_show_the_same_frames(name: str, request: pyt
     assert (
         len(fanned)
         == len(single)
-        == fanout.output_frames(
+        == frames.output_frames(
             (generic_request() if name == "generic" else melies_request()).to_composition()
         )
     )
@@ -352,7 +352,7 @@ def test_no_chunk_edge_falls_inside_a_transition() -> None:
             ]
         ]
     )
-    windows = fanout.plan_chunks(
+    windows = chunking.plan_chunks(
         request.to_composition(), threshold_seconds=1, max_chunks=4, min_chunk_seconds=1
     )
     assert [w.start_frame for w in windows] == [0, 90, 165, 270]
@@ -383,7 +383,7 @@ def _transitions_timeline(*rows: list[dict[str, Any]]) -> ExportRequest:
 @pytest.fixture(scope="module")
 def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
     request = _transitions_timeline()
-    windows = fanout.plan_chunks(
+    windows = chunking.plan_chunks(
         request.to_composition(), threshold_seconds=1, max_chunks=3, min_chunk_seconds=1
     )
     return _render_both(request, assets, tmp_path_factory.mktemp("transition"), windows)
@@ -402,7 +402,7 @@ def captions(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
             )
         ]
     )  # fmt: skip
-    windows = fanout.plan_chunks(
+    windows = chunking.plan_chunks(
         request.to_composition(), threshold_seconds=1, max_chunks=3, min_chunk_seconds=1
     )
     with pytest.MonkeyPatch.context() as patch:

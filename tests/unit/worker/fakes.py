@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from export_worker.engine import FanoutLimits, FfmpegEngine, RenderRun
-from render.fanout import ChunkWindow
+from render.chunking import ChunkWindow
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class FakeOutcome:
     height: int
     size_bytes: int
     render_seconds: float = 0.5
+    poster_path: Path | None = None
 
 
 @dataclass
@@ -43,7 +44,9 @@ class FakeEngine:
     def task_asset_keys(self, request: Any, window: ChunkWindow | None) -> list[str]:
         return self.planner.task_asset_keys(request, window)
 
-    def _render(self, kind: str, output_path: Path, run: RenderRun, seconds: float) -> FakeOutcome:
+    def _render(
+        self, kind: str, output_path: Path, run: RenderRun, seconds: float, *, poster: bool = False
+    ) -> FakeOutcome:
         self.calls.append(kind)
         if run.on_progress is not None:
             run.on_progress(0.5)
@@ -52,18 +55,25 @@ class FakeEngine:
         if run.on_progress is not None:
             run.on_progress(1.0)
         output_path.write_bytes(f"{kind}\n".encode())
-        return FakeOutcome(seconds, self.width, self.height, output_path.stat().st_size)
+        poster_path = output_path.with_name(f"{output_path.stem}.poster.jpg") if poster else None
+        if poster_path is not None:
+            poster_path.write_bytes(f"poster of {kind}\n".encode())
+        return FakeOutcome(
+            seconds, self.width, self.height, output_path.stat().st_size, poster_path=poster_path
+        )
 
     def render(self, request: Any, assets_dir: Path, output_path: Path, run: RenderRun) -> FakeOutcome:
-        return self._render("render", output_path, run, request.to_composition().duration)
+        poster = request.output.poster is not None
+        return self._render("render", output_path, run, request.to_composition().duration, poster=poster)
 
     def render_chunk(
         self, request: Any, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
     ) -> FakeOutcome:
         fps = request.to_composition().fps
-        return self._render(
-            f"chunk-{window.index}", output_path, run, (window.end_frame - window.start_frame) / fps
-        )
+        frame = request.poster_frame()
+        poster = frame is not None and window.start_frame <= frame < window.end_frame
+        seconds = (window.end_frame - window.start_frame) / fps
+        return self._render(f"chunk-{window.index}", output_path, run, seconds, poster=poster)
 
     def render_audio(self, request: Any, assets_dir: Path, output_path: Path, run: RenderRun) -> FakeOutcome:
         return self._render("audio", output_path, run, request.to_composition().duration)

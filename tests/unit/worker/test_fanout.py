@@ -21,8 +21,8 @@ from export_common.table import FanoutRepository
 from export_worker import handler
 from export_worker.engine import RenderEngine, RenderRun
 from export_worker.settings import WorkerSettings
+from render.chunking import ChunkWindow
 from render.errors import InvalidMediaError, RenderResourcesError
-from render.fanout import ChunkWindow
 from tests.markers import requires_ffmpeg
 from tests.unit.worker.conftest import EXPORTS_BUCKET, Bench, FakeContext, H, W
 from tests.video_frames import frame_count, lavfi_clip
