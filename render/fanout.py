@@ -29,7 +29,14 @@ from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
 from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
 from render.model import ExportRequest
-from render.pipeline import RenderResult, composition_with_captions, probe_assets, result_of, run_plan
+from render.pipeline import (
+    RenderResult,
+    SpanReader,
+    composition_with_captions,
+    probe_assets,
+    result_of,
+    run_plan,
+)
 from render.planner import EPSILON, frame_at, plan_render, transition_frames
 from render.probe import MediaInfo
 
@@ -195,12 +202,14 @@ def render_video_chunk(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render the frames of `window` to a video-only mp4 (no audio stream) at `output_path`.
 
     Exactly `window.frames` frames, the same pixels as those frames of the single pass (same planner,
     same encoder options), the first frame a keyframe, timestamps from 0. `assets_dir` needs only the
-    assets of `used_asset_keys(request, window)`. `on_progress` gets the fraction of this chunk done
+    assets of `used_asset_keys(request, window)`, of which `read_spans` (as `render_export`) may fetch
+    only the stretches the chunk reads. `on_progress` gets the fraction of this chunk done
     (rendered frames = fraction * window.frames). Raises the `render.errors` of `render_export`.
     """
     started = time.monotonic()
@@ -224,6 +233,7 @@ def render_video_chunk(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
         audio=False,
         video_options={**CHUNK_VIDEO_OPTIONS, "frames:v": str(window.frames)},
     )
@@ -239,6 +249,7 @@ def render_audio_track(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`.
 
@@ -264,6 +275,7 @@ def render_audio_track(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
         video=False,
     )
 

@@ -19,6 +19,10 @@ from render.isobmff import read_layout
 from render.model import ExportRequest
 from render.planner import RenderPlan, plan_render
 from render.probe import MediaInfo, probe
+from render.ranges import SourceSpan, plan_spans
+
+# Called with what each input of the plan reads, once the plan is known and before ffmpeg starts.
+SpanReader = Callable[[Sequence[SourceSpan]], None]
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,12 @@ def render_export(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render `request` to `output_path` (H.264 yuv420p + AAC mp4) from files in `assets_dir / s3Key`.
+
+    `read_spans`, when given, is called with the stretch of each source the render reads before
+    ffmpeg starts: the worker holds only each mp4's index until then and fetches just those bytes.
 
     Scratch files (ASS scripts of text and captions) go to a temporary folder inside `scratch_dir`
     (default: the system temp dir), so a caller that cleans its own work dir after a crash also cleans these.
@@ -113,6 +121,7 @@ def render_export(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
     )
 
 
@@ -128,10 +137,13 @@ def run_plan(
     video: bool = True,
     audio: bool = True,
     video_options: Mapping[str, str] | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Compile and run `plan` (streams and options as `compile_plan`); `started` is when the task began
-    (`time.monotonic()`), so the time limit and `render_seconds` include probing."""
+    (`time.monotonic()`), so the time limit and `render_seconds` include probing and `read_spans`."""
     output_path = output_path.resolve()
+    if read_spans is not None:
+        read_spans(plan_spans(plan, video=video, audio=audio))
     with tempfile.TemporaryDirectory(prefix="render-", dir=scratch_dir) as tmp:
         command = compile_plan(
             plan,
