@@ -63,6 +63,8 @@ locals {
     FANOUT_THRESHOLD_SECONDS = tostring(var.fanout_threshold_seconds)
     FANOUT_MAX_CHUNKS        = tostring(var.fanout_max_chunks)
     FANOUT_MIN_CHUNK_SECONDS = tostring(var.fanout_min_chunk_seconds)
+    # the disk budget a task is checked against before it fetches anything
+    EPHEMERAL_STORAGE_MB = tostring(var.worker_ephemeral_storage_mb)
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
   # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.
