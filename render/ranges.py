@@ -35,8 +35,6 @@ HEAD_BYTES = 64 * 1024
 # An index larger than this is not read in pieces: the source is downloaded whole instead.
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 _MAX_TOP_BOXES = 64
-# Each track's first packets are read with the index: probing decodes the first frames.
-PROBE_SECONDS = 1.0
 
 
 class TrackKind(StrEnum):
@@ -85,13 +83,14 @@ class MovieIndex:
     """What a render needs to read an mp4 by ranges: its size, its non-media boxes and every track."""
 
     size: int
-    header_ranges: tuple[ByteRange, ...]  # every top-level box but the media data (ftyp, moov, ...)
+    header_ranges: tuple[ByteRange, ...]  # every top-level box (ftyp, moov, ...); of mdat its header
     tracks: tuple[Track, ...]
 
     def head_ranges(self) -> list[ByteRange]:
         """What is read before the plan is known: every box but the media data, and each track's
-        first packets (probing decodes the first frames)."""
-        return merge([*self.header_ranges, *self.ranges(0.0, PROBE_SECONDS)])
+        first packet (probing decodes the first frame; everything else it reports is in the index)."""
+        firsts = [(t.offsets[0], t.offsets[0] + t.sizes[0]) for t in self.tracks if t.sizes]
+        return merge([*self.header_ranges, *firsts], gap=0)
 
     def ranges(self, start: float, end: float, kinds: Iterable[str] | None = None) -> list[ByteRange]:
         """The merged byte ranges of the packets that rendering [start, end] of the given kinds reads
@@ -135,7 +134,8 @@ def read_index(read: Reader, size: int) -> MovieIndex | None:
     kinds = [kind for kind, _, _ in boxes]
     if kinds.count(b"moov") != 1 or b"moof" in kinds or b"mdat" not in kinds:
         return None
-    headers = [(at, at + box_size) for kind, at, box_size in boxes if kind != b"mdat"]
+    # every box whole but the media data, of which only the header (the reader walks box by box)
+    headers = [(at, at + (box_size if kind != b"mdat" else 16)) for kind, at, box_size in boxes]
     if total(headers) > MAX_INDEX_BYTES:
         return None
     at, box_size = next((at, box_size) for kind, at, box_size in boxes if kind == b"moov")
