@@ -27,9 +27,11 @@ ByteRange = tuple[int, int]  # [start, end) in the file
 # the trim filter all look a few packets beyond the exact cut.
 PRE_ROLL_SECONDS = 0.5
 POST_ROLL_SECONDS = 0.5
-# Ranges closer than this are read as one (one request instead of two; the gap is the other
-# track's interleaved packets, a few KiB a second).
-MERGE_GAP_BYTES = 64 * 1024
+# Ranges less than this apart are read as one (one request instead of two); farther apart, a gap is
+# still read when it is small beside the ranges on both sides: the other track's packets interleaved
+# with a video's are read along, a video's interleaved with an audio track's are not.
+MIN_MERGE_GAP_BYTES = 16 * 1024
+MERGE_GAP_SHARE = 0.25
 # The first bytes read to find the top-level boxes; the index of a "faststart" file is usually in them.
 HEAD_BYTES = 64 * 1024
 # An index larger than this is not read in pieces: the source is downloaded whole instead.
@@ -71,7 +73,10 @@ class Track:
         span = self.span_indices(start, end)
         if span is None:
             return []
-        return [(self.offsets[i], self.offsets[i] + self.sizes[i]) for i in range(span[0], span[1] + 1)]
+        # runs of adjacent packets: the gaps between runs are the other tracks' packets
+        return merge(
+            ((self.offsets[i], self.offsets[i] + self.sizes[i]) for i in range(span[0], span[1] + 1)), gap=0
+        )
 
     def bytes_shown(self, start: float, end: float) -> int:
         """The bytes of the packets presented in [start, end): what a window needs at the least."""
@@ -107,14 +112,21 @@ class MovieIndex:
         return sum(t.bytes_shown(start, end) for t in self.tracks if wanted is None or t.kind in wanted)
 
 
-def merge(ranges: Iterable[ByteRange], *, gap: int = MERGE_GAP_BYTES) -> list[ByteRange]:
-    """Sorted ranges, those less than `gap` bytes apart (or overlapping) joined into one."""
+def merge(ranges: Iterable[ByteRange], *, gap: int | None = None) -> list[ByteRange]:
+    """Sorted ranges, overlapping or near ones joined into one: `gap` bytes apart at most, or by
+    default `MIN_MERGE_GAP_BYTES`, or a `MERGE_GAP_SHARE` of the smaller of the two ranges."""
     merged: list[ByteRange] = []
     for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1] + gap:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
+        if merged:
+            last_start, last_end = merged[-1]
+            allowed = gap
+            if allowed is None:
+                smaller = min(last_end - last_start, end - start)
+                allowed = max(MIN_MERGE_GAP_BYTES, int(MERGE_GAP_SHARE * smaller))
+            if start <= last_end + allowed:
+                merged[-1] = (last_start, max(last_end, end))
+                continue
+        merged.append((start, end))
     return merged
 
 
