@@ -3,6 +3,11 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  # the SQS event source's cap: its own setting, else the reservation (the event source needs 2 at least)
+  worker_event_concurrency = (
+    var.worker_maximum_concurrency != null ? var.worker_maximum_concurrency :
+    coalesce(var.worker_reserved_concurrency, -1) >= 2 ? var.worker_reserved_concurrency : null
+  )
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
