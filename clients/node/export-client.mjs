@@ -20,7 +20,7 @@ export const DELIVERY_ID_HEADER = "x-base44-delivery-id";
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
-const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED"]);
+const FINAL_STATUSES = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
 // ------------------------------------------------------------------------------------------ signing
 
@@ -192,11 +192,22 @@ export async function getExportJob({ baseUrl, secret, jobId }) {
   return signedFetch({ baseUrl, secret, path: `/export/${encodeURIComponent(jobId)}` });
 }
 
+/**
+ * DELETE /export/<jobId>: cancels the job. Returns `{jobId, status}`: "CANCELLED" for a job that was queued
+ * (or already cancelled), "CANCELLING" for a running one, which stops within one heartbeat and then ends
+ * CANCELLED (`waitForExport` sees it end). Throws like `signedFetch`: status 409 with code
+ * "JOB_ALREADY_ENDED" when the job SUCCEEDED or FAILED first, 404 "NOT_FOUND" for an unknown id.
+ */
+export async function cancelExport({ baseUrl, secret, jobId }) {
+  if (!jobId) throw new Error("jobId is required");
+  return signedFetch({ baseUrl, secret, path: `/export/${encodeURIComponent(jobId)}`, method: "DELETE" });
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Polls GET /export/<jobId> every `intervalMs` until the job is SUCCEEDED or FAILED and returns the job
- * (a FAILED job is returned, not thrown). Throws `Error("Timed out waiting for export job <jobId>")` when
+ * Polls GET /export/<jobId> every `intervalMs` until the job is SUCCEEDED, FAILED or CANCELLED and returns
+ * the job (a FAILED or CANCELLED job is returned, not thrown). Throws `Error("Timed out waiting for export job <jobId>")` when
  * it is not final after `timeoutMs`. `onProgress(job)`, optional, is called (and awaited) with every job
  * object polled, the final one included; what it throws aborts the wait.
  */

@@ -1,4 +1,4 @@
-// The browser demo's backend: serves the page and signs its three API calls, as a Base44 backend
+// The browser demo's backend: serves the page and signs its four API calls, as a Base44 backend
 // function does with the same client (clients/node/export-client.mjs). The secret stays in this process:
 // the page only ever sees presigned S3 URLs, job ids, progress and the download URL.
 //
@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 
-import { getExportJob, presignUploads, signedFetch } from "../../clients/node/export-client.mjs";
+import { cancelExport, getExportJob, presignUploads, signedFetch } from "../../clients/node/export-client.mjs";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 // Only these files are served; nothing else on disk is reachable.
@@ -92,6 +92,9 @@ async function api(request, url, config) {
   const job = JOB_PATH.exec(url.pathname);
   if (request.method === "GET" && job) {
     return getExportJob({ baseUrl: config.baseUrl, secret: config.secret, jobId: job[1] });
+  }
+  if (request.method === "DELETE" && job) {
+    return cancelExport({ baseUrl: config.baseUrl, secret: config.secret, jobId: job[1] });
   }
   throw new HttpError(404, "NOT_FOUND", `No route ${request.method} ${url.pathname}.`);
 }

@@ -21,6 +21,7 @@ from export_common.keys import (
     WORK_KEY_PREFIX,
 )
 from export_common.limits import (
+    DEFAULT_JOB_HEARTBEAT_SECONDS,
     DEFAULT_JOB_TTL_DAYS,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_RECEIVE_COUNT,
@@ -274,6 +275,12 @@ def test_terraform_defaults_and_prefixes_agree_with_the_code() -> None:
         == WorkerSettings.model_fields["max_attempts"].default
     )
     assert default_of("max_receive_count") == DEFAULT_MAX_RECEIVE_COUNT
+    # the heartbeat: how soon a crash is taken over and a cancelled render stops
+    assert (
+        default_of("job_heartbeat_seconds")
+        == DEFAULT_JOB_HEARTBEAT_SECONDS
+        == WorkerSettings.model_fields["heartbeat_seconds"].default
+    )
     assert "var.max_attempts <= 100" in variables and MAX_ATTEMPTS_LIMIT == 100
     # AWS limits the module's validations restate: SQS's visibility and delay, SigV4's presign lifetime
     assert f"<= {SQS_MAX_VISIBILITY_SECONDS}" in variables.split('variable "job_lease_seconds"', 1)[1]
@@ -362,5 +369,6 @@ def test_the_dashboard_reads_the_metrics_the_worker_emits() -> None:
         WorkerMetric.POISON_MESSAGES,
         WorkerMetric.JOBS_FANNED_OUT,
         WorkerMetric.FANOUT_TASKS_DONE,
+        WorkerMetric.JOBS_CANCELLED,
     }
     assert f"{{${{local.ns}},{ERROR_CODE_DIMENSION},service}}" in monitoring

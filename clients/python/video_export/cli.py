@@ -2,7 +2,8 @@
 
 Reads ``EXPORT_API_URL`` (with the API Gateway stage) and ``EXPORT_SIGNING_SECRET`` from the environment.
 Results go to stdout as JSON, progress bars and errors to stderr. Exit status: 0 done (a SUCCEEDED job, a
-valid webhook), 1 failed (an API error, a FAILED job, an invalid webhook), 2 usage errors.
+cancel taken, a valid webhook), 1 failed (an API error, a FAILED or CANCELLED job, an invalid webhook),
+2 usage errors.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from video_export.webhooks import check_webhook
 EPILOG = """examples:
   video-export export --timeline request.json --file clip.mp4=./clip.mp4 --out out.mp4
   video-export wait 0b5e1f2c-9a43-4c1e-8f00-3d2c1b0a9f8e
+  video-export cancel 0b5e1f2c-9a43-4c1e-8f00-3d2c1b0a9f8e
   video-export verify-webhook --path /hooks/export --body body.json \\
       --header "x-base44-timestamp: 1732526400000" --header "x-base44-signature: 89686228…"
 """
@@ -33,11 +35,22 @@ class UsageError(Exception):
     """Bad arguments or environment: exit status 2."""
 
 
+def split_file_option(value: str) -> tuple[str, str]:
+    """``SRC=PATH`` split at the last ``=``, since a src may hold many (a signed URL's query) and a path
+    rarely does; a path with ``=`` in it is still found when the split at an earlier ``=`` names a file."""
+    splits = [i for i, char in enumerate(value) if char == "="]
+    for i in reversed(splits):
+        if i > 0 and Path(value[i + 1 :]).is_file():
+            return value[:i], value[i + 1 :]
+    src, _, path = value.rpartition("=")
+    return src, path
+
+
 def _files(values: Sequence[str]) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for value in values:
-        src, sep, path = value.partition("=")
-        if not sep or not src or not path:
+        src, path = split_file_option(value)
+        if "=" not in value or not src or not path:
             raise UsageError(f"--file expects SRC=PATH, got {value!r}")
         if not Path(path).is_file():
             raise UsageError(f"--file {src}: no such file {path}")
@@ -85,7 +98,8 @@ def _final(job: dict[str, Any]) -> int:
     _print(job)
     if job.get("status") == "SUCCEEDED":
         return 0
-    print(f"error: export failed: {job_failure(job)}", file=sys.stderr)
+    verb = "was cancelled" if job.get("status") == "CANCELLED" else "failed"
+    print(f"error: export {verb}: {job_failure(job)}", file=sys.stderr)
     return 1
 
 
@@ -125,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("job_id", metavar="JOB_ID")
     download.add_argument("out", metavar="OUT", type=Path)
     progress_option(download)
+    cancel = sub.add_parser(
+        "cancel", help="cancel a job (DELETE /export/{jobId}); prints its status, CANCELLING or CANCELLED"
+    )
+    cancel.add_argument("job_id", metavar="JOB_ID")
+    cancel.add_argument(
+        "--wait", action="store_true", help="then wait until it has ended; prints the final job"
+    )
+    progress_option(cancel)
     status = sub.add_parser("status", help="print a job as GET /export/{jobId} reports it")
     status.add_argument("job_id", metavar="JOB_ID")
     sub.add_parser("health", help="print GET /health")
@@ -173,6 +195,14 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "download":
         client.download(args.job_id, args.out, progress=progress)
         print(f"saved {args.out}", file=sys.stderr)
+    elif args.command == "cancel":
+        cancelled = client.cancel(args.job_id)
+        if not args.wait:
+            _print(cancelled)
+            return 0
+        final = client.wait(args.job_id, progress=progress)
+        _print(final)
+        return 0 if final.get("status") == "CANCELLED" else 1
     elif args.command == "status":
         _print(client.get_status(args.job_id))
     else:

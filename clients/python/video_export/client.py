@@ -49,7 +49,7 @@ EXT_TYPES = {
     ".vtt": "text/vtt",
 }
 """Content type sent for a file extension (the API accepts more; an unknown one goes as octet-stream)."""
-FINAL = ("SUCCEEDED", "FAILED")
+FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
 class ExportError(Exception):
@@ -76,7 +76,8 @@ class ApiError(ExportError):
 
 
 class JobNotSucceededError(ExportError):
-    """A job has no output to download: it FAILED (``job_failure`` says why) or is not done yet."""
+    """A job has no output to download: it FAILED or was CANCELLED (``job_failure`` says so) or is not
+    done yet."""
 
     def __init__(self, job: Mapping[str, Any]):
         self.job = dict(job)
@@ -85,7 +86,10 @@ class JobNotSucceededError(ExportError):
 
 
 def job_failure(job: Mapping[str, Any]) -> str | None:
-    """``"INVALID_MEDIA: clip.mp4 is not a video"`` for a FAILED job, None for any other."""
+    """``"INVALID_MEDIA: clip.mp4 is not a video"`` for a FAILED job, ``"CANCELLED: …"`` for a cancelled
+    one, None for any other."""
+    if job.get("status") == "CANCELLED":
+        return "CANCELLED: the export was cancelled"
     if job.get("status") != "FAILED":
         return None
     return f"{job.get('errorCode') or 'FAILED'}: {job.get('error') or 'the export failed'}"
@@ -288,6 +292,15 @@ class ExportClient:
         """``GET /export/{jobId}``."""
         return dict(self._json(self.request("GET", f"/export/{job_id}")))
 
+    def cancel(self, job_id: str) -> Job:
+        """``DELETE /export/{jobId}``: ``{"jobId", "status"}``, ``CANCELLED`` (a queued job, or one already
+        cancelled) or ``CANCELLING`` (a running one stops within one heartbeat; ``wait`` sees it end).
+
+        ``ApiError`` ``JOB_ALREADY_ENDED`` (409) when the job SUCCEEDED or FAILED first, ``NOT_FOUND`` (404)
+        for an unknown id. Retried like a GET: a repeated cancel answers the same.
+        """
+        return dict(self._json(self.request("DELETE", f"/export/{job_id}", retry=True)))
+
     def wait(
         self,
         job_id: str,
@@ -297,9 +310,10 @@ class ExportClient:
         on_status: Callable[[Job], None] | None = None,
         progress: bool = False,
     ) -> Job:
-        """Polls until the job is SUCCEEDED or FAILED and returns it: a FAILED job is returned, not raised
-        (``job_failure(job)`` formats why). ``on_status`` sees every job polled, the final one included;
-        ``progress`` draws a bar on stderr. ``TimeoutError`` when the job is not final after ``timeout``.
+        """Polls until the job is SUCCEEDED, FAILED or CANCELLED and returns it: a FAILED or CANCELLED job is
+        returned, not raised (``job_failure(job)`` formats why). ``on_status`` sees every job polled, the
+        final one included; ``progress`` draws a bar on stderr. ``TimeoutError`` when the job is not final
+        after ``timeout``.
         """
         deadline = time.monotonic() + timeout
         with ProgressBar(f"export {job_id[:8]}", 1.0, enabled=progress) as bar:

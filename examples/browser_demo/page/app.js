@@ -1,6 +1,6 @@
 // The page's half of an export: the files go from this browser straight to the presigned S3 URLs, the
-// result plays from the presigned download URL. Only the three API calls go through the demo backend,
-// which signs them; this page never holds the signing secret.
+// result plays from the presigned download URL. Only the API calls (presign, export, status, cancel) go
+// through the demo backend, which signs them; this page never holds the signing secret.
 import { meliesExport } from "./timeline.js";
 
 const POLL_INTERVAL_MS = 1000;
@@ -12,9 +12,10 @@ function show(state, text, progress) {
   if (progress !== undefined) $("progress").value = progress;
 }
 
-/** One call to the demo backend; its errors carry the API's readable message and code. */
-async function backend(path, body) {
-  const response = await fetch(path, body === undefined ? {} : {
+/** One call to the demo backend (POST with a body, else `method`); its errors carry the API's readable
+ *  message and code. */
+async function backend(path, body, method = "GET") {
+  const response = await fetch(path, body === undefined ? { method } : {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -51,14 +52,31 @@ async function upload({ uploadUrl, headers }, file) {
   if (!response.ok) throw new Error(`upload of ${file.name} failed (${response.status})`);
 }
 
+const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+let runningJobId;
+
 async function waitForJob(jobId) {
   for (;;) {
     const job = await backend(`/api/export/${encodeURIComponent(jobId)}`);
-    if (job.status === "SUCCEEDED" || job.status === "FAILED") return job;
-    show("rendering", `Rendering… ${Math.round((job.progress ?? 0) * 100)} %`, job.progress ?? 0);
+    if (FINAL.has(job.status)) return job;
+    if (job.status === "CANCELLING") show("cancelling", "Cancelling…");
+    else show("rendering", `Rendering… ${Math.round((job.progress ?? 0) * 100)} %`, job.progress ?? 0);
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
   }
 }
+
+/** DELETE /export/<jobId> through the backend; the poll above sees the job end CANCELLED (or, when the
+ *  render finished first, the API's 409 is shown and the export plays). */
+$("cancel-button").addEventListener("click", async () => {
+  if (!runningJobId) return;
+  $("cancel-button").disabled = true;
+  try {
+    const { status } = await backend(`/api/export/${encodeURIComponent(runningJobId)}`, undefined, "DELETE");
+    show("cancelling", status === "CANCELLED" ? "Cancelled." : "Cancelling…");
+  } catch (error) {
+    show("rendering", `Cancel refused: ${error.message}`);
+  }
+});
 
 /** Loads the export into the player; done once a frame is decoded (the exports bucket must allow this origin). */
 function play(downloadUrl) {
@@ -88,8 +106,14 @@ async function exportFiles(videoFile, musicFile) {
   const assets = uploads.map(({ src, s3Key }) => ({ src, s3Key }));
   const { jobId } = await backend("/api/export", { timeline, assets, output });
   show("rendering", "Rendering…", 0);
+  runningJobId = jobId;
+  $("cancel-button").disabled = false;
 
-  const job = await waitForJob(jobId);
+  const job = await waitForJob(jobId).finally(() => {
+    runningJobId = undefined;
+    $("cancel-button").disabled = true;
+  });
+  if (job.status === "CANCELLED") return show("cancelled", "Export cancelled.", 0);
   if (job.status === "FAILED") throw new Error(`${job.error} (${job.errorCode})`);
   await play(job.downloadUrl);
   show("done", `Done: ${job.output.durationSeconds} s, ${job.output.width}×${job.output.height}.`, 1);

@@ -29,6 +29,7 @@ from export_api.auth import Authenticator
 from export_api.exports import ExportService
 from export_api.health import HealthChecker
 from export_api.models import (
+    CancelExportResponse,
     CreateExportResponse,
     ErrorResponse,
     HealthResponse,
@@ -39,6 +40,7 @@ from export_api.models import (
 from export_api.presign import presign_uploads
 from export_api.settings import Settings
 from export_common.errors import ErrorCode, ServiceError
+from export_common.jobs import JobStatus
 from render.model import ExportRequest
 
 if TYPE_CHECKING:
@@ -70,7 +72,7 @@ def _error_docs(*codes: int) -> dict[int, OpenAPIResponse]:
         401: "Missing, malformed, expired, wrong or replayed signature",
         404: "Unknown route or job",
         405: "Method not allowed on this route",
-        409: "Idempotency-Key reused with a different body",
+        409: "Idempotency-Key reused with a different body (POST); the job already ended (DELETE)",
         413: "Body larger than the limit",
         415: "Body is not application/json",
         503: "A dependency (queue, table, storage) is unavailable; retry later",
@@ -255,6 +257,35 @@ class ExportApi:
             if status.callback is not None:  # null until an attempt got an HTTP answer, but always there
                 body["callback"]["lastStatus"] = status.callback.lastStatus
             return _json_response(HTTPStatus.OK, body)
+
+        @app.delete(
+            "/export/<jobId>",
+            summary="Cancel an export job: a queued one at once, a running one within one heartbeat",
+            security=SIGNED,
+            status_code=HTTPStatus.ACCEPTED,
+            responses={
+                202: {
+                    "description": (
+                        "Cancel taken: CANCELLED (the job was queued) or CANCELLING (the worker stops it, "
+                        "removes its output and work files, ends it CANCELLED and sends its webhook)"
+                    ),
+                    "content": {"application/json": {"model": CancelExportResponse}},
+                },
+                200: {
+                    "description": "The job was already CANCELLED",
+                    "content": {"application/json": {"model": CancelExportResponse}},
+                },
+                **_error_docs(401, 404, 409, 503),
+            },
+            tags=["export"],
+        )
+        def cancel_export(
+            jobId: Annotated[str, Path(description="the id POST /export returned")],  # noqa: N803
+        ) -> Response[dict[str, Any]]:
+            changed, cancelled = self._services().exports.cancel(jobId)
+            already = not changed and cancelled.status is JobStatus.CANCELLED
+            status = HTTPStatus.OK if already else HTTPStatus.ACCEPTED
+            return _json_response(status, cancelled.model_dump(mode="json"))
 
     # ----------------------------------------------------------------- errors
     def _register_error_handlers(self) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from export_api.models import CreateExportResponse, JobStatusResponse
+from export_api.models import CancelExportResponse, CreateExportResponse, JobStatusResponse
 from export_common.callbacks import (
     CallbackNotifier,
     CallbackPolicy,
@@ -24,7 +24,7 @@ from export_common.callbacks import (
 )
 from export_common.ending import end_job
 from export_common.errors import ErrorCode, ServiceError
-from export_common.jobs import Job, JobError, JobStatus, job_message_body
+from export_common.jobs import Cancellation, Job, JobError, JobStatus, job_message_body
 from export_common.limits import is_missing_object
 from export_common.table import IdempotencyRecord, IdempotencyStore, JobRepository
 from render.captions import CaptionsError, parse_captions, read_limit
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# a cancel re-reads the job this often when a concurrent transition refused its write (a claim, a release)
+CANCEL_TRIES = 4
+UNKNOWN_JOB_MESSAGE = "No export job with this id."
 _UUID_CHARS = frozenset("0123456789abcdef-")
 
 
@@ -237,10 +240,41 @@ class ExportService:
         return CreateExportResponse(jobId=job.job_id, status=job.status)
 
     def status(self, job_id: str) -> JobStatusResponse:
+        return self._status_body(self._job(job_id))
+
+    def _job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id) if is_job_id(job_id) else None
         if job is None:
-            raise ServiceError(ErrorCode.NOT_FOUND, "No export job with this id.")
-        return self._status_body(job)
+            raise ServiceError(ErrorCode.NOT_FOUND, UNKNOWN_JOB_MESSAGE)
+        return job
+
+    def cancel(self, job_id: str) -> tuple[bool, CancelExportResponse]:
+        """``DELETE /export/{jobId}``: (whether this call changed the job, what it is now).
+
+        QUEUED ends CANCELLED here (the worker drops its message); RUNNING becomes CANCELLING (its worker
+        stops within one heartbeat and ends it CANCELLED); CANCELLING and CANCELLED are reported as they
+        are. A job that SUCCEEDED or FAILED first, also while this call ran, is a 409 naming that state.
+        """
+        job = self._job(job_id)
+        for _ in range(CANCEL_TRIES):
+            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+                raise ServiceError(
+                    ErrorCode.JOB_ALREADY_ENDED,
+                    f"The export already ended {job.status.value}; there is nothing to cancel.",
+                    details=[{"path": "status", "message": job.status.value}],
+                )
+            if job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+                return False, CancelExportResponse(jobId=job_id, status=job.status)
+            if job.status is JobStatus.QUEUED:
+                cancelled = Cancellation(from_status=JobStatus.QUEUED)
+                if end_job(self.jobs, job_id, cancelled, attempt=None, callbacks=self.callbacks):
+                    logger.info("export cancelled while queued", extra={"jobId": job_id})
+                    return True, CancelExportResponse(jobId=job_id, status=JobStatus.CANCELLED)
+            elif self.jobs.request_cancel(job_id):
+                logger.info("export cancelling", extra={"jobId": job_id})
+                return True, CancelExportResponse(jobId=job_id, status=JobStatus.CANCELLING)
+            job = self._job(job_id)  # a claim, release or end came first: decide on what it is now
+        raise ServiceError(ErrorCode.DEPENDENCY_UNAVAILABLE, "The job keeps changing; retry the cancel.")
 
     def _status_body(self, job: Job) -> JobStatusResponse:
         body: dict[str, Any] = {

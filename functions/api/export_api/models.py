@@ -134,6 +134,18 @@ class CreateExportResponse(BaseModel):
     status: JobStatus
 
 
+class CancelExportResponse(BaseModel):
+    """Body of ``DELETE /export/{jobId}``: 202 when the cancel was taken, 200 when the job already was."""
+
+    jobId: str  # noqa: N815
+    status: Literal[JobStatus.CANCELLING, JobStatus.CANCELLED] = Field(
+        description=(
+            "CANCELLED: the job ended (a queued job at once); CANCELLING: the worker stops the render within "
+            "one heartbeat, removes what it wrote and ends the job CANCELLED (poll GET /export/{jobId})"
+        )
+    )
+
+
 class ErrorDetail(BaseModel):
     path: str = Field(description="the field, e.g. `assets[0].contentType` or `headers.Idempotency-Key`")
     message: str

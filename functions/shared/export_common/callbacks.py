@@ -1,8 +1,8 @@
 """Completion webhooks: the URL rules, the queue message, the retry schedule and the delivery state.
 
-A job created with a ``callbackUrl`` is reported to that URL once it is SUCCEEDED or FAILED. The delivery
-runs in its own Lambda (``export_callbacks``) off the callbacks queue; this module holds what the API, the
-worker and that Lambda share:
+A job created with a ``callbackUrl`` is reported to that URL once it is SUCCEEDED, FAILED or CANCELLED.
+The delivery runs in its own Lambda (``export_callbacks``) off the callbacks queue; this module holds
+what the API, the worker and that Lambda share:
 
 * ``CallbackPolicy``: which URLs and resolved addresses may be called (https only and public addresses
   only by default; a deployment may allow more, e.g. http to 127.0.0.1 locally, by settings);

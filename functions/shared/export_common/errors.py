@@ -39,13 +39,21 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     # 409
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    # DELETE /export/{jobId} of a job that already SUCCEEDED or FAILED: there is nothing left to cancel
+    JOB_ALREADY_ENDED = "JOB_ALREADY_ENDED"
     # 413 / 415
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # answered by API Gateway itself (export_common.gateway_responses): a request it refused before the
+    # API saw it (a WAF rule, a resource policy), one over the stage's rate, any other 4xx of its own
+    ACCESS_DENIED = "ACCESS_DENIED"
+    RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_REFUSED = "REQUEST_REFUSED"
     # 5xx: never caused by client input
     QUEUE_UNAVAILABLE = "QUEUE_UNAVAILABLE"
     DEPENDENCY_UNAVAILABLE = "DEPENDENCY_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    API_TIMEOUT = "API_TIMEOUT"  # API Gateway gave up waiting for the API function
     # job failures decided by the worker (render.errors adds the render-specific ones)
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     INVALID_JOB = "INVALID_JOB"
@@ -66,11 +74,16 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.IDEMPOTENCY_CONFLICT: 409,
+    ErrorCode.JOB_ALREADY_ENDED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.ACCESS_DENIED: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_REFUSED: 400,
     ErrorCode.QUEUE_UNAVAILABLE: 503,
     ErrorCode.DEPENDENCY_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.API_TIMEOUT: 504,
 }
 
 

@@ -7,6 +7,7 @@ Every read and state transition of a job is a conditional update in ``export_com
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -15,14 +16,32 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobStatus(StrEnum):
+    """``QUEUED → RUNNING → SUCCEEDED | FAILED``, and the cancel (``DELETE /export/{jobId}``): a QUEUED
+    job ends CANCELLED at once; a RUNNING one becomes CANCELLING until its worker has stopped and removed
+    what it wrote, then CANCELLED. Only ``export_common.table.JobRepository`` moves a job between them."""
+
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
+    CANCELLING = "CANCELLING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
     @property
     def is_final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+"""The terminal states: every one is written by ``export_common.ending.end_job``, once per job."""
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """The outcome of a cancelled job, for ``end_job``: it ends CANCELLED from ``from_status`` (QUEUED:
+    the API, its message still waiting; CANCELLING: the worker, after stopping and cleaning up)."""
+
+    from_status: JobStatus
 
 
 class JobError(BaseModel):

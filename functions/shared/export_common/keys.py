@@ -26,6 +26,7 @@ __all__ = [
     "WORK_KEY_PREFIX",
     "audio_key",
     "chunk_key",
+    "job_prefixes",
     "new_asset_key",
     "output_key",
 ]
@@ -55,3 +56,9 @@ def chunk_key(job_id: str, index: int) -> str:
 
 def audio_key(job_id: str) -> str:
     return f"{WORK_KEY_PREFIX}{job_id}/audio.m4a"
+
+
+def job_prefixes(job_id: str) -> tuple[str, str]:
+    """Where everything a job writes in the exports bucket lives: ``exports/<jobId>`` (its export and any
+    file beside it) and ``work/<jobId>/`` (a fanned-out job's parts); a cancel deletes both."""
+    return f"{OUTPUT_KEY_PREFIX}{job_id}", f"{WORK_KEY_PREFIX}{job_id}/"

@@ -26,6 +26,12 @@ MAX_ATTEMPTS_LIMIT: Final = 100
 DEFAULT_MAX_RECEIVE_COUNT: Final = 50
 """The job queue's redrive maxReceiveCount: a safety net far above the attempts (MAX_RECEIVE_COUNT)."""
 
+DEFAULT_JOB_HEARTBEAT_SECONDS: Final = 60
+"""How often a running attempt extends its lease (JOB_HEARTBEAT_SECONDS). It is also how soon a running
+render sees a cancel (DELETE /export/{jobId}): its next heartbeat is refused and it stops."""
+DEFAULT_JOB_LEASE_SECONDS: Final = 2 * DEFAULT_JOB_HEARTBEAT_SECONDS
+"""How long a lease and a message's visibility run past the last heartbeat (JOB_LEASE_SECONDS)."""
+
 SQS_MAX_DELAY_SECONDS: Final = 900
 """SQS's longest message delay (DelaySeconds): 15 minutes."""
 SQS_MAX_VISIBILITY_SECONDS: Final = 43_200

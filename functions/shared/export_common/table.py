@@ -299,6 +299,48 @@ class JobRepository:
             raise
         return True
 
+    def request_cancel(self, job_id: str) -> bool:
+        """RUNNING (any attempt) → CANCELLING; False when the job is not RUNNING any more.
+
+        Not terminal: every write of the running attempt (heartbeat, progress, final state) is conditioned
+        on RUNNING, so the attempt's next heartbeat is refused and it stops, cleans up and ends the job
+        CANCELLED (``mark_cancelled``). A job nobody holds any more is ended so by its message's next
+        delivery. ``leaseUntil`` is kept: it says whether a worker may still be writing.
+        """
+        return update_if(
+            self._table,
+            Key=job_key(job_id),
+            UpdateExpression="SET #s = :cancelling, updatedAt = :now",
+            ConditionExpression="attribute_exists(pk) AND #s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":cancelling": JobStatus.CANCELLING.value,
+                ":running": JobStatus.RUNNING.value,
+                ":now": utc_now_iso(),
+            },
+        )
+
+    def mark_cancelled(self, job_id: str, *, from_status: JobStatus) -> bool:
+        """QUEUED or CANCELLING (exactly ``from_status``) → CANCELLED, terminal; False when refused.
+
+        Conditioned on the state its caller saw, so a claim (QUEUED → RUNNING) or a success racing the
+        cancel wins or loses as a whole: the job ends in exactly one final state. Through ``end_job`` only.
+        """
+        if from_status not in (JobStatus.QUEUED, JobStatus.CANCELLING):
+            raise ValueError(f"a job is cancelled from QUEUED or CANCELLING, not {from_status.value}")
+        return update_if(
+            self._table,
+            Key=job_key(job_id),
+            UpdateExpression="SET #s = :cancelled, updatedAt = :now REMOVE leaseUntil, progress",
+            ConditionExpression="attribute_exists(pk) AND #s = :from",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":cancelled": JobStatus.CANCELLED.value,
+                ":from": from_status.value,
+                ":now": utc_now_iso(),
+            },
+        )
+
     def update_owned(
         self,
         job_id: str,

@@ -33,7 +33,8 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.jobs import Job, JobError, JobOutput
+from export_common.jobs import Cancellation, Job, JobError, JobOutput, JobStatus
+from export_common.keys import job_prefixes
 from export_common.messages import QueueMessage, parse_queue_message
 from export_common.table import JobRepository
 from export_worker.engine import RenderEngine, RenderOutcome
@@ -42,7 +43,7 @@ from export_worker.heartbeat import Heartbeat, Waiter
 from export_worker.progress import ProgressReporter
 from export_worker.redelivery import clamp_visibility
 from export_worker.settings import WorkerSettings
-from export_worker.storage import AssetRef, upload_output
+from export_worker.storage import AssetRef, delete_prefixes, upload_output
 from render.errors import RenderError
 from render.model import ExportRequest
 
@@ -73,6 +74,7 @@ class Outcome(StrEnum):
     SPLIT = "SPLIT"  # this delivery fanned the job out into task messages (export_worker.fanout)
     TASK_DONE = "TASK_DONE"  # this delivery rendered one task of a fanned-out job (not the last)
     RETRY = "RETRY"  # not finished: the message comes back (or goes to the DLQ)
+    CANCELLED = "CANCELLED"  # this delivery found the job cancelled, stopped, cleaned up and ended it
 
 
 @dataclass
@@ -159,6 +161,8 @@ def claim(job_id: str, deps: WorkerDeps) -> Job | None:
 def not_claimed(job_id: str, deps: WorkerDeps) -> RecordResult:
     """Why the claim was refused: finished, held by a live attempt, or out of attempts."""
     current = deps.repo.get(job_id)
+    if current is not None and current.status is JobStatus.CANCELLING:
+        return finish_cancel(current, deps)
     if current is None or current.status.is_final:
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="finished by another delivery")
     now = deps.clock()
@@ -292,7 +296,7 @@ def fail_job(job_id: str, attempt: int, code: str, message: str, deps: WorkerDep
     marked = end_job(deps.repo, job_id, error, attempt=attempt, callbacks=deps.callbacks)
     if not marked:
         logger.warning("job no longer owned by this attempt; failure not recorded", extra={"code": code})
-        return superseded(job_id, attempt)
+        return lost_or_cancelled(job_id, attempt, deps)
     logger.warning("job failed", extra={"code": code, "error_message": message})
     return RecordResult(Outcome.FAILED, job_id=job_id, attempt=attempt, error_code=code)
 
@@ -305,6 +309,35 @@ def fail_exhausted(job_id: str, attempt: int, attempts: int, deps: WorkerDeps) -
 
 def superseded(job_id: str, attempt: int) -> RecordResult:
     return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="superseded")
+
+
+def lost_or_cancelled(job_id: str, attempt: int, deps: WorkerDeps) -> RecordResult:
+    """A write of this attempt was refused (heartbeat, progress, a task's or the final state): the job was
+    cancelled, and this delivery finishes the cancel, or another attempt took it over."""
+    current = deps.repo.get(job_id)
+    if current is not None and current.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+        return finish_cancel(current, deps, attempt=attempt)
+    logger.warning("job no longer owned by this attempt; work abandoned")
+    return superseded(job_id, attempt)
+
+
+def finish_cancel(job: Job, deps: WorkerDeps, *, attempt: int | None = None) -> RecordResult:
+    """A cancelled job (``DELETE /export/{jobId}``): deletes what any attempt wrote (its export and its
+    fan-out parts) and, when it is still CANCELLING, ends it CANCELLED with its webhook.
+
+    Every worker that finds the job cancelled after a write of its own runs this: a chunk uploaded after
+    another task ended the job is deleted by its own task. A failed delete raises, so the message comes
+    back and the cancel is finished by its next delivery.
+    """
+    deleted = delete_prefixes(deps.s3, deps.settings.exports_bucket_name, job_prefixes(job.job_id))
+    if job.status is not JobStatus.CANCELLING:
+        logger.info("job already cancelled; its files removed", extra={"deleted": deleted})
+        return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=attempt, reason="cancelled")
+    cancellation = Cancellation(from_status=JobStatus.CANCELLING)
+    if not end_job(deps.repo, job.job_id, cancellation, attempt=None, callbacks=deps.callbacks):
+        return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=attempt, reason="cancelled")
+    logger.info("job cancelled", extra={"deleted": deleted, "attempt": attempt})
+    return RecordResult(Outcome.CANCELLED, job_id=job.job_id, attempt=attempt, reason="cancelled")
 
 
 def upload_result(
@@ -331,7 +364,7 @@ def succeed(
         # Another attempt took over (our lease expired). The key is deterministic, so the object
         # is a render of this same job; the owner of the job writes its final state.
         logger.warning("job no longer owned by this attempt; final state left to the owner")
-        return superseded(job_id, attempt)
+        return lost_or_cancelled(job_id, attempt, deps)
     logger.info("job succeeded", extra={"output": output.model_dump(by_alias=True), **log})
     return RecordResult(Outcome.SUCCEEDED, job_id=job_id, attempt=attempt, render=rendered)
 

@@ -4,7 +4,9 @@ The worker ends every job itself, also one whose last attempt died (the next del
 job message reaches the DLQ only when SQS's receive limit, a safety net far above the job's attempts,
 ran out first: a worker that cannot start at all, for example. Messages reaching the DLQ are handled
 here: a job still QUEUED or RUNNING with an expired lease ends FAILED; a job RUNNING under a live
-lease is left to its owner and the DLQ message comes back later (it is reported failed).
+lease is left to its owner and the DLQ message comes back later (it is reported failed). A CANCELLING job
+nobody holds any more ends CANCELLED (this consumer has no S3 rights: the files of a worker that died in
+the middle of a cancel are left to the buckets' lifecycle rules).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import ValidationError
 from export_common.callbacks import CallbackNotifier
 from export_common.ending import end_job
 from export_common.errors import ErrorCode
-from export_common.jobs import JobError
+from export_common.jobs import Cancellation, JobError, JobStatus
 from export_common.messages import parse_queue_message
 from export_common.table import JobRepository
 from export_worker.attempt import (
@@ -51,8 +53,14 @@ def process_dead_letter(
     if job is None or job.status.is_final:
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="nothing to do")
     now = clock()
-    if job.lease_is_live(now):
+    if job.lease_is_live(now) or (job.status is JobStatus.CANCELLING and (job.lease_until or 0) >= int(now)):
         raise ItemFailedError(RecordResult(Outcome.RETRY, job_id=job_id, reason=JOB_BUSY))
+    if job.status is JobStatus.CANCELLING:
+        cancelled = Cancellation(from_status=JobStatus.CANCELLING)
+        if end_job(repo, job_id, cancelled, attempt=None, callbacks=callbacks):
+            logger.warning("cancelled job ended from the DLQ", extra={"attempts": job.attempt})
+            return RecordResult(Outcome.CANCELLED, job_id=job_id, attempt=job.attempt, reason="cancelled")
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="changed meanwhile")
     message = retries_exhausted_message(job.attempt) if job.attempt else NEVER_STARTED_MESSAGE
     error = JobError(code=ErrorCode.RETRIES_EXHAUSTED.value, message=message)
     # only if nobody claimed the job since it was read (that attempt then ends it)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NoReturn
 from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
-from export_common.jobs import Job, JobError, JobOutput
+from export_common.jobs import Job, JobError, JobOutput, JobStatus
 from export_common.keys import audio_key, chunk_key, output_key
 from export_common.limits import is_missing_object
 from export_common.messages import TaskKind, TaskMessage
@@ -42,10 +42,12 @@ from export_worker.attempt import (
     claim,
     fail_exhausted,
     fail_job,
+    finish_cancel,
     heartbeat_of,
     invalid_job,
     lease_repo,
     log_render_error,
+    lost_or_cancelled,
     not_claimed,
     progress_callback,
     release,
@@ -53,7 +55,6 @@ from export_worker.attempt import (
     retry,
     shorten_visibility,
     succeed,
-    superseded,
     upload_result,
 )
 from export_worker.budget import MIN_USEFUL_RENDER_SECONDS
@@ -142,7 +143,7 @@ def split_job(job: Job, windows: Sequence[ChunkWindow], deps: WorkerDeps) -> Rec
     fan = FanoutRepository(deps.repo)
     if not fan.start(job.job_id, job.attempt, chunks=len(windows), total_frames=total_frames):
         logger.warning("job no longer owned by this attempt; not split")
-        return superseded(job.job_id, job.attempt)
+        return lost_or_cancelled(job.job_id, job.attempt, deps)
     bodies = task_bodies(job.job_id, job.attempt, windows, sent_at_ms=deps.now_ms())
     for start in range(0, len(bodies), SEND_BATCH):
         batch = bodies[start : start + SEND_BATCH]
@@ -178,6 +179,9 @@ class _ChunkProgress:
 def process_task(task: TaskMessage, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     job_id = task.job_id
     job = deps.repo.get(job_id)
+    if job is not None and job.status is JobStatus.CANCELLING:
+        # cancelled: no further task starts; the first one delivered finishes the cancel
+        return finish_cancel(job, deps, attempt=task.attempt)
     if job is None or job.status.is_final:
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="job finished or unknown")
     if job.attempt != task.attempt:
@@ -279,7 +283,7 @@ def _run_task(
             )
     except LeaseLostError:
         logger.warning("task no longer owned by this delivery; work abandoned", extra={"task": task.name})
-        return superseded(job_id, attempt)
+        return lost_or_cancelled(job_id, attempt, deps)
     except RenderTimeoutError as error:
         log_render_error(error)
         return fail_job(job_id, attempt, error.code, RENDER_TIMEOUT_MESSAGE, deps)
@@ -310,8 +314,8 @@ def _run_task(
     except Exception:
         logger.warning("the task's read counter was not stored", exc_info=True)
     finished = fan.finish_task(job_id, attempt, task.name)
-    if finished is None:
-        return superseded(job_id, attempt)
+    if finished is None:  # cancelled (its upload is deleted now) or taken over
+        return lost_or_cancelled(job_id, attempt, deps)
     logger.info(
         "task done",
         extra={
@@ -411,6 +415,9 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     fan = FanoutRepository(deps.repo)
     join_claim = fan.claim_join(job_id, attempt, lease_seconds=settings.job_lease_seconds, now=deps.clock())
     if join_claim is None:
+        current = deps.repo.get(job_id)
+        if current is not None and current.status is JobStatus.CANCELLING:
+            return finish_cancel(current, deps, attempt=attempt)
         logger.info("join held by another delivery, or the job moved on; acknowledged")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, attempt=attempt, reason="join not claimed")
     logger.info("join claimed", extra={"join_claims": join_claim})
@@ -434,7 +441,7 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
             )
             check_owned(heartbeat.lost)
     except LeaseLostError:
-        return superseded(job_id, attempt)
+        return lost_or_cancelled(job_id, attempt, deps)
     except RenderError as error:
         log_render_error(error)
         if error.transient and join_claim < settings.max_attempts:

@@ -30,6 +30,8 @@ class WorkerMetric(StrEnum):
     # dimension ErrorCode: which failures grow
     JOBS_FAILED_BY_CODE = "JobsFailedByCode"
     JOBS_RETRIED = "JobsRetried"
+    # jobs a client cancelled (DELETE /export/{jobId}) that this worker stopped and ended
+    JOBS_CANCELLED = "JobsCancelled"
     MESSAGES_SKIPPED = "MessagesSkipped"
     POISON_MESSAGES = "PoisonMessages"
     # wall-clock seconds of the render, and seconds of video it produced (sum over sum: the fleet's ratio)
@@ -90,6 +92,8 @@ def record_result(metrics: Metrics, result: RecordResult) -> None:
         metrics.add_metric(name=WorkerMetric.MESSAGES_SKIPPED, unit=MetricUnit.Count, value=1)
         if result.outcome is Outcome.DROPPED:
             metrics.add_metric(name=WorkerMetric.POISON_MESSAGES, unit=MetricUnit.Count, value=1)
+    elif result.outcome is Outcome.CANCELLED:
+        metrics.add_metric(name=WorkerMetric.JOBS_CANCELLED, unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.RETRY:
         metrics.add_metric(name=WorkerMetric.JOBS_RETRIED, unit=MetricUnit.Count, value=1)
     elif result.outcome is Outcome.SPLIT:

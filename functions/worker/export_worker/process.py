@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from export_common.jobs import JobStatus
 from export_common.messages import TaskMessage
 from export_worker import fanout, single_pass
 from export_worker.attempt import (
@@ -19,6 +20,7 @@ from export_worker.attempt import (
     Outcome,
     RecordResult,
     WorkerDeps,
+    finish_cancel,
     invalid_job,
     request_of,
 )
@@ -73,6 +75,10 @@ def _process_job(job_id: str, delivery: Delivery, deps: WorkerDeps) -> RecordRes
         # existed, and no retry can change that. Acknowledge instead of filling the DLQ.
         logger.warning("job not found; message acknowledged")
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="job not found")
+    if job.status in (JobStatus.CANCELLING, JobStatus.CANCELLED):
+        # cancelled while queued (its message dropped without rendering), or by a worker that died
+        # before it finished the cancel: remove what an earlier attempt may have written, end it
+        return finish_cancel(job, deps)
     if job.status.is_final:
         logger.info("job already final; redelivery acknowledged", extra={"status": job.status.value})
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason=f"already {job.status.value}")

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from export_common.limits import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_RECEIVE_COUNT, MAX_ATTEMPTS_LIMIT
+from export_common.limits import (
+    DEFAULT_JOB_HEARTBEAT_SECONDS,
+    DEFAULT_JOB_LEASE_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_RECEIVE_COUNT,
+    MAX_ATTEMPTS_LIMIT,
+)
 from export_common.messages import MAX_CHUNKS_LIMIT
 from export_common.settings import ServiceSettings
 from export_worker.redelivery import MAX_VISIBILITY_SECONDS
@@ -21,9 +27,12 @@ class WorkerSettings(ServiceSettings):
 
     # A RUNNING job's lease and its message's visibility both run this long past the last heartbeat:
     # a crashed attempt's job is claimable again, and its message visible again, within this time.
-    job_lease_seconds: int = Field(120, alias="JOB_LEASE_SECONDS", gt=0, le=MAX_VISIBILITY_SECONDS)
-    # how often a running attempt extends its lease and its message's visibility
-    heartbeat_seconds: float = Field(60.0, alias="JOB_HEARTBEAT_SECONDS", gt=0)
+    job_lease_seconds: int = Field(
+        DEFAULT_JOB_LEASE_SECONDS, alias="JOB_LEASE_SECONDS", gt=0, le=MAX_VISIBILITY_SECONDS
+    )
+    # how often a running attempt extends its lease and its message's visibility; a cancelled render
+    # stops at its next beat
+    heartbeat_seconds: float = Field(DEFAULT_JOB_HEARTBEAT_SECONDS, alias="JOB_HEARTBEAT_SECONDS", gt=0)
     # attempts that really started (claims) before the job ends FAILED; counted on the job record
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, alias="MAX_ATTEMPTS", ge=1, le=MAX_ATTEMPTS_LIMIT)
     # the queue's redrive maxReceiveCount: a safety net above the attempts (the DLQ consumer logs it)

@@ -27,13 +27,13 @@ from export_worker.attempt import (
     fail_job,
     job_heartbeat,
     log_render_error,
+    lost_or_cancelled,
     not_claimed,
     progress_callback,
     release,
     retry,
     shorten_visibility,
     succeed,
-    superseded,
     upload_result,
 )
 from export_worker.budget import TimeBudget
@@ -91,9 +91,9 @@ def render_job(job_id: str, request: ExportRequest, delivery: Delivery, deps: Wo
                 lost=heartbeat.lost,
             )
     except LeaseLostError:
-        # another attempt took the job over (this one's lease ran out): it owns the outcome now
-        logger.warning("job no longer owned by this attempt; work abandoned")
-        return superseded(job_id, attempt)
+        # the job was cancelled (this delivery finishes the cancel), or another attempt took it over
+        # (this one's lease ran out) and owns the outcome now
+        return lost_or_cancelled(job_id, attempt, deps)
     except RenderTimeoutError as error:
         log_render_error(error)
         if budget.timeout_was_ours(used_timeout[0]) and not last_attempt:

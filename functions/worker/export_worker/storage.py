@@ -6,7 +6,7 @@ Which assets, and which of their bytes, a task reads is ``export_worker.sources`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from render.errors import AssetMissingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +95,21 @@ def upload_output(s3: S3Client, source: Path, bucket: str, key: str) -> int:
     )
     s3.upload_file(str(source), bucket, key, ExtraArgs={"ContentType": "video/mp4"}, Config=config)
     return source.stat().st_size
+
+
+DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+def delete_prefixes(s3: S3Client, bucket: str, prefixes: Iterable[str]) -> int:
+    """Deletes every object under ``prefixes``; returns how many. Raises when S3 refused one."""
+    keys: list[ObjectIdentifierTypeDef] = []
+    for prefix in prefixes:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend({"Key": item["Key"]} for item in page.get("Contents", []))
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start : start + DELETE_BATCH]
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        failed = answer.get("Errors", [])
+        if failed:
+            raise RuntimeError(f"{len(failed)} objects could not be deleted: {failed[0].get('Code')}")
+    return len(keys)

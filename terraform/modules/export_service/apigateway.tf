@@ -8,12 +8,23 @@ locals {
     export  = { path_part = "export", parent = null }
     presign = { path_part = "presign", parent = "export" }
     job     = { path_part = "{jobId}", parent = "export" }
+    other   = { path_part = "{proxy+}", parent = null }
   }
+  # "ANY" routes: every other method of a route, every path without one, sent to the API function, which
+  # answers 405 METHOD_NOT_ALLOWED (with Allow) or 404 NOT_FOUND in the service's error shape instead of
+  # API Gateway's "Missing Authentication Token" (gateway_responses.tf has API Gateway's own errors)
   api_routes = {
-    "GET /health"          = "health"
-    "POST /export"         = "export"
-    "POST /export/presign" = "presign"
-    "GET /export/{jobId}"  = "job"
+    "GET /health"            = "health"
+    "POST /export"           = "export"
+    "POST /export/presign"   = "presign"
+    "GET /export/{jobId}"    = "job"
+    "DELETE /export/{jobId}" = "job"
+    "ANY /"                  = "root"
+    "ANY /health"            = "health"
+    "ANY /export"            = "export"
+    "ANY /export/presign"    = "presign"
+    "ANY /export/{jobId}"    = "job"
+    "ANY /{proxy+}"          = "other"
   }
 }
 
@@ -49,6 +60,7 @@ resource "aws_api_gateway_resource" "nested" {
 
 locals {
   api_resource_ids = merge(
+    { root = aws_api_gateway_rest_api.this.root_resource_id },
     { for key, r in aws_api_gateway_resource.top : key => r.id },
     { for key, r in aws_api_gateway_resource.nested : key => r.id },
   )
@@ -74,22 +86,6 @@ resource "aws_api_gateway_integration" "route" {
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
   uri                     = aws_lambda_function.api.invoke_arn
-}
-
-# Gateway-made errors in the service's error shape `{"error": "<message>", "code": "<CODE>"}`.
-resource "aws_api_gateway_gateway_response" "this" {
-  for_each = {
-    MISSING_AUTHENTICATION_TOKEN = { status = "404", code = "NOT_FOUND", message = "\"No such route.\"" }
-    REQUEST_TOO_LARGE            = { status = "413", code = "PAYLOAD_TOO_LARGE", message = "$context.error.messageString" }
-    DEFAULT_5XX                  = { status = null, code = "INTERNAL_ERROR", message = "$context.error.messageString" }
-  }
-
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  response_type = each.key
-  status_code   = each.value.status
-  response_templates = {
-    "application/json" = "{\"error\":${each.value.message},\"code\":\"${each.value.code}\"}"
-  }
 }
 
 resource "aws_lambda_permission" "api_gateway" {

@@ -32,7 +32,7 @@ def test_openapi_describes_the_four_routes_with_their_models() -> None:
         "/health": ["get"],
         "/export/presign": ["post"],
         "/export": ["post"],
-        "/export/{jobId}": ["get"],
+        "/export/{jobId}": ["delete", "get"],
     }
     body = doc["paths"]["/export"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/ExportRequest"}

@@ -80,7 +80,13 @@ def test_the_backend_signs_the_pages_calls_and_never_hands_out_the_secret(api: A
     assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"  # the API's answer, passed on
     invalid = requests.post(demo + "api/export", json={"timeline": {"editorData": "x"}}, timeout=10)
     assert invalid.status_code == 400 and invalid.json()["code"] == "VALIDATION_ERROR", invalid.text
-    for response in (page, *scripts, presigned, missing, invalid):
+    # the Cancel button's call: DELETE /export/<jobId>, signed, the API's answer passed on
+    cancel = requests.delete(demo + "api/export/0b5e9d3c-0000-4000-8000-000000000000", timeout=10)
+    assert cancel.status_code == 404 and cancel.json()["code"] == "NOT_FOUND", cancel.text
+    deleted = api.api_calls()[-1]
+    assert (deleted.method, deleted.path) == ("DELETE", "/v1/export/0b5e9d3c-0000-4000-8000-000000000000")
+    assert {"x-base44-signature", "x-base44-timestamp"} <= {k.lower() for k in deleted.headers}
+    for response in (page, *scripts, presigned, missing, invalid, cancel):
         assert SECRET not in response.text and SECRET not in str(response.headers)
 
 
@@ -95,7 +101,8 @@ def test_the_backend_signs_the_pages_calls_and_never_hands_out_the_secret(api: A
         ("POST", "api/export", {"data": b"null"}, 400, "INVALID_JSON"),
         ("GET", "api/export/../../etc/passwd", {}, 404, "NOT_FOUND"),
         ("GET", "server.mjs", {}, 404, "NOT_FOUND"),
-        ("DELETE", "api/export/abc", {}, 404, "NOT_FOUND"),
+        ("PUT", "api/export/abc", {}, 404, "NOT_FOUND"),
+        ("DELETE", "api/export/../x", {}, 404, "NOT_FOUND"),
     ],
 )  # fmt: skip
 def test_the_backend_refuses_what_the_page_never_sends(

@@ -345,3 +345,35 @@ def test_base_url_keeps_its_stage(runtime: Runtime, stack: Stack, suffix: str) -
     get = server.seen[-1]
     timestamp = _header(get.headers, TIMESTAMP_HEADER)
     assert _header(get.headers, SIGNATURE_HEADER) == sign(SECRET, timestamp, "GET", f"/export/{job_id}")
+
+
+# ------------------------------------------------------------------------------------------ cancel
+
+
+def test_cancel_export_cancels_and_the_wait_ends_on_cancelled(
+    runtime: Runtime, stack: Stack, api: ApiServer
+) -> None:
+    queued = _queued_job(stack)
+    reply = runtime.ok("cancelExport", baseUrl=api.url, secret=SECRET, jobId=queued)
+    assert reply == {"jobId": queued, "status": "CANCELLED"}
+    sent = api.api_calls()[-1]
+    assert (sent.method, sent.body) == ("DELETE", b"")
+    timestamp = _header(sent.headers, TIMESTAMP_HEADER)
+    assert _header(sent.headers, SIGNATURE_HEADER) == sign(SECRET, timestamp, "DELETE", f"/export/{queued}")
+    job = runtime.ok("waitForExport", baseUrl=api.url, secret=SECRET, jobId=queued, intervalMs=20)
+    assert job["status"] == "CANCELLED"
+
+    running = _queued_job(stack)
+    assert JobRepository(stack.table).claim(running, lease_seconds=60) is not None
+    reply = runtime.ok("cancelExport", baseUrl=api.url, secret=SECRET, jobId=running)
+    assert reply == {"jobId": running, "status": "CANCELLING"}
+
+
+def test_cancel_export_of_an_ended_job_throws_with_the_code(
+    runtime: Runtime, stack: Stack, api: ApiServer
+) -> None:
+    job_id = _queued_job(stack)
+    assert JobRepository(stack.table).mark_failed(job_id, JobError(code="INVALID_MEDIA", message="x"))
+    error = runtime.call("cancelExport", baseUrl=api.url, secret=SECRET, jobId=job_id)["error"]
+    assert error["status"] == 409 and error["code"] == ErrorCode.JOB_ALREADY_ENDED.value
+    assert error["message"].startswith("Export API request failed (409): ")

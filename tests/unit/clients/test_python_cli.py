@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
-from export_common.jobs import JobError
+from export_common.jobs import JobError, JobStatus
 from export_common.table import JobRepository
 from tests.unit.api.api_stack import SECRET, Stack
 from tests.unit.clients.api_server import ApiServer, finish_job
 from tests.unit.clients.runtimes import wait_until
+from video_export.cli import split_file_option
 
 CLI = Path(sys.executable).parent / "video-export"
 TIMELINE = {
@@ -158,7 +160,7 @@ def test_usage_errors_exit_2_and_send_nothing(api: ApiServer, tmp_path: Path) ->
 def test_help_lists_every_command() -> None:
     run = _run("--help", env=_env())
     assert run.returncode == 0
-    for command in ("presign", "upload", "export", "wait", "download", "verify-webhook"):
+    for command in ("presign", "upload", "export", "wait", "cancel", "download", "verify-webhook"):
         assert command in run.stdout
     module = subprocess.run(
         [sys.executable, "-m", "video_export", "--help"],
@@ -168,3 +170,68 @@ def test_help_lists_every_command() -> None:
         check=False,
     )
     assert module.returncode == 0 and module.stdout == run.stdout
+
+
+MELIES = Path(__file__).resolve().parents[3] / "examples" / "melies-request.json"
+
+
+def _melies_music_src() -> str:
+    """The Melies example's own music src: a signed URL, with ``=`` in its query."""
+    request = json.loads(MELIES.read_text())
+    srcs = [a["src"] for a in request["assets"] if "music" in a["src"]]
+    assert srcs and "=" in srcs[0], srcs
+    return str(srcs[0])
+
+
+def test_file_option_splits_at_the_last_equals_sign(tmp_path: Path) -> None:
+    music = tmp_path / "music.mp3"
+    music.write_bytes(b"mp3")
+    src = _melies_music_src()
+    assert split_file_option(f"{src}={music}") == (src, str(music))
+    assert split_file_option("clip.mp4=./clip.mp4") == ("clip.mp4", "./clip.mp4")
+    # a path with "=" in it is found when it names a file
+    odd = tmp_path / "a=b.mp4"
+    odd.write_bytes(b"x")
+    assert split_file_option(f"clip.mp4={odd}") == ("clip.mp4", str(odd))
+
+
+def test_presign_takes_a_signed_url_as_src(stack: Stack, api: ApiServer, tmp_path: Path) -> None:
+    music = tmp_path / "music.mp3"
+    music.write_bytes(b"mp3 bytes")
+    src = _melies_music_src()
+    run = _run("presign", "--file", f"{src}={music}", env=_env(api))
+    assert run.returncode == 0, run.stderr
+    [upload] = json.loads(run.stdout)
+    assert upload["src"] == src and upload["s3Key"].endswith(".mp3")
+
+
+def test_cancel_prints_the_cancel_and_waits_for_the_end(stack: Stack, api: ApiServer) -> None:
+    repo = JobRepository(stack.table)
+    queued, running = str(uuid.uuid4()), str(uuid.uuid4())
+    for job_id in (queued, running):
+        repo.create(job_id, "{}", "h")
+    assert repo.claim(running, lease_seconds=60) is not None
+
+    run = _run("cancel", queued, env=_env(api))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"jobId": queued, "status": "CANCELLED"}
+    run = _run("cancel", running, env=_env(api))
+    assert json.loads(run.stdout) == {"jobId": running, "status": "CANCELLING"}
+    # the worker ends it meanwhile; --wait prints the final job
+    assert repo.mark_cancelled(running, from_status=JobStatus.CANCELLING)
+    run = _run("cancel", running, "--wait", "--no-progress", env=_env(api))
+    assert run.returncode == 0 and json.loads(run.stdout)["status"] == "CANCELLED", run.stderr
+    # waiting on a cancelled job ends at once, exit 1 with why
+    run = _run("wait", running, "--no-progress", env=_env(api))
+    assert run.returncode == 1 and "export was cancelled" in run.stderr, run.stderr
+
+
+def test_cancel_of_an_ended_or_unknown_job_exits_1_with_the_code(stack: Stack, api: ApiServer) -> None:
+    job_id = str(uuid.uuid4())
+    repo = JobRepository(stack.table)
+    repo.create(job_id, "{}", "h")
+    assert repo.mark_failed(job_id, JobError(code="INVALID_MEDIA", message="not a video"))
+    run = _run("cancel", job_id, env=_env(api))
+    assert run.returncode == 1 and "409 JOB_ALREADY_ENDED" in run.stderr, run.stderr
+    run = _run("cancel", str(uuid.uuid4()), env=_env(api))
+    assert run.returncode == 1 and "404 NOT_FOUND" in run.stderr, run.stderr
