@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
-"""Fan-out benchmark: a 10-minute 720p export, single pass against 20 chunks + audio + join.
+"""Fan-out benchmark: 10-minute 720p exports, single pass against 20 chunks + audio + join.
+
+Two cases: 15 trimmed clips of three short sources (`short`), and a 10-minute cut of a 60-minute 1080p
+recording (`long`: 20 cuts of 30 s spread over the hour, with its own sound).
 
 Parallel Lambdas cannot be shown on a 2-core machine, so every task runs here one at a time, each
 timed alone, and the parallel wall time is projected from the parts:
 
     projected fan-out = max(slowest chunk, audio task) + join + orchestration overhead
+
+and every task reads its sources as the worker does (``export_worker.sources.TaskSources``: each
+mp4's index, then only the byte ranges its planned render reads, into a sparse file), here from the
+cache folder instead of S3. Its read time is added to its render time at a stated S3 throughput
+(`S3_MB_PER_SECOND` per Lambda, plus `S3_FIRST_BYTE_SECONDS` per round of concurrent GETs), so the
+projection and the cost include downloads.
 
 The overhead is the queue-to-start latency of a task on the local stack (benchmarks/fanout_overhead.py:
 one small export fanned out through the real API, SQS and worker). It is measured only when the stack
@@ -18,7 +27,7 @@ The cost model prints Lambda GB-seconds per export minute at the worker's memory
 module's default): the fan-out bills every chunk, the audio task and the join, the single pass one
 render. Seconds are this machine's; a Lambda of that memory has about 1.7 vCPUs.
 
-    .venv/bin/python benchmarks/bench_fanout.py [--cache DIR] [--no-overhead] [--minutes N]
+    .venv/bin/python benchmarks/bench_fanout.py [--cache DIR] [--no-overhead] [--minutes N] [--case C]
 """
 
 from __future__ import annotations
@@ -29,22 +38,44 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
-from render import chunking, cost, fanout, limits
-from render.encoding import Quality
-from render.frames import output_frames
-from render.model import ExportRequest
-from render.pipeline import render_export
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks.fanout_overhead and the e2e helpers it uses
+# benchmarks.fanout_overhead and the e2e helpers it uses; the worker's source reader
+sys.path[:0] = [str(ROOT), str(ROOT / "functions" / "worker"), str(ROOT / "functions" / "shared")]
+
+from export_worker.sources import FETCH_CONCURRENCY, TaskSources  # noqa: E402
+from export_worker.storage import AssetRef  # noqa: E402
+from render import chunking, cost, fanout, limits, ranges  # noqa: E402
+from render.encoding import Quality  # noqa: E402
+from render.frames import output_frames  # noqa: E402
+from render.model import ExportRequest  # noqa: E402
+from render.pipeline import RenderResult, render_export  # noqa: E402
 
 MINUTES = 10
 MAX_MINUTES = 10  # the music's length
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 CLIP_SECONDS, SOURCE_SECONDS = 40, 45
 TARGET_RATIO = 0.125
+TARGET_READ_RATIO = 1.3
+# What one Lambda reads from S3: about 85-90 MB/s per GET stream (Amazon S3 User Guide, "Performance
+# guidelines for Amazon S3": one concurrent request per 85-90 MB/s of desired throughput), taken as the
+# whole Lambda's rate although the worker fetches several ranges at once; and a first-byte latency per
+# round of concurrent GETs (assumed: S3 small-object latency is tens of ms, 100-200 ms at its tail).
+S3_MB_PER_SECOND = 90.0
+S3_FIRST_BYTE_SECONDS = 0.1
+# The long case: a 60-minute 1080p25 recording (6 Mbit/s, a keyframe every 2 s, AAC 128 kbit/s) made
+# by encoding one minute and repeating it with stream copy (cheap; the bytes and the index are real).
+LONG_MINUTES = 60
+LONG_CUTS, LONG_CUT_SECONDS = 20, 30.0
+LONG_MINUTE = ["-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=60", "-f", "lavfi", "-i",
+               "sine=f=440:r=48000:d=60", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M",
+               "-maxrate", "6M", "-bufsize", "12M", "-g", "50", "-pix_fmt", "yuv420p",
+               "-c:a", "aac", "-b:a", "128k"]  # fmt: skip
 TERRAFORM_VARIABLES = ROOT / "terraform" / "modules" / "export_service" / "variables.tf"
 
 FAST_VIDEO = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -70,6 +101,18 @@ def generate(cache: Path) -> Path:
         partial = path.with_name(f"partial-{name}")
         subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", "-y", *args, str(partial)], check=True)
         partial.rename(path)
+    long = cache / "assets" / "long.mp4"
+    if not long.is_file():
+        minute = cache / "assets" / "partial-minute.mp4"
+        subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", "-y", *LONG_MINUTE, str(minute)], check=True)
+        partial = long.with_name("partial-long.mp4")
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-v", "error", "-y", "-stream_loop", str(LONG_MINUTES - 1),
+             "-i", str(minute), "-c", "copy", "-movflags", "+faststart", str(partial)],
+            check=True,
+        )  # fmt: skip
+        minute.unlink()
+        partial.rename(long)
     return cache
 
 
@@ -96,6 +139,107 @@ def timeline(minutes: int) -> ExportRequest:
             "output": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
         }
     )
+
+
+def long_timeline(minutes: int) -> ExportRequest:
+    """`minutes` of 30 s cuts spread evenly over the hour-long recording, with its own sound."""
+    cuts = min(LONG_CUTS, round(minutes * 60 / LONG_CUT_SECONDS))
+    spacing = LONG_MINUTES * 60 / cuts
+    clips = [
+        _action("video", i * LONG_CUT_SECONDS, (i + 1) * LONG_CUT_SECONDS, src="long.mp4",
+                trimStart=round(i * spacing + 7.3, 2))
+        for i in range(cuts)
+    ]  # fmt: skip
+    rows = [[_action("text", 0, 8, text="Long source: 10 min of a 60 min recording", fontSize=48)], clips]
+    return ExportRequest.model_validate(
+        {
+            "timeline": {"editorData": [{"id": str(i), "actions": r} for i, r in enumerate(rows)]},
+            "assets": [{"src": "long.mp4", "s3Key": "assets/long.mp4"}],
+            "output": {"width": WIDTH, "height": HEIGHT, "fps": FPS},
+        }
+    )
+
+
+class _LocalObjects:
+    """The S3 calls ``TaskSources`` makes (HeadObject, ranged and whole GetObject), on the cache folder."""
+
+    class _Body:
+        def __init__(self, data: bytes) -> None:
+            self._data = data
+
+        def read(self) -> bytes:
+            return self._data
+
+        def iter_chunks(self, size: int) -> Iterator[bytes]:
+            for at in range(0, len(self._data), size):
+                yield self._data[at : at + size]
+
+        def close(self) -> None:
+            pass
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        return {"ContentLength": (self._root / Key).stat().st_size}
+
+    def get_object(self, *, Bucket: str, Key: str, Range: str | None = None) -> dict[str, Any]:  # noqa: N803
+        path = self._root / Key
+        if Range is None:
+            data = path.read_bytes()
+        else:
+            first, last = (int(v) for v in Range.removeprefix("bytes=").split("-"))
+            data = ranges.file_reader(path)(first, last - first + 1)
+        return {"Body": self._Body(data), "ContentLength": len(data)}
+
+
+@dataclass
+class Task:
+    name: str
+    render_seconds: float
+    bytes_read: int
+    requests: int
+    spans_bytes: int  # the packets (all tracks) of the source spans its render reads
+
+    @property
+    def read_seconds(self) -> float:
+        rounds = -(-self.requests // FETCH_CONCURRENCY)
+        return self.bytes_read / (S3_MB_PER_SECOND * 1e6) + rounds * S3_FIRST_BYTE_SECONDS
+
+    @property
+    def seconds(self) -> float:
+        return self.read_seconds + self.render_seconds
+
+
+def run_task(
+    name: str,
+    request: ExportRequest,
+    cache: Path,
+    keys: list[str],
+    render: Callable[[Path, Callable[[Sequence[ranges.SourceSpan]], None]], RenderResult],
+) -> Task:
+    """One task as the worker runs it: its sources opened and read by range, then its render."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        assets = Path(tmp)
+        names = {a.s3Key: a.src for a in request.assets}
+        sources = TaskSources(_LocalObjects(cache), "cache", assets, max_bytes=10**12)  # type: ignore[arg-type]
+        sources.open([AssetRef(names.get(key, key), key) for key in keys])
+        spans: list[ranges.SourceSpan] = []
+
+        def read_spans(planned: Sequence[ranges.SourceSpan]) -> None:
+            spans.extend(planned)
+            sources.read_spans(planned)
+
+        result = render(assets, read_spans)
+        spans_bytes = 0
+        for span in spans:
+            source = cache / span.path.relative_to(assets.resolve())
+            index = ranges.read_index(ranges.file_reader(source), source.stat().st_size)
+            if index is None or span.start is None or span.end is None:
+                spans_bytes += source.stat().st_size
+            else:
+                spans_bytes += index.bytes_shown(span.start, span.end)
+    return Task(name, result.render_seconds, sources.reads.bytes_read, sources.reads.requests, spans_bytes)
 
 
 def worker_memory_mb() -> int:
@@ -126,6 +270,130 @@ def overhead(enabled: bool) -> tuple[float | None, str]:
     return min(latencies), ""
 
 
+def run_case(label: str, request: ExportRequest, cache: Path, latency: float | None) -> bool:
+    """Every task of `request` one at a time, each reading as the worker does; prints the figures and
+    returns whether the fan-out kept every frame."""
+    composition = request.to_composition()
+    windows = fanout.plan_chunks(composition)
+    total = fanout.output_frames(composition)
+    print(
+        f"\n== {label}: {composition.duration:.0f} s at {WIDTH}x{HEIGHT} {FPS} fps = {total} frames, ", end=""
+    )
+    print(f"{len(windows)} chunks (threshold {limits.FANOUT_THRESHOLD_SECONDS:g} s)")
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        out = Path(tmp)
+        single = run_task(
+            "single", request, cache, request.used_asset_keys(),
+            lambda assets, read: render_export(request, assets, out / "single.mp4", read_spans=read),
+        )  # fmt: skip
+        _print_task("single pass", single)
+        chunks: list[Task] = []
+        for window in windows:
+            path = out / f"{window.index}.mp4"
+            chunks.append(
+                run_task(
+                    f"chunk-{window.index}", request, cache, fanout.used_asset_keys(request, window),
+                    partial(_render_chunk, request, window, path),
+                )
+            )  # fmt: skip
+            _print_task(f"  chunk {window.index:2d} ({window.frames} frames)", chunks[-1])
+        audio = run_task(
+            "audio", request, cache, fanout.used_asset_keys(request),
+            lambda assets, read: fanout.render_audio_track(
+                request, assets, out / "audio.m4a", read_spans=read
+            ),
+        )  # fmt: skip
+        _print_task("audio task", audio)
+        joined = fanout.join_chunks(
+            [out / f"{w.index}.mp4" for w in windows], out / "audio.m4a", out / "fanned.mp4",
+            fps=FPS, expected_frames=total,
+        )  # fmt: skip
+        print(
+            f"join:                   {joined.render_seconds:7.1f} s (its reads of the chunks: not counted)"
+        )
+        frames = (fanout.count_frames(out / "single.mp4"), fanout.count_frames(out / "fanned.mp4"))
+        print(f"frames single / fanned: {frames[0]} / {frames[1]}")
+        if frames[0] != frames[1]:
+            print("the fanned-out export lost frames: the benchmark is void")
+            return False
+
+    tasks = [*chunks, audio]
+    read = sum(t.bytes_read for t in tasks)
+    needed = sum(c.spans_bytes for c in chunks)
+    verdict = "meets" if read / needed <= TARGET_READ_RATIO else "misses"
+    print(
+        f"bytes read by all tasks {read / 1e6:.1f} MB (chunks {sum(c.bytes_read for c in chunks) / 1e6:.1f}, "
+        f"audio {audio.bytes_read / 1e6:.1f}); bytes needed (the source spans the windows cover, all tracks) "
+        f"{needed / 1e6:.1f} MB"
+    )
+    print(
+        f"ratio bytes read / bytes needed: {read / needed:.2f} ({verdict} the target <= {TARGET_READ_RATIO})"
+    )
+    print(
+        f"  (every task downloading its sources whole would read "
+        f"{len(tasks) * _whole(cache, request) / 1e6:.0f} MB)"
+    )
+    slowest = max(chunks, key=lambda t: t.seconds)
+    projected = max(slowest.seconds, audio.seconds) + joined.render_seconds + (latency or 0.0)
+    print(
+        f"projected fan-out wall time (reads at {S3_MB_PER_SECOND:g} MB/s and "
+        f"{S3_FIRST_BYTE_SECONDS:g} s per "
+        f"round of {FETCH_CONCURRENCY} GETs): {projected:.1f} s = max(slowest chunk {slowest.seconds:.1f} "
+        f"[read {slowest.read_seconds:.1f}], audio {audio.seconds:.1f} [read {audio.read_seconds:.1f}]) "
+        f"+ join {joined.render_seconds:.1f}" + (f" + overhead {latency:.2f}" if latency is not None else "")
+    )
+    ratio = projected / single.seconds
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    print(
+        f"ratio fan-out / single-pass (projected, downloads included): {ratio:.3f} "
+        f"({verdict} the target <= {TARGET_RATIO}); "
+        f"single pass {single.seconds:.1f} s [read {single.read_seconds:.1f}]"
+    )
+    print(f"audio task / slowest chunk: {audio.seconds / slowest.seconds:.2f} (render alone: "
+          f"{audio.render_seconds / max(c.render_seconds for c in chunks):.2f})")  # fmt: skip
+    memory_gb = worker_memory_mb() / 1024
+    minutes = composition.duration / 60
+    single_cost = memory_gb * single.seconds / minutes
+    fan_cost = memory_gb * (sum(t.seconds for t in tasks) + joined.render_seconds) / minutes
+    print(
+        f"cost at {worker_memory_mb()} MB per worker (Terraform default worker_memory_size), reads included: "
+        f"single pass {single_cost:.1f} GB-s per export minute, fan-out {fan_cost:.1f} GB-s per export "
+        f"minute ({fan_cost / single_cost:.2f}x: {len(windows)} chunks + audio + join, each billed alone)"
+    )
+    print_cost_model(
+        request,
+        windows,
+        single_seconds=single.render_seconds,
+        chunk_seconds=[c.render_seconds for c in chunks],
+        audio_seconds=audio.render_seconds,
+        join_seconds=joined.render_seconds,
+        latency=latency,
+    )
+    return True
+
+
+def _render_chunk(
+    request: ExportRequest,
+    window: fanout.ChunkWindow,
+    path: Path,
+    assets: Path,
+    read: Callable[[Sequence[ranges.SourceSpan]], None],
+) -> RenderResult:
+    return fanout.render_video_chunk(request, assets, window, path, read_spans=read)
+
+
+def _print_task(label: str, task: Task) -> None:
+    print(
+        f"{label + ':':<24}{task.render_seconds:7.1f} s render, read {task.bytes_read / 1e6:8.1f} MB "
+        f"in {task.requests} GETs ({task.read_seconds:.1f} s), spans {task.spans_bytes / 1e6:.1f} MB",
+        flush=True,
+    )
+
+
+def _whole(cache: Path, request: ExportRequest) -> int:
+    return sum((cache / key).stat().st_size for key in request.used_asset_keys())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,82 +408,23 @@ def main() -> int:
     parser.add_argument(
         "--minutes", type=int, choices=range(2, MAX_MINUTES + 1), default=MINUTES, help="a shorter smoke run"
     )
+    parser.add_argument("--case", choices=("short", "long", "both"), default="both", help="which timelines")
     args = parser.parse_args()
 
     started = time.monotonic()
-    assets = generate(args.cache)
+    cache = generate(args.cache)
     print(f"sources ready in {time.monotonic() - started:.0f} s ({args.cache})")
-    request = timeline(args.minutes)
-    composition = request.to_composition()
-    windows = chunking.plan_chunks(composition)
-    total = output_frames(composition)
-    print(f"timeline: {composition.duration:.0f} s at {WIDTH}x{HEIGHT} {FPS} fps = {total} frames, ", end="")
-    print(f"{len(windows)} chunks (threshold {limits.FANOUT_THRESHOLD_SECONDS:g} s)")
-
-    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
-        out = Path(tmp)
-        single = render_export(request, assets, out / "single.mp4")
-        print(f"single pass:            {single.render_seconds:7.1f} s")
-        chunk_seconds: list[float] = []
-        chunks = []
-        for window in windows:
-            path = out / f"{window.index}.mp4"
-            chunk_seconds.append(fanout.render_video_chunk(request, assets, window, path).render_seconds)
-            chunks.append(path)
-            print(
-                f"  chunk {window.index:2d} ({window.frames} frames): {chunk_seconds[-1]:6.1f} s", flush=True
-            )
-        audio = fanout.render_audio_track(request, assets, out / "audio.m4a")
-        print(f"audio task:             {audio.render_seconds:7.1f} s")
-        joined = fanout.join_chunks(
-            chunks, out / "audio.m4a", out / "fanned.mp4", fps=FPS, expected_frames=total
-        )
-        print(f"join:                   {joined.render_seconds:7.1f} s")
-        frames = (fanout.count_frames(out / "single.mp4"), fanout.count_frames(out / "fanned.mp4"))
-        print(f"frames single / fanned: {frames[0]} / {frames[1]}")
-        if frames[0] != frames[1]:
-            print("the fanned-out export lost frames: the benchmark is void")
-            return 1
-
-    slowest = max(chunk_seconds)
-    print(
-        f"chunks: slowest {slowest:.1f} s, fastest {min(chunk_seconds):.1f} s, sum {sum(chunk_seconds):.1f} s"
-    )
     latency, reason = overhead(not args.no_overhead)
     if latency is None:
-        print(f"orchestration overhead: omitted ({reason}); the projection below leaves it out")
+        print(f"orchestration overhead: omitted ({reason}); the projections below leave it out")
     else:
         print(f"orchestration overhead: {latency:.2f} s (queue-to-start of a task on LocalStack)")
-    projected = max(slowest, audio.render_seconds) + joined.render_seconds + (latency or 0.0)
-    ratio = projected / single.render_seconds
-    print(
-        f"projected fan-out wall time: {projected:.1f} s = max(slowest chunk {slowest:.1f}, "
-        f"audio {audio.render_seconds:.1f}) + join {joined.render_seconds:.1f}"
-        + (f" + overhead {latency:.2f}" if latency is not None else " (overhead omitted)")
-    )
-    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
-    print(f"ratio fan-out / single-pass (projected): {ratio:.3f} ({verdict} the target <= {TARGET_RATIO})")
-
-    memory_gb = worker_memory_mb() / 1024
-    minutes = composition.duration / 60
-    single_cost = memory_gb * single.render_seconds / minutes
-    billed = sum(chunk_seconds) + audio.render_seconds + joined.render_seconds
-    fan_cost = memory_gb * billed / minutes
-    print(
-        f"cost at {worker_memory_mb()} MB per worker (Terraform default worker_memory_size): "
-        f"single pass {single_cost:.1f} GB-s per export minute, fan-out {fan_cost:.1f} GB-s per export "
-        f"minute ({fan_cost / single_cost:.2f}x: {len(windows)} chunks + audio + join, each billed alone)"
-    )
-    print_cost_model(
-        request,
-        windows,
-        single_seconds=single.render_seconds,
-        chunk_seconds=chunk_seconds,
-        audio_seconds=audio.render_seconds,
-        join_seconds=joined.render_seconds,
-        latency=latency,
-    )
-    return 0
+    cases = {"short": ("short sources", timeline), "long": ("long source", long_timeline)}
+    ok = True
+    for name, (label, make) in cases.items():
+        if args.case in (name, "both"):
+            ok = run_case(label, make(args.minutes), cache, latency) and ok
+    return 0 if ok else 1
 
 
 def print_cost_model(

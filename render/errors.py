@@ -39,6 +39,13 @@ class InvalidCaptionsError(RenderError):
         self.line = line
 
 
+class StorageExceededError(RenderError):
+    """A task would need more ephemeral storage (its sources, its output) than its worker has: checked
+    before anything is fetched, so the render never fills the disk and dies half-way."""
+
+    code = "STORAGE_EXCEEDED"
+
+
 class RenderTimeoutError(RenderError):
     code = "RENDER_TIMEOUT"
 

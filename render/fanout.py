@@ -32,6 +32,7 @@ from render.frames import EPSILON, frame_at, output_frames
 from render.model import ExportRequest
 from render.pipeline import (
     RenderResult,
+    SpanReader,
     composition_with_captions,
     poster_path_of,
     probe_assets,
@@ -157,15 +158,16 @@ def render_video_chunk(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render the frames of `window` to a video-only mp4 (no audio stream) at `output_path`.
 
     Exactly `window.frames` frames, the same pixels as those frames of the single pass (same planner,
     same encoder options), the first frame a keyframe, timestamps from 0. The chunk that holds the
     poster's frame writes the poster too, from the same graph (`RenderResult.poster_path`).
-    `assets_dir` needs only the assets of `used_asset_keys(request, window)`. `on_progress` gets the
-    fraction of this chunk done (rendered frames = fraction * window.frames). Raises the `render.errors`
-    of `render_export`.
+    `assets_dir` needs only the assets of `used_asset_keys(request, window)`, of which `read_spans` (as
+    `render_export`) may fetch only the stretches the chunk reads. `on_progress` gets the fraction of this
+    chunk done (rendered frames = fraction * window.frames). Raises the `render.errors` of `render_export`.
     """
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
@@ -190,6 +192,7 @@ def render_video_chunk(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
         audio=False,
         quality=request.output.quality,
         poster=PosterShot(frame - window.start_frame, poster_path_of(output_path))
@@ -209,6 +212,7 @@ def render_audio_track(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """The audio task: the whole timeline's audio, once, to an AAC-only mp4 (`render.pipeline.render_audio`,
     which an m4a export renders too). `assets_dir` needs only `used_asset_keys(request)`."""
@@ -221,6 +225,7 @@ def render_audio_track(
         ffmpeg=ffmpeg,
         ffprobe=ffprobe,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
     )
 
 

@@ -21,6 +21,10 @@ from render.isobmff import read_layout
 from render.model import ExportRequest
 from render.planner import RenderPlan, plan_render
 from render.probe import MediaInfo, probe
+from render.ranges import SourceSpan, plan_spans
+
+# Called with what each input of the plan reads, once the plan is known and before ffmpeg starts.
+SpanReader = Callable[[Sequence[SourceSpan]], None]
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,14 @@ def render_export(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render `request` to `output_path` (H.264 yuv420p + AAC mp4, or AAC only for `output.format`
     m4a) from files in `assets_dir / s3Key`, with the encoder settings of `output.quality`; the JPEG of
     `output.poster` goes to `poster_path_of(output_path)` (`RenderResult.poster_path`).
+
+    `read_spans`, when given, is called with the stretch of each source the render reads before
+    ffmpeg starts: the worker holds only each mp4's index until then and fetches just those bytes.
 
     Scratch files (ASS scripts of text and captions) go to a temporary folder inside `scratch_dir`
     (default: the system temp dir), so a caller that cleans its own work dir after a crash also cleans these.
@@ -117,6 +125,7 @@ def render_export(
             ffmpeg=ffmpeg,
             ffprobe=ffprobe,
             scratch_dir=scratch_dir,
+            read_spans=read_spans,
         )
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
@@ -132,6 +141,7 @@ def render_export(
         timeout_seconds=timeout_seconds,
         ffmpeg=ffmpeg,
         scratch_dir=scratch_dir,
+        read_spans=read_spans,
     )
 
 
@@ -164,6 +174,7 @@ def render_audio(
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`: an m4a
     export, or a fan-out's audio task. No picture is probed for, decoded, drawn or encoded.
@@ -192,6 +203,7 @@ def render_audio(
         scratch_dir=scratch_dir,
         video=False,
         quality=request.output.quality,
+        read_spans=read_spans,
     )
 
 
@@ -209,10 +221,13 @@ def run_plan(
     video_options: Mapping[str, str] | None = None,
     quality: Quality = Quality.STANDARD,
     poster: PosterShot | None = None,
+    read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Compile and run `plan` (streams and options as `compile_plan`); `started` is when the task began
-    (`time.monotonic()`), so the time limit and `render_seconds` include probing."""
+    (`time.monotonic()`), so the time limit and `render_seconds` include probing and `read_spans`."""
     output_path = output_path.resolve()
+    if read_spans is not None:
+        read_spans(plan_spans(plan, video=video, audio=audio))
     with tempfile.TemporaryDirectory(prefix="render-", dir=scratch_dir) as tmp:
         command = compile_plan(
             plan,

@@ -167,6 +167,25 @@ def showcase_request(keys: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def fanout_settings(stack: Stack) -> dict[str, float]:
+    """The deployed worker's fan-out settings (what the split used)."""
+    config = stack.client("lambda").get_function_configuration(
+        FunctionName=stack.outputs["worker_function_name"]
+    )
+    env = config["Environment"]["Variables"]
+    return {
+        name: float(env[name])
+        for name in ("FANOUT_THRESHOLD_SECONDS", "FANOUT_MAX_CHUNKS", "FANOUT_MIN_CHUNK_SECONDS")
+    }
+
+
+@pytest.fixture(scope="session")
+def seconds(fanout_settings: dict[str, float]) -> float:
+    """A timeline just over the threshold: several chunks, little render time."""
+    return fanout_settings["FANOUT_THRESHOLD_SECONDS"] + 2
+
+
+@pytest.fixture(scope="session")
 def downloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("downloads")
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-import pytest
 import requests
 
 from export_common.messages import TaskKind, TaskMessage
@@ -34,25 +33,6 @@ from tests.video_frames import frame_count
 FPS = 15
 SIZE = (320, 180)
 FINAL_TIMEOUT = 600  # 2 cores shared with everything else: generous
-
-
-@pytest.fixture(scope="module")
-def fanout_settings(stack: Stack) -> dict[str, float]:
-    """The deployed worker's fan-out settings (what the split used)."""
-    config = stack.client("lambda").get_function_configuration(
-        FunctionName=stack.outputs["worker_function_name"]
-    )
-    env = config["Environment"]["Variables"]
-    return {
-        name: float(env[name])
-        for name in ("FANOUT_THRESHOLD_SECONDS", "FANOUT_MAX_CHUNKS", "FANOUT_MIN_CHUNK_SECONDS")
-    }
-
-
-@pytest.fixture(scope="module")
-def seconds(fanout_settings: dict[str, float]) -> float:
-    """A timeline just over the threshold: several chunks, little render time."""
-    return fanout_settings["FANOUT_THRESHOLD_SECONDS"] + 2
 
 
 def _request(

@@ -743,6 +743,20 @@ class FanoutRepository:
             values={":lease": int(now) + lease_seconds},
         )
 
+    def record_task_reads(
+        self, job_id: str, attempt: int, name: str, claims: int, *, bytes_read: int, bytes_needed: int
+    ) -> bool:
+        """Stores what the task read of its sources (``bytesRead``) beside what its spans show
+        (``bytesNeeded``): the ratio says how well ranged reads worked."""
+        return self._update_task(
+            job_id,
+            attempt,
+            name,
+            claims,
+            update="SET bytesRead = :read, bytesNeeded = :needed",
+            values={":read": bytes_read, ":needed": bytes_needed},
+        )
+
     def release_task(self, job_id: str, attempt: int, name: str, claims: int) -> bool:
         """Ends this claim's lease now, so the task's next delivery claims it at once."""
         return self._update_task(

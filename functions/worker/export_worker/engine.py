@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from render.chunking import ChunkWindow
     from render.model import ExportRequest
+    from render.ranges import SourceSpan
 
 
 class RenderOutcome(Protocol):
@@ -42,6 +43,8 @@ class RenderRun:
     timeout_seconds: float
     scratch_dir: Path
     on_progress: Callable[[float], None] | None = None
+    # called with what each source of the planned render reads, before ffmpeg starts (ranged reads)
+    read_spans: Callable[[Sequence[SourceSpan]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class FfmpegEngine:
             "scratch_dir": run.scratch_dir,
         }
 
+    def _render_options(self, run: RenderRun) -> dict[str, Any]:
+        return {**self._options(run), "on_progress": run.on_progress, "read_spans": run.read_spans}
+
     def plan(self, request: ExportRequest, limits: FanoutLimits) -> tuple[ChunkWindow, ...]:
         from render.chunking import plan_export_chunks  # noqa: PLC0415 -- the renderer is imported when first used
 
@@ -116,27 +122,21 @@ class FfmpegEngine:
     ) -> RenderOutcome:
         from render.pipeline import render_export  # noqa: PLC0415
 
-        return render_export(
-            request, assets_dir, output_path, on_progress=run.on_progress, **self._options(run)
-        )
+        return render_export(request, assets_dir, output_path, **self._render_options(run))
 
     def render_chunk(
         self, request: ExportRequest, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
     ) -> RenderOutcome:
         from render.fanout import render_video_chunk  # noqa: PLC0415
 
-        return render_video_chunk(
-            request, assets_dir, window, output_path, on_progress=run.on_progress, **self._options(run)
-        )
+        return render_video_chunk(request, assets_dir, window, output_path, **self._render_options(run))
 
     def render_audio(
         self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
     ) -> RenderOutcome:
         from render.fanout import render_audio_track  # noqa: PLC0415
 
-        return render_audio_track(
-            request, assets_dir, output_path, on_progress=run.on_progress, **self._options(run)
-        )
+        return render_audio_track(request, assets_dir, output_path, **self._render_options(run))
 
     def join(
         self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun

@@ -64,7 +64,8 @@ from export_worker.failures import JobFailedError, LeaseLostError, RetryLaterErr
 from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds, clamp_visibility
-from export_worker.storage import download_assets, upload_output
+from export_worker.sources import Reads, open_sources
+from export_worker.storage import upload_output
 from export_worker.workdir import job_work_dir
 from render.chunking import ChunkWindow
 from render.errors import RenderError, RenderTimeoutError
@@ -273,7 +274,7 @@ def _run_task(
     heartbeat = _task_heartbeat(job_id, task, claim, delivery, deps)
     try:
         with job_work_dir(deps.settings.work_dir) as work, heartbeat:
-            _render_task(
+            reads = _render_task(
                 task,
                 request=request,
                 render_timeout=render_timeout,
@@ -302,6 +303,17 @@ def _run_task(
         if last_claim:
             return fail_exhausted(job_id, attempt, claim.claims, deps)
         _retry_task(fan, job_id, task, claim, f"error: {type(error).__name__}", cause=error)
+    try:
+        fan.record_task_reads(
+            job_id,
+            attempt,
+            task.name,
+            claim.claims,
+            bytes_read=reads.bytes_read,
+            bytes_needed=reads.bytes_needed,
+        )
+    except Exception:
+        logger.warning("the task's read counter was not stored", exc_info=True)
     finished = fan.finish_task(job_id, attempt, task.name)
     if finished is None:  # cancelled (its upload is deleted now) or taken over
         return lost_or_cancelled(job_id, attempt, deps)
@@ -346,16 +358,18 @@ def _render_task(
     work: Path,
     deps: WorkerDeps,
     lost: threading.Event,
-) -> None:
+) -> Reads:
+    """Renders and uploads one task; returns what it read of its sources (its own counter)."""
     settings = deps.settings
     engine = deps.engine
     window = task_window(task)
     assets_dir = work / "in"
     with UsageMeter(task.job_id, deps) as meter:
         refs = asset_refs(request, engine.task_asset_keys(request, window))
-        download_assets(
-            deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
-        )
+        fps = request.to_composition().fps
+        # the audio task's output (AAC) is small beside the headroom kept anyway
+        output_seconds = window.frames / fps if window is not None else 0.0
+        sources = open_sources(deps.s3, settings, refs, assets_dir, output_seconds=output_seconds)
         reporter: ProgressReporter | None = None
         if window is not None:
             fan = FanoutRepository(deps.repo)
@@ -368,7 +382,10 @@ def _render_task(
             )
         check_owned(lost)
         run = RenderRun(
-            timeout_seconds=render_timeout, scratch_dir=work, on_progress=progress_callback(lost, reporter)
+            timeout_seconds=render_timeout,
+            scratch_dir=work,
+            on_progress=progress_callback(lost, reporter),
+            read_spans=sources.read_spans,
         )
         with meter.rendering():
             if window is not None:
@@ -391,8 +408,11 @@ def _render_task(
             "key": key,
             "bytes": size,
             "render_seconds": round(rendered.render_seconds, 3),
+            "bytes_read": sources.reads.bytes_read,
+            "bytes_needed": sources.reads.bytes_needed,
         },
     )
+    return sources.reads
 
 
 # --------------------------------------------------------------------------------------------- join

@@ -38,6 +38,9 @@ class WorkerSettings(ServiceSettings):
     max_receive_count: int = Field(DEFAULT_MAX_RECEIVE_COUNT, alias="MAX_RECEIVE_COUNT", ge=1)
     # where per-job temp dirs are made; None = the system temp dir (/tmp on Lambda)
     work_dir: Path | None = Field(None, alias="WORK_DIR")
+    # the size of that storage (the Lambda's ephemeral storage): a task that would need more fails with
+    # STORAGE_EXCEEDED before it fetches anything; None: only the free space found is checked
+    ephemeral_storage_mb: int | None = Field(None, alias="EPHEMERAL_STORAGE_MB", gt=0)
     # the job's own render limit; the invocation's remaining time may bound it further
     render_timeout_seconds: float = Field(limits.RENDER_TIMEOUT_SECONDS, alias="RENDER_TIMEOUT_SECONDS", gt=0)
     # time kept after the render for the upload and the final state write

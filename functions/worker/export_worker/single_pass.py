@@ -42,7 +42,7 @@ from export_worker.engine import RenderOutcome, RenderRun
 from export_worker.failures import JobFailedError, LeaseLostError, RetryLaterError
 from export_worker.progress import ProgressReporter
 from export_worker.redelivery import backoff_seconds
-from export_worker.storage import download_assets
+from export_worker.sources import open_sources
 from export_worker.workdir import job_work_dir
 from render.errors import RenderError, RenderTimeoutError
 from render.model import ExportRequest
@@ -150,14 +150,15 @@ def _render_and_upload(
     keys = request.used_asset_keys() if out_format.has_video else deps.engine.task_asset_keys(request, None)
     with UsageMeter(job_id, deps) as meter:
         refs = asset_refs(request, keys)
-        downloaded = download_assets(
-            deps.s3, settings.assets_bucket_name, refs, assets_dir, max_bytes=settings.max_upload_bytes
-        )
-        logger.info("assets downloaded", extra={"assets": len(refs), "bytes": downloaded})
+        duration = request.to_composition().duration
+        sources = open_sources(deps.s3, settings, refs, assets_dir, output_seconds=duration)
         reporter = ProgressReporter(deps.repo, job_id, attempt)
         check_owned(lost)
         run = RenderRun(
-            timeout_seconds=render_timeout(), scratch_dir=work, on_progress=progress_callback(lost, reporter)
+            timeout_seconds=render_timeout(),
+            scratch_dir=work,
+            on_progress=progress_callback(lost, reporter),
+            read_spans=sources.read_spans,
         )
         output_path = work / f"out.{out_format.value}"
         with meter.rendering():

@@ -1,9 +1,11 @@
-"""S3 transfers of one job: assets into the work dir (streamed, capped) and the output back out."""
+"""S3 transfers of one job: an asset into the work dir (streamed, capped) and the output back out.
+
+Which assets, and which of their bytes, a task reads is ``export_worker.sources``.
+"""
 
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,8 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 * MIB
-# room left beside the assets for the rendered output and ffmpeg's scratch files
-DISK_HEADROOM_BYTES = 256 * MIB
 MULTIPART_THRESHOLD_BYTES = 64 * MIB
 
 
@@ -37,12 +37,12 @@ class AssetRef:
     s3_key: str
 
 
-def _human(size: int) -> str:
+def human_size(size: int) -> str:
     return f"{size / MIB:.0f} MiB" if size < GIB else f"{size / GIB:.1f} GiB"
 
 
-def _too_large(ref: AssetRef, max_bytes: int) -> JobFailedError:
-    message = f"asset {ref.src!r} is larger than {_human(max_bytes)}"
+def too_large(ref: AssetRef, max_bytes: int) -> JobFailedError:
+    message = f"asset {ref.src!r} is larger than {human_size(max_bytes)}"
     return JobFailedError(ErrorCode.PAYLOAD_TOO_LARGE.value, message)
 
 
@@ -55,7 +55,7 @@ def local_path(assets_dir: Path, s3_key: str) -> Path:
 
 
 @contextmanager
-def _missing_means_failed(ref: AssetRef) -> Iterator[None]:
+def missing_means_failed(ref: AssetRef) -> Iterator[None]:
     """An absent object fails the job (no retry brings it back); other S3 errors stay transient."""
     try:
         yield
@@ -65,40 +65,13 @@ def _missing_means_failed(ref: AssetRef) -> Iterator[None]:
         raise
 
 
-def download_assets(
-    s3: S3Client, bucket: str, assets: Iterable[AssetRef], assets_dir: Path, *, max_bytes: int
-) -> int:
-    """Downloads every asset, checking sizes before and while streaming; returns the bytes written."""
-    refs = list(assets)
-    sizes: dict[str, int] = {}
-    for ref in refs:
-        with _missing_means_failed(ref):
-            head = s3.head_object(Bucket=bucket, Key=ref.s3_key)
-        size = int(head["ContentLength"])
-        if size > max_bytes:
-            raise _too_large(ref, max_bytes)
-        sizes[ref.s3_key] = size
-    assets_dir.mkdir(parents=True, exist_ok=True)
-    needed = sum(sizes.values()) + DISK_HEADROOM_BYTES
-    free = shutil.disk_usage(assets_dir).free
-    if needed > free:
-        raise JobFailedError(
-            ErrorCode.PAYLOAD_TOO_LARGE.value,
-            f"the assets of this job ({_human(sum(sizes.values()))}) do not fit the worker's storage",
-            log_detail=f"needed={needed} free={free}",
-        )
-    total = 0
-    for ref in refs:
-        total += _stream_one(s3, bucket, ref, local_path(assets_dir, ref.s3_key), max_bytes=max_bytes)
-    return total
-
-
-def _stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_bytes: int) -> int:
-    with _missing_means_failed(ref):
+def stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_bytes: int) -> int:
+    """Downloads one whole asset to `target`, never more than `max_bytes`; returns the bytes written."""
+    with missing_means_failed(ref):
         response = s3.get_object(Bucket=bucket, Key=ref.s3_key)
     if int(response.get("ContentLength", 0)) > max_bytes:
         response["Body"].close()
-        raise _too_large(ref, max_bytes)
+        raise too_large(ref, max_bytes)
     target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     body = response["Body"]
@@ -107,7 +80,7 @@ def _stream_one(s3: S3Client, bucket: str, ref: AssetRef, target: Path, *, max_b
             for chunk in body.iter_chunks(CHUNK_BYTES):
                 written += len(chunk)
                 if written > max_bytes:  # the object grew since HEAD: never trust one number
-                    raise _too_large(ref, max_bytes)
+                    raise too_large(ref, max_bytes)
                 out.write(chunk)
     finally:
         body.close()

@@ -99,8 +99,11 @@ resource "aws_lambda_event_source_mapping" "worker_jobs" {
   batch_size              = var.worker_batch_size
   function_response_types = ["ReportBatchItemFailures"]
 
+  # With a reservation and no cap of its own, the event source starts no more workers than are
+  # reserved: an invocation beyond them would be throttled and its message hidden for a whole
+  # visibility timeout (a chunk waiting 15 minutes instead of a few seconds).
   dynamic "scaling_config" {
-    for_each = var.worker_maximum_concurrency == null ? [] : [var.worker_maximum_concurrency]
+    for_each = local.worker_event_concurrency == null ? [] : [local.worker_event_concurrency]
     content {
       maximum_concurrency = scaling_config.value
     }

@@ -3,6 +3,11 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  # the SQS event source's cap: its own setting, else the reservation (the event source needs 2 at least)
+  worker_event_concurrency = (
+    var.worker_maximum_concurrency != null ? var.worker_maximum_concurrency :
+    coalesce(var.worker_reserved_concurrency, -1) >= 2 ? var.worker_reserved_concurrency : null
+  )
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
@@ -65,6 +70,8 @@ locals {
     CALLBACK_QUEUE_URL    = aws_sqs_queue.callbacks.url
     # the split sends its task messages to the job queue
     JOB_QUEUE_URL = aws_sqs_queue.jobs.url
+    # the disk budget a task is checked against before it fetches anything
+    EPHEMERAL_STORAGE_MB = tostring(var.worker_ephemeral_storage_mb)
   })
   # The DLQ consumer parses the worker's settings (bucket names are required there, though it never
   # touches S3) and logs MAX_RECEIVE_COUNT with each job it fails.

@@ -432,7 +432,7 @@ variable "worker_batch_size" {
 }
 
 variable "worker_maximum_concurrency" {
-  description = "Most concurrent worker invocations the SQS event source starts (2 to 1000), or null for no limit beyond the reserved concurrency."
+  description = "Most concurrent worker invocations the SQS event source starts (2 to 1000), or null: worker_reserved_concurrency when that is 2 or more (so the event source never invokes into throttling), else no limit."
   type        = number
   default     = null
 

@@ -93,9 +93,7 @@ def test_good_job_ends_succeeded_with_a_playable_mp4(
     metrics = {name for doc in _emf(stdout) for name in doc if name in {"RenderSeconds", "OutputSeconds"}}
     assert metrics == {"RenderSeconds", "OutputSeconds"}
     logs = _logs(log_stream.getvalue())
-    assert {"job claimed", "assets downloaded", "job succeeded", "message done"} <= {
-        x["message"] for x in logs
-    }
+    assert {"job claimed", "sources read", "job succeeded", "message done"} <= {x["message"] for x in logs}
     assert {x.get("job_id") for x in logs} == {job_id}  # on every line
 
 

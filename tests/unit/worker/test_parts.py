@@ -22,7 +22,8 @@ from export_worker.failures import JobFailedError
 from export_worker.heartbeat import Heartbeat
 from export_worker.progress import ProgressReporter
 from export_worker.settings import WorkerSettings
-from export_worker.storage import AssetRef, _stream_one, download_assets, local_path, upload_output
+from export_worker.sources import TaskSources
+from export_worker.storage import AssetRef, local_path, stream_one, upload_output
 
 from .conftest import ASSETS_BUCKET, EXPORTS_BUCKET, Bench
 
@@ -157,18 +158,18 @@ def test_stale_dirs_of_dead_attempts_are_swept_but_live_ones_are_kept(tmp_path: 
 
 def test_assets_land_at_assets_dir_slash_key(bench: Bench, tmp_path: Path) -> None:
     key = bench.upload()
-    written = download_assets(
-        bench.s3, ASSETS_BUCKET, [AssetRef("clip.mp4", key)], tmp_path / "in", max_bytes=10**7
-    )
+    sources = TaskSources(bench.s3, ASSETS_BUCKET, tmp_path / "in", max_bytes=10**7)
+    sources.open([AssetRef("clip.mp4", key)])
     assert (tmp_path / "in" / key).read_bytes() == bench.clip
-    assert written == len(bench.clip)
+    assert sources.reads.bytes_read == len(bench.clip)
+    assert sources.reads.whole == {key: "small"}
 
 
 def test_streaming_stops_at_the_cap_even_if_the_head_said_less(bench: Bench, tmp_path: Path) -> None:
     key = bench.upload(b"x" * 5000)
     target = tmp_path / "a.bin"
     with pytest.raises(JobFailedError) as caught:
-        _stream_one(bench.s3, ASSETS_BUCKET, AssetRef("a.bin", key), target, max_bytes=4096)
+        stream_one(bench.s3, ASSETS_BUCKET, AssetRef("a.bin", key), target, max_bytes=4096)
     assert caught.value.code == ErrorCode.PAYLOAD_TOO_LARGE.value and "a.bin" in caught.value.message
 
 
