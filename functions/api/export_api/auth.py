@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-REFRESH_ON_MISMATCH_AFTER_SECONDS = 5.0
-"""A mismatch with a cached secret older than this is retried once with freshly fetched secrets (rotation)."""
-
 
 class ReplayGuard:
     """Remembers accepted signatures in the jobs table; a second use within the window is rejected."""
@@ -70,15 +67,9 @@ class Authenticator:
             "raw_body": raw_body,
             "now_ms": self._clock_ms(),
         }
-        try:
-            verified = verify(self._secrets.secrets(), **kwargs)
-        except ServiceError as error:
-            # The secret may have been rotated since it was cached: look once more, at most every few seconds.
-            if error.code is not ErrorCode.INVALID_SIGNATURE or (
-                self._secrets.age() < REFRESH_ON_MISMATCH_AFTER_SECONDS
-            ):
-                raise
-            verified = verify(self._secrets.refresh(), **kwargs)
+        # A mismatch never refreshes the cache: anonymous traffic cannot make the API call Secrets Manager,
+        # and a rotated secret is picked up when the cache expires (secret_cache_seconds).
+        verified = verify(self._secrets.secrets(), **kwargs)
         self._replay_guard.check_and_remember(verified.signature)
         return verified
 

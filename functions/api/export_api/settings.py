@@ -32,10 +32,14 @@ class Settings(ServiceSettings):
     """Comma-separated URL schemes a ``callbackUrl`` may use."""
     callback_allowed_networks: str = Field("", alias="CALLBACK_ALLOWED_NETWORKS")
     """Comma-separated CIDRs exempt from the public-address rule (none in production)."""
+    callback_allowed_ports: str = Field("", alias="CALLBACK_ALLOWED_PORTS")
+    """Comma-separated ports or ranges beyond 443 (and 80 with http), for receivers of a local stack."""
     callback_watch_seconds: int = Field(900, alias="CALLBACK_WATCH_SECONDS", ge=0, le=SQS_MAX_DELAY_SECONDS)
     """Delay of the safety message sent at job creation (see ``export_common.callbacks``)."""
 
     def callback_policy(self) -> CallbackPolicy:
         return CallbackPolicy.from_lists(
-            self.callback_allowed_schemes.split(","), self.callback_allowed_networks.split(",")
+            self.callback_allowed_schemes.split(","),
+            self.callback_allowed_networks.split(","),
+            self.callback_allowed_ports.split(","),
         )

@@ -33,12 +33,15 @@ class CallbackSettings(ServiceSettings):
     max_response_bytes: int = Field(65536, alias="CALLBACK_MAX_RESPONSE_BYTES", ge=0, le=1024 * 1024)
     allowed_schemes: str = Field("https", alias="CALLBACK_ALLOWED_SCHEMES")
     allowed_networks: str = Field("", alias="CALLBACK_ALLOWED_NETWORKS")
+    allowed_ports: str = Field("", alias="CALLBACK_ALLOWED_PORTS")
     # an attempt whose function died is taken over after this (at least the function timeout)
     lease_seconds: int = Field(60, alias="CALLBACK_LEASE_SECONDS", ge=1, le=SQS_MAX_VISIBILITY_SECONDS)
     secret_cache_seconds: int = Field(60, alias="SIGNING_SECRET_CACHE_SECONDS", ge=0, le=3600)
 
     def policy(self) -> CallbackPolicy:
-        return CallbackPolicy.from_lists(self.allowed_schemes.split(","), self.allowed_networks.split(","))
+        return CallbackPolicy.from_lists(
+            self.allowed_schemes.split(","), self.allowed_networks.split(","), self.allowed_ports.split(",")
+        )
 
     def schedule(self) -> CallbackSchedule:
         return CallbackSchedule(

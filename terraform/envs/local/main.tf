@@ -49,10 +49,12 @@ module "export_service" {
   job_heartbeat_seconds = var.job_heartbeat_seconds
   job_lease_seconds     = var.job_lease_seconds
 
-  # Webhook receivers run on this host (tests, a developer's server): http to 127.0.0.0/8 is allowed,
+  # Webhook receivers run on this host (tests, a developer's server): http to 127.0.0.0/8 on unprivileged
+  # ports is allowed,
   # and the retry schedule is seconds, not hours (2, 4, 8, ... s, five attempts), so a retry test ends quickly.
   callback_allowed_schemes     = ["https", "http"]
   callback_allowed_networks    = ["127.0.0.0/8"]
+  callback_allowed_ports       = ["1024-65535"]
   callback_first_delay_seconds = 2
   callback_max_delay_seconds   = 30
   callback_max_attempts        = 5

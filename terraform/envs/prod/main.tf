@@ -94,4 +94,5 @@ module "export_service" {
   # (the rehearsal's does).
   callback_allowed_schemes  = var.callback_allowed_schemes
   callback_allowed_networks = var.callback_allowed_networks
+  callback_allowed_ports    = var.callback_allowed_ports
 }

@@ -99,6 +99,12 @@ variable "callback_allowed_schemes" {
   default     = null
 }
 
+variable "callback_allowed_ports" {
+  description = "Ports a callbackUrl may use beyond 443 (and 80 with http). null: the module's [], production's rule; only the LocalStack rehearsal (rehearsal.tfvars) allows the receiver's ephemeral port."
+  type        = list(string)
+  default     = null
+}
+
 variable "callback_allowed_networks" {
   description = "Non-public CIDRs webhooks may still be delivered to. null: the module's [] (loopback, private, link-local and reserved addresses are refused), production's rule; only the LocalStack rehearsal (rehearsal.tfvars) allows 127.0.0.0/8."
   type        = list(string)

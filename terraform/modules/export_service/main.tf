@@ -51,6 +51,7 @@ locals {
     CALLBACK_QUEUE_URL          = aws_sqs_queue.callbacks.url
     CALLBACK_ALLOWED_SCHEMES    = join(",", var.callback_allowed_schemes)
     CALLBACK_ALLOWED_NETWORKS   = join(",", var.callback_allowed_networks)
+    CALLBACK_ALLOWED_PORTS      = join(",", var.callback_allowed_ports)
     CALLBACK_WATCH_SECONDS      = tostring(var.callback_watch_seconds)
   })
   worker_environment = merge(local.common_environment, {
@@ -83,6 +84,7 @@ locals {
     CALLBACK_MAX_RESPONSE_BYTES  = tostring(var.callback_max_response_bytes)
     CALLBACK_ALLOWED_SCHEMES     = join(",", var.callback_allowed_schemes)
     CALLBACK_ALLOWED_NETWORKS    = join(",", var.callback_allowed_networks)
+    CALLBACK_ALLOWED_PORTS       = join(",", var.callback_allowed_ports)
     CALLBACK_LEASE_SECONDS       = tostring(var.callback_function_timeout)
   })
 }

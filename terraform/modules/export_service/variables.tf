@@ -644,6 +644,18 @@ variable "callback_allowed_networks" {
   }
 }
 
+variable "callback_allowed_ports" {
+  description = "Ports a callbackUrl may use beyond its scheme's own (CALLBACK_ALLOWED_PORTS): 443 for https and 80 where http is allowed are always accepted; entries are ports or ranges, \"8080\" or \"1024-65535\". [] in production; a local stack whose test receivers listen on ephemeral ports adds [\"1024-65535\"]."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.callback_allowed_ports : can(regex("^[0-9]{1,5}(-[0-9]{1,5})?$", p))])
+    error_message = "callback_allowed_ports must hold ports or ranges, e.g. 8080 or 1024-65535."
+  }
+}
+
 variable "callback_first_delay_seconds" {
   description = "Seconds between the first failed webhook attempt and the second (CALLBACK_FIRST_DELAY_SECONDS); each later wait is callback_backoff_factor times longer, at most callback_max_delay_seconds. An integer from 1 to 86400."
   type        = number

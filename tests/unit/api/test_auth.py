@@ -150,16 +150,51 @@ def test_previous_secret_version_is_accepted_after_rotation(stack: Stack) -> Non
     assert stack.call("GET", f"/export/{JOB}", secret="older").status == 401
 
 
-def test_rotation_is_picked_up_before_the_cache_expires(
+def test_a_mismatch_never_refreshes_the_secret_before_the_cache_expires(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = stack.services.authenticator._secrets
     assert stack.call("GET", f"/export/{JOB}").status == 404  # caches the first secret
     stack.secrets.put_secret_value(SecretId=stack.settings.signing_secret_arn, SecretString="rotated")
-    # within a few seconds of a fetch a mismatch does not refetch (garbage cannot hammer Secrets Manager)
-    assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 401
-    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - 10)
+    fetches = 0
+    fetch = provider._fetch
+
+    def counted() -> None:
+        nonlocal fetches
+        fetches += 1
+        fetch()
+
+    monkeypatch.setattr(provider, "_fetch", counted)
+    # however stale the cache is within its interval, garbage cannot make the API call Secrets Manager
+    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - (provider._ttl - 1))
+    for _ in range(5):
+        assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 401
+    assert fetches == 0
+    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - provider._ttl)
     assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 404
+    assert fetches == 1
+
+
+def test_an_oversized_body_is_413_before_any_hmac(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import export_api.auth
+
+    calls = 0
+    real_verify = export_api.auth.verify
+
+    def counting_verify(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(export_api.auth, "verify", counting_verify)
+    body = b"x" * (stack.settings.max_body_bytes + 1)
+    forged = {TIMESTAMP_HEADER: str(int(time.time() * 1000)), SIGNATURE_HEADER: "0" * 64}
+    reply = stack.send(rest_event("POST", "/export", body=body.decode(), headers=forged))
+    assert (reply.status, _error(reply)) == (413, "PAYLOAD_TOO_LARGE")
+    assert calls == 0
+    # the distinct 401s stay for bodies within the limit
+    assert _error(stack.send(rest_event("POST", "/export", body="{}", headers=forged))) == "INVALID_SIGNATURE"
+    assert calls == 1
 
 
 def test_health_is_unsigned(stack: Stack) -> None:
