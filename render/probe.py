@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from render.confinement import DEMUXER_ALLOW_LIST, tool_environment
 from render.errors import InvalidMediaError
 from render.isobmff import read_layout
 
@@ -109,6 +110,8 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
         "error",
         "-protocol_whitelist",
         "file",
+        "-format_whitelist",
+        DEMUXER_ALLOW_LIST,
         "-show_format",
         "-show_streams",
         "-of",
@@ -116,7 +119,7 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
         f"file:{path}",
     ]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=tool_environment())
     except subprocess.TimeoutExpired as exc:
         raise InvalidMediaError("probing the media timed out") from exc
     if proc.returncode != 0:
@@ -174,12 +177,12 @@ def _check_complete(
             return
     start = _float(fmt.get("start_time")) or 0.0
     argv = [
-        ffprobe, "-v", "error", "-protocol_whitelist", "file",
+        ffprobe, "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", DEMUXER_ALLOW_LIST,
         "-read_intervals", f"{max(0.0, start + duration - _TAIL_SECONDS):.3f}%",
         "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", f"file:{path}",
     ]  # fmt: skip
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=tool_environment())
     except subprocess.TimeoutExpired as exc:
         raise InvalidMediaError("probing the media timed out") from exc
     end = data_end(proc.stdout.decode(errors="replace"))
