@@ -330,7 +330,7 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
                 "JOBS_TABLE_NAME": "t",
                 "ASSETS_BUCKET_NAME": "a",
                 "EXPORTS_BUCKET_NAME": "b",
-                "SIGNING_SECRET_ARN": "a",
+                "WEBHOOK_SECRET_ARN": "a",
                 "CALLBACK_QUEUE_URL": "q",
             }
         ).schedule()

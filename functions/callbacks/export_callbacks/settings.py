@@ -15,7 +15,9 @@ from export_common.settings import ServiceSettings
 class CallbackSettings(ServiceSettings):
     """The webhook delivery function's settings: the common part and its own."""
 
-    signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
+    webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
+    """The webhook signing secret: its own, never the API's request-signing secret (which this function
+    cannot read), so that nobody can make the service sign bytes a request would be accepted with."""
     callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL", min_length=1)
     download_url_expiry_seconds: int = Field(
         3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=PRESIGN_MAX_EXPIRY_SECONDS

@@ -88,7 +88,10 @@ module "export_service" {
   cors_allowed_origins       = var.cors_allowed_origins
   manage_api_gateway_account = var.manage_api_gateway_account
   signing_secret_version     = var.signing_secret_version
-  alarm_topic_arn            = var.alarm_topic_arn
+  webhook_secret_version     = var.webhook_secret_version
+  # the operators' role(s): the only principals besides each function's role that may read the secrets
+  secret_admin_principal_arns = var.secret_admin_principal_arns
+  alarm_topic_arn             = var.alarm_topic_arn
 
   # Webhooks: https to public addresses only (the module's rules), unless a tfvars file says otherwise
   # (the rehearsal's does).

@@ -87,6 +87,18 @@ variable "signing_secret_version" {
   default     = null
 }
 
+variable "webhook_secret_version" {
+  description = "Generation of the webhook signing secret; set it above the module's 1, and increase it, to rotate it. null: the module's 1."
+  type        = number
+  default     = null
+}
+
+variable "secret_admin_principal_arns" {
+  description = "Operator roles (aws:PrincipalArn) that may read the signing and webhook secrets besides the functions, e.g. [\"arn:aws:iam::123456789012:role/video-export-operators\"]. null: the module's [] (the functions alone)."
+  type        = list(string)
+  default     = null
+}
+
 variable "alarm_topic_arn" {
   description = "SNS topic the alarms notify when they fire and when they clear (the operators' paging topic); null for none."
   type        = string

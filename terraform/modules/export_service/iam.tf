@@ -60,12 +60,18 @@ data "aws_iam_policy_document" "consume_queue" {
   }
 }
 
-# The API (request signatures) and the webhook function (webhook signatures).
-data "aws_iam_policy_document" "read_signing_secret" {
+# Each secret has one reader: the API (request signatures), the webhook function (webhook signatures).
+# DescribeSecret: the API checks that the previous version is still AWSPREVIOUS before accepting it.
+data "aws_iam_policy_document" "read_secret" {
+  for_each = {
+    signing = { sid = "ReadSigningSecret", arn = aws_secretsmanager_secret.signing.arn }
+    webhook = { sid = "ReadWebhookSecret", arn = aws_secretsmanager_secret.webhook.arn }
+  }
+
   statement {
-    sid       = "ReadSigningSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.signing.arn]
+    sid       = each.value.sid
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [each.value.arn]
   }
 }
 
@@ -82,7 +88,7 @@ resource "aws_iam_role" "api" {
 data "aws_iam_policy_document" "api" {
   source_policy_documents = [
     data.aws_iam_policy_document.write_own_logs["api"].json,
-    data.aws_iam_policy_document.read_signing_secret.json,
+    data.aws_iam_policy_document.read_secret["signing"].json,
   ]
 
   # The only function that creates jobs. DeleteItem frees an Idempotency-Key reservation when the job
@@ -230,7 +236,7 @@ data "aws_iam_policy_document" "callbacks" {
     data.aws_iam_policy_document.write_own_logs["callbacks"].json,
     data.aws_iam_policy_document.read_and_update_jobs.json,
     data.aws_iam_policy_document.consume_queue["callbacks"].json,
-    data.aws_iam_policy_document.read_signing_secret.json,
+    data.aws_iam_policy_document.read_secret["webhook"].json,
   ]
 
   # The presigned download URL in a SUCCEEDED job's webhook acts with the signer's rights.

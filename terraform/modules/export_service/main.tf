@@ -72,7 +72,7 @@ locals {
     CALLBACK_QUEUE_URL = aws_sqs_queue.callbacks.url
   })
   callbacks_environment = merge(local.common_environment, {
-    SIGNING_SECRET_ARN           = aws_secretsmanager_secret.signing.arn
+    WEBHOOK_SECRET_ARN           = aws_secretsmanager_secret.webhook.arn
     CALLBACK_QUEUE_URL           = aws_sqs_queue.callbacks.url
     DOWNLOAD_URL_EXPIRY_SECONDS  = tostring(var.download_url_expiry_seconds)
     CALLBACK_FIRST_DELAY_SECONDS = tostring(var.callback_first_delay_seconds)

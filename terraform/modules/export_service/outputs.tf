@@ -19,8 +19,9 @@ output "service" {
     callbacks_queue_url = aws_sqs_queue.callbacks.url
     callbacks_dlq_url   = aws_sqs_queue.callbacks_dlq.url
 
-    # the HMAC signing secret's ARN (its value is never an output)
+    # the HMAC secrets' ARNs (their values are never outputs): requests, and completion webhooks
     export_signing_secret_arn = aws_secretsmanager_secret.signing.arn
+    export_webhook_secret_arn = aws_secretsmanager_secret.webhook.arn
 
     # functions and their roles
     api_function_name       = aws_lambda_function.api.function_name
@@ -30,6 +31,7 @@ output "service" {
     api_role_arn            = aws_iam_role.api.arn
     worker_role_arn         = aws_iam_role.worker.arn
     dlq_role_arn            = aws_iam_role.dlq.arn
+    callbacks_role_arn      = aws_iam_role.callbacks.arn
 
     # monitoring: the dashboard, and the alarms by role
     dashboard_name = aws_cloudwatch_dashboard.this.dashboard_name

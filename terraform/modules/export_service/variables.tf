@@ -549,6 +549,25 @@ variable "signing_secret_version" {
   }
 }
 
+variable "webhook_secret_version" {
+  description = "Generation of the webhook signing secret (its own secret: receivers verify webhooks with it, never with the request-signing secret). The value is generated once per generation and never stored in the Terraform state; increase this number to rotate it (every receiver then needs the new secret)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.webhook_secret_version >= 1 && floor(var.webhook_secret_version) == var.webhook_secret_version
+    error_message = "webhook_secret_version must be a whole number of at least 1."
+  }
+}
+
+variable "secret_admin_principal_arns" {
+  description = "IAM principals (role or user ARNs, as aws:PrincipalArn names them) that may read both secrets' values besides the function that uses each: the operators who hand the signing secret to Base44 and the webhook secret to receivers. [] leaves the values to the functions alone (an operator then changes the policy to read them)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 ################################################################################
 # API Gateway
 ################################################################################
