@@ -1,4 +1,4 @@
-"""HMAC authentication of ``/export*``: the secrets (cached, current and previous) and the replay guard.
+"""HMAC authentication of ``/export*``: the secrets (cached; the previous one in its grace), the replay guard.
 
 The signing rule itself lives in ``export_common.signing``; this module supplies what the rule needs at
 run time and records each accepted signature so that it cannot be used twice.
@@ -69,7 +69,18 @@ class Authenticator:
         }
         # A mismatch never refreshes the cache: anonymous traffic cannot make the API call Secrets Manager,
         # and a rotated secret is picked up when the cache expires (secret_cache_seconds).
-        verified = verify(self._secrets.secrets(), **kwargs)
+        try:
+            verified = verify((self._secrets.current(),), **kwargs)
+        except ServiceError as error:
+            previous = self._secrets.previous()  # None once the grace window is over
+            if error.code is not ErrorCode.INVALID_SIGNATURE or previous is None:
+                raise
+            verified = verify((previous,), **kwargs)
+            # Signed with the previous secret: accepted only while it is still AWSPREVIOUS, asked each
+            # time, so `make revoke-previous-secret` ends it at once (only such requests pay the call).
+            if not self._secrets.previous_still_staged():
+                raise
+            logger.info("request signed with the previous secret (rotation grace)")
         self._replay_guard.check_and_remember(verified.signature)
         return verified
 

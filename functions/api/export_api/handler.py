@@ -43,7 +43,11 @@ def build_services(
     s3 = clients.s3()
     sqs = clients.sqs()
     table = clients.table(settings.jobs_table_name)
-    secrets = clients.secrets(settings.signing_secret_arn, ttl_seconds=settings.secret_cache_seconds)
+    secrets = clients.secrets(
+        settings.signing_secret_arn,
+        ttl_seconds=settings.secret_cache_seconds,
+        grace_seconds=settings.previous_secret_grace_seconds,
+    )
     exports = ExportService(
         jobs=JobRepository(table, ttl_days=settings.job_ttl_days),
         idempotency=IdempotencyStore(table),

@@ -9,7 +9,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from export_common.callbacks import CallbackPolicy
-from export_common.limits import MIB, PRESIGN_MAX_EXPIRY_SECONDS, SQS_MAX_DELAY_SECONDS
+from export_common.limits import (
+    DEFAULT_PREVIOUS_SECRET_GRACE_SECONDS,
+    MIB,
+    PRESIGN_MAX_EXPIRY_SECONDS,
+    SQS_MAX_DELAY_SECONDS,
+)
 from export_common.settings import ServiceSettings
 
 
@@ -25,6 +30,10 @@ class Settings(ServiceSettings):
         3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=PRESIGN_MAX_EXPIRY_SECONDS
     )
     secret_cache_seconds: int = Field(60, alias="SIGNING_SECRET_CACHE_SECONDS", ge=0, le=3600)
+    previous_secret_grace_seconds: int = Field(
+        DEFAULT_PREVIOUS_SECRET_GRACE_SECONDS, alias="PREVIOUS_SECRET_GRACE_SECONDS", ge=0, le=30 * 86400
+    )
+    """After a rotation the previous signing secret is accepted this long after the current one was made."""
     max_body_bytes: int = Field(MIB, alias="MAX_BODY_BYTES", ge=1024, le=10 * MIB)
     callback_queue_url: str | None = Field(None, alias="CALLBACK_QUEUE_URL")
     """The callbacks queue; without it ``POST /export`` refuses a ``callbackUrl``."""

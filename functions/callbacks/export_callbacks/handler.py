@@ -52,7 +52,7 @@ def build_deps(settings: CallbackSettings, session: boto3.session.Session | None
         store=CallbackStore(table),
         queue=CallbackNotifier(clients.sqs(), settings.callback_queue_url),
         s3=s3,
-        secret=lambda: secrets.secrets()[0],
+        secret=secrets.current,
         post=post,
         schedule=settings.schedule(),
         exports_bucket=settings.exports_bucket_name,

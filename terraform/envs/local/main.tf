@@ -60,6 +60,11 @@ module "export_service" {
   callback_max_attempts        = 5
   callback_watch_seconds       = 30
 
+  # Secrets: a rotated value is read within 2 s, and the previous signing secret stays valid 20 s after a
+  # rotation, so the end-to-end tests see a grace window begin and end (tests/e2e/test_secret_rotation.py).
+  secret_cache_seconds          = 2
+  previous_secret_grace_seconds = 20
+
   # Alarms notify nobody here (no topic) and evaluate every minute, so a test sees them change state soon.
   alarm_period_seconds = 60
 

@@ -44,15 +44,17 @@ locals {
     LOG_LEVEL                    = var.log_level
   }
   api_environment = merge(local.common_environment, {
-    JOB_QUEUE_URL               = aws_sqs_queue.jobs.url
-    SIGNING_SECRET_ARN          = aws_secretsmanager_secret.signing.arn
-    UPLOAD_URL_EXPIRY_SECONDS   = tostring(var.upload_url_expiry_seconds)
-    DOWNLOAD_URL_EXPIRY_SECONDS = tostring(var.download_url_expiry_seconds)
-    CALLBACK_QUEUE_URL          = aws_sqs_queue.callbacks.url
-    CALLBACK_ALLOWED_SCHEMES    = join(",", var.callback_allowed_schemes)
-    CALLBACK_ALLOWED_NETWORKS   = join(",", var.callback_allowed_networks)
-    CALLBACK_ALLOWED_PORTS      = join(",", var.callback_allowed_ports)
-    CALLBACK_WATCH_SECONDS      = tostring(var.callback_watch_seconds)
+    JOB_QUEUE_URL                 = aws_sqs_queue.jobs.url
+    SIGNING_SECRET_ARN            = aws_secretsmanager_secret.signing.arn
+    SIGNING_SECRET_CACHE_SECONDS  = tostring(var.secret_cache_seconds)
+    PREVIOUS_SECRET_GRACE_SECONDS = tostring(var.previous_secret_grace_seconds)
+    UPLOAD_URL_EXPIRY_SECONDS     = tostring(var.upload_url_expiry_seconds)
+    DOWNLOAD_URL_EXPIRY_SECONDS   = tostring(var.download_url_expiry_seconds)
+    CALLBACK_QUEUE_URL            = aws_sqs_queue.callbacks.url
+    CALLBACK_ALLOWED_SCHEMES      = join(",", var.callback_allowed_schemes)
+    CALLBACK_ALLOWED_NETWORKS     = join(",", var.callback_allowed_networks)
+    CALLBACK_ALLOWED_PORTS        = join(",", var.callback_allowed_ports)
+    CALLBACK_WATCH_SECONDS        = tostring(var.callback_watch_seconds)
   })
   worker_environment = merge(local.common_environment, {
     JOB_LEASE_SECONDS     = tostring(local.job_lease_seconds)
@@ -73,6 +75,7 @@ locals {
   })
   callbacks_environment = merge(local.common_environment, {
     WEBHOOK_SECRET_ARN           = aws_secretsmanager_secret.webhook.arn
+    SIGNING_SECRET_CACHE_SECONDS = tostring(var.secret_cache_seconds)
     CALLBACK_QUEUE_URL           = aws_sqs_queue.callbacks.url
     DOWNLOAD_URL_EXPIRY_SECONDS  = tostring(var.download_url_expiry_seconds)
     CALLBACK_FIRST_DELAY_SECONDS = tostring(var.callback_first_delay_seconds)

@@ -22,6 +22,8 @@ output "service" {
     # the HMAC secrets' ARNs (their values are never outputs): requests, and completion webhooks
     export_signing_secret_arn = aws_secretsmanager_secret.signing.arn
     export_webhook_secret_arn = aws_secretsmanager_secret.webhook.arn
+    # how long the previous signing secret stays valid after `make rotate-secret`
+    previous_secret_grace_seconds = var.previous_secret_grace_seconds
 
     # functions and their roles
     api_function_name       = aws_lambda_function.api.function_name

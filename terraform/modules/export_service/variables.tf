@@ -549,6 +549,28 @@ variable "signing_secret_version" {
   }
 }
 
+variable "previous_secret_grace_seconds" {
+  description = "After a rotation (make rotate-secret), how long the API still accepts the previous signing secret, counted from the new version's creation (PREVIOUS_SECRET_GRACE_SECONDS): the time clients have to move. make revoke-previous-secret ends it at once. An integer from 0 to 2592000 (30 days)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.previous_secret_grace_seconds >= 0 && var.previous_secret_grace_seconds <= 2592000
+    error_message = "previous_secret_grace_seconds must be between 0 and 2592000."
+  }
+}
+
+variable "secret_cache_seconds" {
+  description = "How long the API and the callbacks function keep a secret they read (SIGNING_SECRET_CACHE_SECONDS): a rotated value is in use within this time. Nothing a caller sends forces an earlier read. An integer from 0 to 3600."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.secret_cache_seconds >= 0 && var.secret_cache_seconds <= 3600
+    error_message = "secret_cache_seconds must be between 0 and 3600."
+  }
+}
+
 variable "webhook_secret_version" {
   description = "Generation of the webhook signing secret (its own secret: receivers verify webhooks with it, never with the request-signing secret). The value is generated once per generation and never stored in the Terraform state; increase this number to rotate it (every receiver then needs the new secret)."
   type        = number
