@@ -57,6 +57,7 @@ def build_services(
         exports_bucket=settings.exports_bucket_name,
         queue_url=settings.job_queue_url,
         download_expiry_seconds=settings.download_url_expiry_seconds,
+        max_upload_bytes=settings.max_upload_bytes,
         callback_policy=settings.callback_policy(),
         callbacks=(
             CallbackNotifier(sqs, settings.callback_queue_url, watch_seconds=settings.callback_watch_seconds)

@@ -30,10 +30,12 @@ output "service" {
     worker_function_name    = aws_lambda_function.worker.function_name
     dlq_function_name       = aws_lambda_function.dlq.function_name
     callbacks_function_name = aws_lambda_function.callbacks.function_name
-    api_role_arn            = aws_iam_role.api.arn
-    worker_role_arn         = aws_iam_role.worker.arn
-    dlq_role_arn            = aws_iam_role.dlq.arn
-    callbacks_role_arn      = aws_iam_role.callbacks.arn
+    # deletes uploads over max_upload_bytes as they land (assets bucket notification)
+    upload_guard_function_name = aws_lambda_function.upload_guard.function_name
+    api_role_arn               = aws_iam_role.api.arn
+    worker_role_arn            = aws_iam_role.worker.arn
+    dlq_role_arn               = aws_iam_role.dlq.arn
+    callbacks_role_arn         = aws_iam_role.callbacks.arn
 
     # monitoring: the dashboard, and the alarms by role
     dashboard_name = aws_cloudwatch_dashboard.this.dashboard_name
