@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 logger = Logger()
 
 
-def remove_oversized(
-    event: dict[str, Any], s3: S3Client, *, bucket: str, max_upload_bytes: int
-) -> list[str]:
+def remove_oversized(event: dict[str, Any], s3: S3Client, *, bucket: str, max_upload_bytes: int) -> list[str]:
     """Deletes every object of the notification larger than ``max_upload_bytes``; returns their keys."""
     removed = []
     for record in event.get("Records") or []:

@@ -80,6 +80,9 @@ module "export_service" {
   log_retention_days          = var.log_retention_days
   worker_reserved_concurrency = var.worker_reserved_concurrency
 
+  # A per-IP rate rule in front of the API, so one address cannot use up the shared stage throttle.
+  waf_enabled = var.waf_enabled
+
   api_zip_path     = var.api_zip_path
   worker_image_uri = local.worker_image_uri
   service_version  = local.service_version

@@ -87,6 +87,12 @@ variable "signing_secret_version" {
   default     = null
 }
 
+variable "waf_enabled" {
+  description = "Whether the WAF web ACL (per-IP rate rule) guards the API stage. On in production; only the LocalStack rehearsal (rehearsal.tfvars) turns it off, as LocalStack's free edition has no WAFv2."
+  type        = bool
+  default     = true
+}
+
 variable "webhook_secret_version" {
   description = "Generation of the webhook signing secret; set it above the module's 1, and increase it, to rotate it. null: the module's 1."
   type        = number

@@ -17,6 +17,15 @@ locals {
   exports_prefix = "exports/"
   # Chunks and audio tracks of fanned-out exports, in the exports bucket (export_common.fanout).
   work_prefix = "work/"
+  # Partition key prefixes of the jobs table (export_common.table), which the IAM policies scope each
+  # role's items to (dynamodb:LeadingKeys).
+  table_key_prefixes = {
+    job          = "job#"
+    task         = "task#"
+    idempotency  = "idem#"
+    signature    = "sig#"
+    health_probe = "health#probe"
+  }
 
   # Only what a message waits whose worker died before claiming its job (an event source mapping needs
   # at least the function timeout); from the claim on, the worker's heartbeat keeps each message's

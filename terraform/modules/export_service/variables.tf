@@ -594,6 +594,34 @@ variable "secret_admin_principal_arns" {
 # API Gateway
 ################################################################################
 
+variable "waf_enabled" {
+  description = "Whether a WAF web ACL guards the API stage (waf.tf): a per-IP rate rule (waf_rate_limit_per_ip) and AWS's known-bad-inputs rules. Costs a web ACL, two rules and a per-request fee. On in the prod root; LocalStack's free edition has no WAFv2."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit_per_ip" {
+  description = "Requests one IP address may send in waf_rate_window_seconds before WAF answers it 429 until its rate falls. Set it above the peak of your busiest signed caller (a Base44 backend) and below what the stage throttle allows in that window. An integer from 10 to 2000000000."
+  type        = number
+  default     = 1200
+
+  validation {
+    condition     = var.waf_rate_limit_per_ip >= 10 && var.waf_rate_limit_per_ip <= 2000000000
+    error_message = "waf_rate_limit_per_ip must be between 10 and 2000000000."
+  }
+}
+
+variable "waf_rate_window_seconds" {
+  description = "The window of waf_rate_limit_per_ip, in seconds: 60, 120, 300 or 600."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_window_seconds)
+    error_message = "waf_rate_window_seconds must be 60, 120, 300 or 600."
+  }
+}
+
 variable "api_stage_name" {
   description = "Stage of the REST API; the invoke URL ends with it."
   type        = string
