@@ -1,7 +1,8 @@
 """Checks every request passes before routing: size, signature and replay (``/export*``), content type, JSON.
 
-They run before Powertools parses or validates the body, so an unsigned request always gets 401 (never a
-400 that reveals the schema), and the body the signature covers is exactly the bytes API Gateway received.
+They run before Powertools parses or validates the body, so an unsigned request gets 401 (never a 400 that
+reveals the schema; only a body over the size limit is a 413 first, as it costs nothing to check), and the
+body the signature covers is exactly the bytes API Gateway received.
 """
 
 from __future__ import annotations
