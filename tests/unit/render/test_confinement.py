@@ -147,12 +147,13 @@ def test_an_hls_playlist_is_not_opened(tmp_path: Path) -> None:
 
 
 def test_every_accepted_kind_opens(tmp_path: Path) -> None:
+    # long enough that the truncation check seeks (its tail read starts 3 s before the end)
     cases = {
-        "a.mp4": ["-f", "lavfi", "-i", "color=red:s=64x36:r=10:d=1", "-pix_fmt", "yuv420p"],
-        "a.webm": ["-f", "lavfi", "-i", "color=red:s=64x36:r=10:d=1", "-c:v", "libvpx", "-b:v", "100k"],
-        "a.mp3": ["-f", "lavfi", "-i", "sine=d=1"],
-        "a.wav": ["-f", "lavfi", "-i", "sine=d=1"],
-        "a.ogg": ["-f", "lavfi", "-i", "sine=d=1", "-c:a", "libopus"],
+        "a.mp4": ["-f", "lavfi", "-i", "color=red:s=64x36:r=10:d=5", "-pix_fmt", "yuv420p"],
+        "a.webm": ["-f", "lavfi", "-i", "color=red:s=64x36:r=10:d=5", "-c:v", "libvpx", "-b:v", "100k"],
+        "a.mp3": ["-f", "lavfi", "-i", "sine=d=6"],
+        "a.wav": ["-f", "lavfi", "-i", "sine=d=6"],
+        "a.ogg": ["-f", "lavfi", "-i", "sine=d=6", "-c:a", "libopus"],
         "a.png": ["-f", "lavfi", "-i", "color=red:s=64x36", "-frames:v", "1"],
         "a.jpg": ["-f", "lavfi", "-i", "color=red:s=64x36", "-frames:v", "1"],
     }
