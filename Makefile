@@ -29,7 +29,7 @@ node-tools: system-deps ## Install the Node client's dev tools (Deno, pinned in 
 	@scripts/bootstrap/node_tools.sh
 
 # ---------------------------------------------------------------- local stack
-.PHONY: dev-up dev-down dev-status dev-env dev-logs demo
+.PHONY: dev-up dev-down dev-status dev-env dev-logs demo rotate-secret revoke-previous-secret
 dev-up: venv ## Start LocalStack (host mode, no Docker) and deploy terraform/envs/local to it
 	@scripts/local_stack/up.sh
 
@@ -39,8 +39,14 @@ dev-down: ## Destroy the local deployment and stop LocalStack
 dev-status: ## Show what runs locally
 	@scripts/local_stack/status.sh
 
-dev-env: ## Print EXPORT_API_URL, EXPORT_SIGNING_SECRET, AWS_ENDPOINT_URL for `eval $$(make -s dev-env)`
+dev-env: ## Print EXPORT_API_URL, EXPORT_SIGNING_SECRET, EXPORT_WEBHOOK_SECRET, AWS_ENDPOINT_URL for `eval $$(make -s dev-env)`
 	@scripts/local_stack/env.sh
+
+rotate-secret: venv ## Rotate a secret (SECRET=signing|webhook, ENV=local|prod): a new value, the old one accepted for previous_secret_grace_seconds
+	@scripts/rotate_secret.sh rotate
+
+revoke-previous-secret: venv ## End the grace of the previous secret at once (SECRET=signing|webhook, ENV=local|prod), e.g. after a leak
+	@scripts/rotate_secret.sh revoke-previous
 
 dev-logs: ## Follow LocalStack's log
 	@tail -n 200 -f .localstack/localstack.log

@@ -16,6 +16,7 @@ import ffmpeg
 from render import ass
 from render.colors import to_ffmpeg
 from render.composition import Align, Box, CaptionPosition, ClipKind, Fit
+from render.confinement import DEMUXER_ALLOW_LIST
 from render.encoding import (
     AUDIO_CHANNEL_LAYOUT,
     AUDIO_SAMPLE_RATE,
@@ -118,6 +119,7 @@ def compile_plan(
         ffmpeg.input(
             f"file:{spec.path}",
             protocol_whitelist="file",
+            format_whitelist=DEMUXER_ALLOW_LIST,
             threads=DECODER_THREADS,
             **({"ss": _num(spec.seek)} if spec.seek else {}),
             **({"t": _num(spec.duration)} if spec.duration is not None else {}),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
 from render import limits
+from render.confinement import tool_environment
 from render.errors import RenderFailedError, RenderResourcesError, RenderTimeoutError
 
 _STDERR_TAIL_LINES = 40
@@ -78,7 +79,11 @@ def run_ffmpeg(
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     try:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=tool_environment(),
         )
     except OSError as exc:
         raise RenderFailedError("the renderer could not start", stderr_tail=str(exc)) from exc

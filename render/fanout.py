@@ -25,6 +25,7 @@ from render import limits
 from render.chunking import ChunkWindow, plan_chunks
 from render.compiler import GLOBAL_ARGS, PosterShot
 from render.composition import Clip, ClipKind, Composition
+from render.confinement import tool_environment
 from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
 from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
@@ -287,7 +288,9 @@ def count_frames(path: Path, *, ffprobe: str = "ffprobe") -> int:
         ffprobe, "-v", "error", "-select_streams", "v:0", "-count_packets",
         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", f"file:{path}",
     ]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, check=False, timeout=120, env=tool_environment()
+    )
     try:
         return int(proc.stdout.strip())
     except ValueError:

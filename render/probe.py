@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from render.confinement import ALLOWED_DEMUXERS, DEMUXER_ALLOW_LIST, tool_environment
 from render.errors import InvalidMediaError
 from render.isobmff import read_layout
 
@@ -109,6 +110,8 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
         "error",
         "-protocol_whitelist",
         "file",
+        "-format_whitelist",
+        DEMUXER_ALLOW_LIST,
         "-show_format",
         "-show_streams",
         "-of",
@@ -116,7 +119,7 @@ def probe(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 60) -> Media
         f"file:{path}",
     ]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=tool_environment())
     except subprocess.TimeoutExpired as exc:
         raise InvalidMediaError("probing the media timed out") from exc
     if proc.returncode != 0:
@@ -173,13 +176,19 @@ def _check_complete(
         if layout is not None and layout.whole_movie:
             return
     start = _float(fmt.get("start_time")) or 0.0
+    # Named, not detected: the demuxer the first probe chose under the allow-list. (ffprobe 7.1 reads no
+    # packet after a -read_intervals seek when -format_whitelist is given, even with -f, so the list is
+    # enforced by naming the demuxer it already admitted.)
+    demuxer = str(fmt.get("format_name", "")).split(",")[0]
+    if demuxer not in ALLOWED_DEMUXERS:
+        raise InvalidMediaError(f"the file's format {demuxer!r} is not accepted")
     argv = [
-        ffprobe, "-v", "error", "-protocol_whitelist", "file",
+        ffprobe, "-v", "error", "-protocol_whitelist", "file", "-f", demuxer,
         "-read_intervals", f"{max(0.0, start + duration - _TAIL_SECONDS):.3f}%",
         "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", f"file:{path}",
     ]  # fmt: skip
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=tool_environment())
     except subprocess.TimeoutExpired as exc:
         raise InvalidMediaError("probing the media timed out") from exc
     end = data_end(proc.stdout.decode(errors="replace"))

@@ -67,7 +67,7 @@ function headerValue(headers, name) {
 
 /**
  * Whether a completion webhook the service POSTed is authentic and fresh. Synchronous.
- * `secret`: the signing secret (or an array of them during a rotation). `headers`: the request's headers
+ * `secret`: the webhook secret, EXPORT_WEBHOOK_SECRET (or an array of them during a rotation). `headers`: the request's headers
  * (a `Headers` object or a plain object, names in any case). `path`: the callback URL's path as registered
  * (`/hooks/export`: no scheme, host or query). `rawBody`: the body exactly as received (string or bytes).
  * `nowMs`: the receiver's clock (default `Date.now()`).

@@ -122,12 +122,14 @@ deploy
 
 api_url="$(tf_output api_url)"
 secret_arn="$(tf_output export_signing_secret_arn)"
+webhook_secret_arn="$(tf_output export_webhook_secret_arn)"
 cat <<MSG
 
 LocalStack:  ${LS_ENDPOINT}  (make dev-status, make dev-logs, make dev-down)
 API URL:     ${api_url:-<no api_url output>}
-Signing secret:
+Signing secret (requests) and webhook secret (verify_webhook):
   .venv/bin/awslocal secretsmanager get-secret-value --secret-id '${secret_arn}' --query SecretString --output text
+  .venv/bin/awslocal secretsmanager get-secret-value --secret-id '${webhook_secret_arn}' --query SecretString --output text
 Client/test environment:
   eval "\$(make -s dev-env)"
 MSG

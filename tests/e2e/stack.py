@@ -84,12 +84,14 @@ TIMINGS: dict[str, str] = {}
 
 @dataclass
 class Stack:
-    """The deployed local stack: API base URL, signing secret and boto3 clients aimed at LocalStack."""
+    """The deployed local stack: API base URL, the request-signing and webhook secrets, and boto3 clients
+    aimed at LocalStack."""
 
     api_url: str
     secret: str
     endpoint_url: str
     outputs: dict[str, Any]
+    webhook_secret: str = ""
 
     @classmethod
     def discover(cls) -> Stack:
@@ -100,6 +102,7 @@ class Stack:
         return cls(
             api_url=env["EXPORT_API_URL"].rstrip("/"),
             secret=env["EXPORT_SIGNING_SECRET"],
+            webhook_secret=env["EXPORT_WEBHOOK_SECRET"],
             endpoint_url=env["AWS_ENDPOINT_URL"],
             outputs=_terraform_outputs(),
         )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import boto3
+import pytest
 import requests
 
 from export_api.handler import s3_config
@@ -107,6 +109,7 @@ def test_an_upload_shorter_or_longer_than_its_stated_size_is_refused(stack: Stac
     assert upload["headers"]["Content-Length"] == str(len(DATA))
     headers = {"Content-Type": "video/mp4"}  # requests sets Content-Length from the data, as browsers do
     _refused(_put(upload["uploadUrl"], headers, DATA[:-5]))  # cut short in transfer
+    _refused(_put(upload["uploadUrl"], headers, DATA + b"m"))  # one byte longer than declared
     _refused(_put(upload["uploadUrl"], headers, DATA + b"more"))
     assert not _exists(stack, upload["s3Key"])
     assert _put(upload["uploadUrl"], headers, DATA).status_code == 200
@@ -183,3 +186,59 @@ def test_an_upload_url_does_not_serve_a_download(stack: Stack) -> None:
     assert _put(upload["uploadUrl"], upload["headers"]).status_code == 200
     # the object exists now: the refusal is about the method the URL was not signed for
     _refused(requests.get(upload["uploadUrl"], timeout=60))
+
+
+@pytest.fixture
+def small_upload_limit(stack: Stack) -> Iterator[int]:
+    """A test deployment of the API and the upload guard with a 1 MiB upload limit (restored afterwards)."""
+    limit = 1024 * 1024
+    lambdas = stack.client("lambda")
+    names = [stack.outputs["api_function_name"], stack.outputs["upload_guard_function_name"]]
+    saved = {name: lambdas.get_function_configuration(FunctionName=name)["Environment"] for name in names}
+
+    def configure(name: str, variables: dict[str, str]) -> None:
+        lambdas.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
+        lambdas.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+    for name in names:
+        configure(name, {**saved[name]["Variables"], "MAX_UPLOAD_BYTES": str(limit)})
+    try:
+        yield limit
+    finally:
+        for name in names:
+            configure(name, saved[name]["Variables"])
+
+
+def test_a_sizeless_upload_over_the_limit_is_removed_and_refused_by_post_export(
+    stack: Stack, small_upload_limit: int
+) -> None:
+    # Given a presign without `size` (the original client's flow): its PUT binds no length
+    response = stack.post_json(
+        "/export/presign", {"assets": [{"src": "big.mp4", "contentType": "video/mp4"}]}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["maxUploadBytes"] == small_upload_limit
+    upload = response.json()["uploads"][0]
+    assert "Content-Length" not in upload["headers"]
+    # When a file one byte over the limit is PUT: S3 takes it...
+    assert _put(upload["uploadUrl"], upload["headers"], b"\0" * (small_upload_limit + 1)).status_code == 200
+    # ...and the upload guard removes it as it lands
+    deadline = time.monotonic() + 60
+    while _exists(stack, upload["s3Key"]):
+        assert time.monotonic() < deadline, "the over-limit upload was not removed"
+        time.sleep(0.5)
+    # Then POST /export naming it is a 400 that says why, and no job is made
+    before = stack.job_count()
+    refused = stack.post_json("/export", one_clip_request("big.mp4", upload["s3Key"]))
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["code"] == "ASSET_MISSING" and str(small_upload_limit) in body["error"], body
+    assert body["details"] == [
+        {"path": "assets[0].s3Key", "message": f"no uploaded file at {upload['s3Key']!r}"}
+    ]
+    assert stack.job_count() == before
+    # while a size-less upload within the limit stays, as the original client needs
+    kept = _presign(stack)
+    assert _put(kept["uploadUrl"], kept["headers"], b"\0" * small_upload_limit).status_code == 200
+    time.sleep(3)
+    assert _exists(stack, kept["s3Key"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from typing import Any
@@ -107,6 +108,55 @@ def test_an_oversize_body_is_rejected(stack: Stack) -> None:
     response = stack.request("POST", "/export", body=big)
     assert response.status_code == 413
     assert _error(response) == "PAYLOAD_TOO_LARGE"
+    assert stack.job_count() == before
+
+
+def _api_log_lines(stack: Stack, message: str, *, timeout: float = 60) -> list[dict[str, Any]]:
+    """The API function's JSON log lines with this ``message`` (CloudWatch Logs; lines arrive late)."""
+    logs = stack.client("logs")
+    group = f"/aws/lambda/{stack.outputs['api_function_name']}"
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = []
+        paginator = logs.get_paginator("filter_log_events")
+        for page in paginator.paginate(logGroupName=group, startTime=int((time.time() - 600) * 1000)):
+            for event in page.get("events", []):
+                if message in event["message"]:
+                    try:
+                        lines.append(json.loads(event["message"]))
+                    except ValueError:
+                        continue
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(2)
+
+
+def test_a_9_mb_forged_body_is_413_before_any_hmac(stack: Stack) -> None:
+    """Below API Gateway's 10 MB, above the API's limit: refused on its length alone, never hashed."""
+    size = 9 * 1024 * 1024 + secrets.randbelow(100_000)  # a size this test alone sends, to find its line
+    forged = {"x-base44-timestamp": str(int(time.time() * 1000)), "x-base44-signature": "0" * 64}
+    response = stack.request("POST", "/export", body=b"x" * size, sign=False, headers=forged)
+    assert response.status_code == 413, response.text[:300]
+    assert _error(response) == "PAYLOAD_TOO_LARGE"
+    lines = [
+        line
+        for line in _api_log_lines(stack, "request refused before the signature check")
+        if line.get("body_bytes") == size
+    ]
+    assert len(lines) == 1, lines
+    assert lines[0]["hmac_computed"] == 0 and lines[0]["code"] == "PAYLOAD_TOO_LARGE"
+    # a body within the limit with the same forged signature gets its distinct 401
+    small = stack.request("POST", "/export", body=b"{}", sign=False, headers=forged)
+    assert (small.status_code, _error(small)) == (401, "INVALID_SIGNATURE")
+
+
+def test_a_callback_url_on_port_22_is_refused(stack: Stack, uploaded: dict[str, str]) -> None:
+    before = stack.job_count()
+    request = showcase_request(uploaded) | {"callbackUrl": "https://93.184.215.14:22/hooks/export"}
+    response = stack.post_json("/export", request)
+    assert response.status_code == 400, response.text
+    assert _error(response) == "INVALID_CALLBACK_URL"
+    assert "port" in response.json()["error"]
     assert stack.job_count() == before
 
 

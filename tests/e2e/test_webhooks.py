@@ -18,8 +18,33 @@ from tests.e2e.conftest import one_clip_request, presign_and_upload
 from tests.e2e.stack import TIMINGS, Stack
 from tests.unit.clients.runtimes import Runtime, as_bytes
 from tests.webhook_receiver import Received, receiving
-from video_export.signing import DELIVERY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from video_export.signing import (
+    DELIVERY_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignatureError,
+    sign,
+    verify_signature,
+)
 from video_export.webhooks import verify_webhook
+
+
+def check_request_signature(secret: str, headers: dict[str, str], path: str, body: bytes) -> bool:
+    """Whether the headers would pass the API's request check (POST ``path`` signed with ``secret``)."""
+    try:
+        verify_signature(
+            (secret,),
+            timestamp=headers.get(TIMESTAMP_HEADER),
+            signature=headers.get(SIGNATURE_HEADER),
+            method="POST",
+            paths=(path,),
+            raw_body=body,
+            now_ms=int(headers[TIMESTAMP_HEADER]),
+        )
+    except SignatureError:
+        return False
+    return True
+
 
 # a loaded two-core machine renders, polls and retries slowly; the waits are bounds, not expectations
 WEBHOOK_TIMEOUT = 300
@@ -44,7 +69,9 @@ def _callback_state(stack: Stack, job_id: str, *, until: str, timeout: float = 6
 
 
 def _verified(stack: Stack, delivery: Received, url: str) -> dict[str, Any]:
-    assert verify_webhook(stack.secret, delivery.headers, callback_path(url), delivery.body), delivery.headers
+    assert verify_webhook(stack.webhook_secret, delivery.headers, callback_path(url), delivery.body), (
+        delivery.headers
+    )
     payload: dict[str, Any] = json.loads(delivery.body)
     return payload
 
@@ -109,26 +136,34 @@ def test_a_forged_delivery_is_refused_by_verify_webhook(
     assert deliveries, "no webhook arrived"
     real = deliveries[0]
     path = callback_path(receiver.url)
-    assert verify_webhook(stack.secret, real.headers, path, real.body)
+    assert verify_webhook(stack.webhook_secret, real.headers, path, real.body)
+
+    # the webhook secret is not the request-signing secret, and a webhook is no request signature: the
+    # same bytes do not verify under the API's secret, and the API refuses them as a request to that path
+    assert stack.webhook_secret != stack.secret
+    assert not verify_webhook(stack.secret, real.headers, path, real.body)
+    assert not check_request_signature(stack.secret, real.headers, path, real.body)
 
     # an edited body, a signature by another secret, another path, a stale timestamp: all refused
     edited = real.body.replace(b'"SUCCEEDED"', b'"FAILED"')
     assert edited != real.body
-    assert not verify_webhook(stack.secret, real.headers, path, edited)
+    assert not verify_webhook(stack.webhook_secret, real.headers, path, edited)
     timestamp = real.headers[TIMESTAMP_HEADER]
     forged = dict(real.headers) | {
         SIGNATURE_HEADER: sign("not-the-secret", timestamp, "POST", path, real.body)
     }
-    assert not verify_webhook(stack.secret, forged, path, real.body)
-    assert not verify_webhook(stack.secret, real.headers, "/hooks/other", real.body)
-    assert not verify_webhook(stack.secret, real.headers, path, real.body, now_ms=int(timestamp) + 6 * 60_000)
+    assert not verify_webhook(stack.webhook_secret, forged, path, real.body)
+    assert not verify_webhook(stack.webhook_secret, real.headers, "/hooks/other", real.body)
+    assert not verify_webhook(
+        stack.webhook_secret, real.headers, path, real.body, now_ms=int(timestamp) + 6 * 60_000
+    )
 
     # and the Node client a Base44 backend function uses judges the real and the edited delivery alike
     node = Runtime("node", tmp_path)
     for body, valid in ((real.body, True), (edited, False)):
         reply = node.call(
             "verifyWebhook",
-            secret=stack.secret,
+            secret=stack.webhook_secret,
             headers={"$headers": real.headers},
             path=path,
             rawBody=as_bytes(body),

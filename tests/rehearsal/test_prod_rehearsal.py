@@ -48,6 +48,8 @@ def stack() -> Stack:
     deployed = Stack(api_url=api_url, secret="", endpoint_url=endpoint, outputs=outputs)
     secrets = deployed.client("secretsmanager")
     deployed.secret = secrets.get_secret_value(SecretId=outputs["export_signing_secret_arn"])["SecretString"]
+    webhook_arn = outputs["export_webhook_secret_arn"]
+    deployed.webhook_secret = secrets.get_secret_value(SecretId=webhook_arn)["SecretString"]
     return deployed
 
 
@@ -105,7 +107,7 @@ def test_one_signed_export_with_its_webhook(stack: Stack, tmp_path: Path) -> Non
 
     # the webhook, verified as a receiver must
     delivery = deliveries[0]
-    assert verify_webhook(stack.secret, delivery.headers, callback_path(receiver.url), delivery.body)
+    assert verify_webhook(stack.webhook_secret, delivery.headers, callback_path(receiver.url), delivery.body)
     payload = json.loads(delivery.body)
     assert (payload["jobId"], payload["status"]) == (job["jobId"], "SUCCEEDED"), payload
 

@@ -337,6 +337,7 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
         assert float(default_of(variable)) == float(fields[field_name].default), variable
     assert default_of("callback_allowed_schemes") == '["https"]'
     assert default_of("callback_allowed_networks") == "[]"
+    assert default_of("callback_allowed_ports") == "[]"
     # the code's own default schedule is the module's, and retries for more than a day
     schedule = CallbackSchedule()
     assert (
@@ -346,7 +347,7 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
                 "JOBS_TABLE_NAME": "t",
                 "ASSETS_BUCKET_NAME": "a",
                 "EXPORTS_BUCKET_NAME": "b",
-                "SIGNING_SECRET_ARN": "a",
+                "WEBHOOK_SECRET_ARN": "a",
                 "CALLBACK_QUEUE_URL": "q",
             }
         ).schedule()
@@ -356,7 +357,7 @@ def test_the_webhook_function_gets_its_settings_and_terraform_defaults_match_the
     # rules from root variables that default to null (the module's), for the LocalStack rehearsal to widen
     prod = ROOT / "terraform" / "envs" / "prod"
     settings = _module_settings(prod / "main.tf")
-    url_rules = {"callback_allowed_schemes", "callback_allowed_networks"}
+    url_rules = {"callback_allowed_schemes", "callback_allowed_networks", "callback_allowed_ports"}
     assert {name for name in settings if name.startswith("callback_")} == url_rules
     for name in url_rules:
         assert settings[name] == f"var.{name}"

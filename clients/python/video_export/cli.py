@@ -1,6 +1,7 @@
 """video-export: the command line of the video-export API client.
 
-Reads ``EXPORT_API_URL`` (with the API Gateway stage) and ``EXPORT_SIGNING_SECRET`` from the environment.
+Reads ``EXPORT_API_URL`` (with the API Gateway stage) and ``EXPORT_SIGNING_SECRET`` from the environment
+(``verify-webhook``: ``EXPORT_WEBHOOK_SECRET``, the secret webhooks are signed with).
 Results go to stdout as JSON, progress bars and errors to stderr. Exit status: 0 done (a SUCCEEDED job, a
 cancel taken, a valid webhook), 1 failed (an API error, a FAILED or CANCELLED job, an invalid webhook),
 2 usage errors.
@@ -157,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("job_id", metavar="JOB_ID")
     sub.add_parser("health", help="print GET /health")
     verify = sub.add_parser(
-        "verify-webhook", help="check a webhook delivery's signature with EXPORT_SIGNING_SECRET"
+        "verify-webhook", help="check a webhook delivery's signature with EXPORT_WEBHOOK_SECRET"
     )
     verify.add_argument("--path", required=True, help="the callback URL's path, e.g. /hooks/export")
     verify.add_argument("--body", required=True, help="file with the raw body as received ('-': stdin)")
@@ -170,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     progress = not getattr(args, "no_progress", False)
     if args.command == "verify-webhook":
-        secret = _env("EXPORT_SIGNING_SECRET")
+        secret = _env("EXPORT_WEBHOOK_SECRET")
         body = sys.stdin.buffer.read() if args.body == "-" else Path(args.body).read_bytes()
         try:
             check_webhook(secret, _headers(args.header), args.path, body)

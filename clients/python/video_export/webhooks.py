@@ -1,8 +1,9 @@
 """Verifying the completion webhooks the video-export service sends.
 
 When a job started with a ``callbackUrl`` ends, the service POSTs ``{jobId, status, error?, errorCode?,
-downloadUrl?, output?}`` to that URL, signed with the same rule and secret as API requests
-(``video_export.signing``) over the callback URL's **path** (no scheme, host or query):
+downloadUrl?, output?}`` to that URL, signed with the same rule as API requests (``video_export.signing``)
+but with the **webhook secret** (``EXPORT_WEBHOOK_SECRET``; its own Secrets Manager secret, not the
+request-signing secret) over the callback URL's **path** (no scheme, host or query):
 
 * ``x-base44-timestamp``: unix time in milliseconds, within 5 minutes of the receiver's clock;
 * ``x-base44-signature``: hex ``HMAC-SHA256(secret, f"{timestamp}.POST.{path}.{raw_body}")``;
@@ -42,10 +43,11 @@ def check_webhook(
 ) -> VerifiedSignature:
     """Verifies one webhook delivery; raises ``SignatureError`` (``reason``, readable message) when refused.
 
-    ``secret``: the signing secret, or several during a rotation. ``headers``: the request's headers (any
-    mapping; names are matched without regard to case). ``path``: the path of the callback URL as it was
-    registered, e.g. ``/hooks/export``. ``raw_body``: the body bytes exactly as received (a ``str`` is taken
-    as its UTF-8 bytes). ``now_ms``: the receiver's clock, unix ms (default: now).
+    ``secret``: the webhook secret (not the request-signing one), or several during a rotation.
+    ``headers``: the request's headers (any mapping; names are matched without regard to case).
+    ``path``: the path of the callback URL as it was registered, e.g. ``/hooks/export``. ``raw_body``: the
+    body bytes exactly as received (a ``str`` is taken as its UTF-8 bytes). ``now_ms``: the receiver's
+    clock, unix ms (default: now).
 
     Raises ``ValueError`` when ``path`` is not a path (a whole URL, or a query string left on): that is a
     mistake in the caller, not a bad delivery.

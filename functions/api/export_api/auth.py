@@ -1,4 +1,4 @@
-"""HMAC authentication of ``/export*``: the secrets (cached, current and previous) and the replay guard.
+"""HMAC authentication of ``/export*``: the secrets (cached; the previous one in its grace), the replay guard.
 
 The signing rule itself lives in ``export_common.signing``; this module supplies what the rule needs at
 run time and records each accepted signature so that it cannot be used twice.
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 logger = Logger(child=True)
-
-REFRESH_ON_MISMATCH_AFTER_SECONDS = 5.0
-"""A mismatch with a cached secret older than this is retried once with freshly fetched secrets (rotation)."""
 
 
 class ReplayGuard:
@@ -70,15 +67,20 @@ class Authenticator:
             "raw_body": raw_body,
             "now_ms": self._clock_ms(),
         }
+        # A mismatch never refreshes the cache: anonymous traffic cannot make the API call Secrets Manager,
+        # and a rotated secret is picked up when the cache expires (secret_cache_seconds).
         try:
-            verified = verify(self._secrets.secrets(), **kwargs)
+            verified = verify((self._secrets.current(),), **kwargs)
         except ServiceError as error:
-            # The secret may have been rotated since it was cached: look once more, at most every few seconds.
-            if error.code is not ErrorCode.INVALID_SIGNATURE or (
-                self._secrets.age() < REFRESH_ON_MISMATCH_AFTER_SECONDS
-            ):
+            previous = self._secrets.previous()  # None once the grace window is over
+            if error.code is not ErrorCode.INVALID_SIGNATURE or previous is None:
                 raise
-            verified = verify(self._secrets.refresh(), **kwargs)
+            verified = verify((previous,), **kwargs)
+            # Signed with the previous secret: accepted only while it is still AWSPREVIOUS, asked each
+            # time, so `make revoke-previous-secret` ends it at once (only such requests pay the call).
+            if not self._secrets.previous_still_staged():
+                raise
+            logger.info("request signed with the previous secret (rotation grace)")
         self._replay_guard.check_and_remember(verified.signature)
         return verified
 

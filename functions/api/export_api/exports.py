@@ -25,7 +25,7 @@ from export_common.callbacks import (
 from export_common.ending import end_job
 from export_common.errors import ErrorCode, ServiceError
 from export_common.jobs import Cancellation, Job, JobError, JobStatus, job_message_body
-from export_common.limits import is_missing_object
+from export_common.limits import DEFAULT_MAX_UPLOAD_BYTES, is_missing_object
 from export_common.table import IdempotencyRecord, IdempotencyStore, JobRepository
 from render.captions import CaptionsError, parse_captions, read_limit
 from render.editor_formats.react_timeline_editor import captions_files
@@ -62,38 +62,51 @@ def is_job_id(value: str) -> bool:
         return False
 
 
-def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str) -> None:
-    """Every listed s3Key must have been uploaded; reports each missing one with its field path."""
+def check_assets_exist(request: ExportRequest, s3: S3Client, *, bucket: str, max_upload_bytes: int) -> None:
+    """Every listed s3Key must have been uploaded, and be at most ``max_upload_bytes``; reports each
+    missing (400 ``ASSET_MISSING``) or over-limit (400 ``ASSET_TOO_LARGE``) one with its field path."""
 
-    def exists(key: str) -> bool:
+    def size_of(key: str) -> int | None:
         try:
-            s3.head_object(Bucket=bucket, Key=key)
+            head = s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code"))
             if is_missing_object(error):
-                return False
+                return None
             if code in ("403", "AccessDenied"):
                 # Without s3:ListBucket S3 answers 403 for a missing key.
                 logger.warning("HeadObject denied; treating as missing", extra={"key": key})
-                return False
+                return None
             raise
-        return True
+        return int(head.get("ContentLength", 0))
 
     keys = [asset.s3Key for asset in request.assets]
     if not keys:
         return
     with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
-        found = list(pool.map(exists, keys))
+        sizes = list(pool.map(size_of, keys))
     missing = [
         {"path": f"assets[{i}].s3Key", "message": f"no uploaded file at {key!r}"}
-        for i, (key, ok) in enumerate(zip(keys, found, strict=True))
-        if not ok
+        for i, (key, size) in enumerate(zip(keys, sizes, strict=True))
+        if size is None
     ]
     if missing:
         raise ServiceError(
             ErrorCode.ASSET_MISSING,
-            "Some assets have not been uploaded (presign, then PUT each file before POST /export).",
+            "Some assets have not been uploaded (presign, then PUT each file before POST /export; "
+            f"a file over {max_upload_bytes} bytes is removed as it lands).",
             details=missing,
+        )
+    too_large = [
+        {"path": f"assets[{i}].s3Key", "message": f"{size} bytes, over the {max_upload_bytes}-byte limit"}
+        for i, size in enumerate(sizes)
+        if size is not None and size > max_upload_bytes
+    ]
+    if too_large:
+        raise ServiceError(
+            ErrorCode.ASSET_TOO_LARGE,
+            f"Some assets are larger than the upload limit of {max_upload_bytes} bytes (maxUploadBytes).",
+            details=too_large,
         )
 
 
@@ -158,6 +171,7 @@ class ExportService:
     exports_bucket: str
     queue_url: str
     download_expiry_seconds: int
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     clock: Callable[[], float] = time.time
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)
     callbacks: CallbackNotifier | None = None  # None: this deployment sends no webhooks
@@ -185,7 +199,9 @@ class ExportService:
         """What a valid body must also pass before it may render: its callback URL, its uploads, its
         captions files (`POST /export` and `POST /export/quote` alike)."""
         self._check_callback_url(request.callbackUrl)
-        check_assets_exist(request, self.s3, bucket=self.assets_bucket)
+        check_assets_exist(
+            request, self.s3, bucket=self.assets_bucket, max_upload_bytes=self.max_upload_bytes
+        )
         check_captions(request, self.s3, bucket=self.assets_bucket)
 
     def create(self, request: ExportRequest, idempotency_key: str | None) -> CreateExportResponse:

@@ -1,7 +1,8 @@
-"""Checks every request passes before routing: signature and replay (``/export*``), size, content type, JSON.
+"""Checks every request passes before routing: size, signature and replay (``/export*``), content type, JSON.
 
-They run before Powertools parses or validates the body, so an unsigned request always gets 401 (never a
-400 that reveals the schema), and the body the signature covers is exactly the bytes API Gateway received.
+They run before Powertools parses or validates the body, so an unsigned request gets 401 (never a 400 that
+reveals the schema; only a body over the size limit is a 413 first, as it costs nothing to check), and the
+body the signature covers is exactly the bytes API Gateway received.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from export_api.auth import Authenticator
 from export_common.errors import ErrorCode, ServiceError
 from export_common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+logger = Logger(child=True)
 
 UNSIGNED_PATHS = frozenset({"/health"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -100,7 +105,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def check_request(
     event: Mapping[str, Any], authenticator: Authenticator, *, max_body_bytes: int
 ) -> GateResult:
-    """Raises ``ServiceError`` (401, 413, 415, 400) or returns what was established about the request."""
+    """Raises ``ServiceError`` (413, 401, 415, 400) or returns what was established about the request.
+
+    The size comes first: it is the one check that costs nothing, so an anonymous oversized body is refused
+    without computing any HMAC over it.
+    """
     method = str(event.get("httpMethod") or "").upper()
     path = str(event.get("path") or "/")
     if path in UNSIGNED_PATHS:
@@ -112,6 +121,15 @@ def check_request(
     except ServiceError as error:
         # Verify against the text as received (it cannot match a real signature), then report the body.
         body_error, body = error, str(event.get("body")).encode("utf-8", errors="surrogatepass")
+    if len(body) > max_body_bytes:
+        # Before any HMAC: an oversized body costs its length check, not one hash per secret and path.
+        logger.info(
+            "request refused before the signature check",
+            extra={"code": ErrorCode.PAYLOAD_TOO_LARGE.value, "body_bytes": len(body), "hmac_computed": 0},
+        )
+        raise ServiceError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"The request body is larger than {max_body_bytes} bytes."
+        )
     verified = authenticator.authenticate(
         timestamp=headers.get(TIMESTAMP_HEADER),
         signature=headers.get(SIGNATURE_HEADER),
@@ -124,10 +142,6 @@ def check_request(
         raise body_error
     if method not in BODY_METHODS:
         return result
-    if len(body) > max_body_bytes:
-        raise ServiceError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"The request body is larger than {max_body_bytes} bytes."
-        )
     if not _is_json_media_type(headers.get("content-type")):
         raise ServiceError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send the body as Content-Type: application/json."

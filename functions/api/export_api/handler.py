@@ -43,7 +43,11 @@ def build_services(
     s3 = clients.s3()
     sqs = clients.sqs()
     table = clients.table(settings.jobs_table_name)
-    secrets = clients.secrets(settings.signing_secret_arn, ttl_seconds=settings.secret_cache_seconds)
+    secrets = clients.secrets(
+        settings.signing_secret_arn,
+        ttl_seconds=settings.secret_cache_seconds,
+        grace_seconds=settings.previous_secret_grace_seconds,
+    )
     exports = ExportService(
         jobs=JobRepository(table, ttl_days=settings.job_ttl_days),
         idempotency=IdempotencyStore(table),
@@ -53,6 +57,7 @@ def build_services(
         exports_bucket=settings.exports_bucket_name,
         queue_url=settings.job_queue_url,
         download_expiry_seconds=settings.download_url_expiry_seconds,
+        max_upload_bytes=settings.max_upload_bytes,
         callback_policy=settings.callback_policy(),
         callbacks=(
             CallbackNotifier(sqs, settings.callback_queue_url, watch_seconds=settings.callback_watch_seconds)

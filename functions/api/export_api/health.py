@@ -56,7 +56,7 @@ class HealthChecker:
                 lambda: self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"]),
             ),
             "s3": self._run("s3", self._probe_s3),
-            "secretsmanager": self._run("secretsmanager", self.secrets.secrets),
+            "secretsmanager": self._run("secretsmanager", self.secrets.current),
         }
         status: Literal["ok", "degraded"] = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
         result = HealthResponse(status=status, version=self.version, checks=checks)

@@ -34,7 +34,7 @@ def build_deps(settings: CallbackSettings, session: boto3.session.Session | None
     clients = aws.AwsClients(endpoint_url=settings.aws_endpoint_url, session=session)
     table = clients.table(settings.jobs_table_name)
     s3 = clients.s3()
-    secrets = clients.secrets(settings.signing_secret_arn, ttl_seconds=settings.secret_cache_seconds)
+    secrets = clients.secrets(settings.webhook_secret_arn, ttl_seconds=settings.secret_cache_seconds)
     policy = settings.policy()
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
@@ -52,7 +52,7 @@ def build_deps(settings: CallbackSettings, session: boto3.session.Session | None
         store=CallbackStore(table),
         queue=CallbackNotifier(clients.sqs(), settings.callback_queue_url),
         s3=s3,
-        secret=lambda: secrets.secrets()[0],
+        secret=secrets.current,
         post=post,
         schedule=settings.schedule(),
         exports_bucket=settings.exports_bucket_name,

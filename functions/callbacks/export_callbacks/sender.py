@@ -5,7 +5,8 @@ private, link-local, metadata or other non-public address unless the deployment 
 the connection goes to the address that was checked: no second lookup between check and connect. TLS is
 verified against the host name (SNI and certificate), not the address. Redirects are not followed (a 3xx
 is a failed attempt), every socket operation has a timeout and the whole exchange a deadline, and at most
-``max_response_bytes`` of the answer are read.
+``max_response_bytes`` of the answer are read. Name resolution counts against the deadline too. No
+error names the host: ``lastError`` is shown by ``GET /export/{jobId}`` and logged.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from export_common.callbacks import USER_AGENT, CallbackPolicy, CallbackUrlError, IpAddress
+from export_common.callbacks import DEFAULT_PORTS, USER_AGENT, CallbackPolicy, CallbackUrlError, IpAddress
 
 Resolver = Callable[[str, int], list[IpAddress]]
 Connector = Callable[[IpAddress, int, float], socket.socket]
@@ -43,6 +45,32 @@ def resolve(host: str, port: int) -> list[IpAddress]:
         if address not in addresses:
             addresses.append(address)
     return addresses
+
+
+def _resolve_before(resolver: Resolver, host: str, port: int, deadline: float) -> list[IpAddress]:
+    """``resolver(host, port)`` inside the attempt's deadline; ``TimeoutError`` past it.
+
+    ``getaddrinfo`` takes no timeout, so the lookup runs on a daemon thread that is abandoned when the
+    deadline passes (it ends with the system resolver's own timeout).
+    """
+    found: list[IpAddress] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            found.extend(resolver(host, port))
+        except BaseException as error:
+            failed.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="webhook-dns", daemon=True).start()
+    if not done.wait(max(deadline - time.monotonic(), 0)):
+        raise TimeoutError
+    if failed:
+        raise failed[0]
+    return found
 
 
 def connect(address: IpAddress, port: int, timeout: float) -> socket.socket:
@@ -89,14 +117,16 @@ def post_webhook(
         return SendResult(False, None, str(refused))
     host = parts.hostname or ""
     https = parts.scheme.lower() == "https"
-    port = parts.port or (443 if https else 80)
+    port = parts.port or DEFAULT_PORTS[parts.scheme.lower()]
     deadline = time.monotonic() + timeout_seconds
     try:
-        addresses = resolver(host, port)
+        addresses = _resolve_before(resolver, host, port, deadline)
+    except TimeoutError:
+        return SendResult(False, None, f"name resolution timed out after {timeout_seconds:g} s")
     except (OSError, ValueError) as error:
-        return SendResult(False, None, f"could not resolve {host}: {type(error).__name__}")
+        return SendResult(False, None, f"could not resolve the host: {type(error).__name__}")
     if not addresses:
-        return SendResult(False, None, f"could not resolve {host}")
+        return SendResult(False, None, "could not resolve the host")
     try:
         for address in addresses:  # one refused address refuses the host (DNS rebinding)
             policy.check_address(address)
@@ -112,7 +142,7 @@ def post_webhook(
         try:
             sock = connector(address, port, remaining)
         except OSError as error:
-            last_error = f"could not connect to {host}: {_reason(error)}"
+            last_error = f"could not connect: {_reason(error)}"
             continue
         request = _Request(host, port, https, target, body, headers)
         return _exchange(sock, request, deadline, max_response_bytes, tls_context)

@@ -15,7 +15,9 @@ from export_common.settings import ServiceSettings
 class CallbackSettings(ServiceSettings):
     """The webhook delivery function's settings: the common part and its own."""
 
-    signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
+    webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
+    """The webhook signing secret: its own, never the API's request-signing secret (which this function
+    cannot read), so that nobody can make the service sign bytes a request would be accepted with."""
     callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL", min_length=1)
     download_url_expiry_seconds: int = Field(
         3600, alias="DOWNLOAD_URL_EXPIRY_SECONDS", ge=60, le=PRESIGN_MAX_EXPIRY_SECONDS
@@ -33,12 +35,15 @@ class CallbackSettings(ServiceSettings):
     max_response_bytes: int = Field(65536, alias="CALLBACK_MAX_RESPONSE_BYTES", ge=0, le=1024 * 1024)
     allowed_schemes: str = Field("https", alias="CALLBACK_ALLOWED_SCHEMES")
     allowed_networks: str = Field("", alias="CALLBACK_ALLOWED_NETWORKS")
+    allowed_ports: str = Field("", alias="CALLBACK_ALLOWED_PORTS")
     # an attempt whose function died is taken over after this (at least the function timeout)
     lease_seconds: int = Field(60, alias="CALLBACK_LEASE_SECONDS", ge=1, le=SQS_MAX_VISIBILITY_SECONDS)
     secret_cache_seconds: int = Field(60, alias="SIGNING_SECRET_CACHE_SECONDS", ge=0, le=3600)
 
     def policy(self) -> CallbackPolicy:
-        return CallbackPolicy.from_lists(self.allowed_schemes.split(","), self.allowed_networks.split(","))
+        return CallbackPolicy.from_lists(
+            self.allowed_schemes.split(","), self.allowed_networks.split(","), self.allowed_ports.split(",")
+        )
 
     def schedule(self) -> CallbackSchedule:
         return CallbackSchedule(

@@ -54,6 +54,18 @@ USER_AGENT: Final = "video-export-webhooks/1"
 _URL_CHARS = re.compile(r"[\x21-\x7e]+")
 
 
+DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+"""The port a webhook may use with each scheme; any other needs the deployment's extra ports."""
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.strip().partition("-")
+    first, last = int(low), int(high or low)
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"not a port range: {text!r}")
+    return first, last
+
+
 class CallbackUrlError(ValueError):
     """A callback URL or address the policy refuses; the message is safe to show to the client."""
 
@@ -83,13 +95,24 @@ class CallbackPolicy:
 
     allowed_schemes: frozenset[str] = frozenset({"https"})
     allowed_networks: tuple[IpNetwork, ...] = ()
+    extra_ports: tuple[tuple[int, int], ...] = ()
 
     @classmethod
-    def from_lists(cls, schemes: Iterable[str], networks: Iterable[str]) -> CallbackPolicy:
+    def from_lists(
+        cls, schemes: Iterable[str], networks: Iterable[str], ports: Iterable[str] = ()
+    ) -> CallbackPolicy:
+        """``ports``: extra ports or ranges (``"8080"``, ``"1024-65535"``) beyond the scheme's own."""
         return cls(
             allowed_schemes=frozenset(s.strip().lower() for s in schemes if s.strip()),
             allowed_networks=tuple(ipaddress.ip_network(n.strip()) for n in networks if n.strip()),
+            extra_ports=tuple(_port_range(p) for p in ports if p.strip()),
         )
+
+    def port_allowed(self, port: int) -> bool:
+        """443 with https, 80 where http is allowed, and the deployment's extra ports (local receivers)."""
+        if any(DEFAULT_PORTS.get(scheme) == port for scheme in self.allowed_schemes):
+            return True
+        return any(low <= port <= high for low, high in self.extra_ports)
 
     def check_address(self, ip: IpAddress) -> None:
         """Raises ``CallbackUrlError`` unless a delivery may connect to ``ip``."""
@@ -131,14 +154,20 @@ class CallbackPolicy:
         if parts.fragment or url.endswith("#"):
             raise CallbackUrlError("callbackUrl must not have a fragment")
         try:
-            parts.port  # noqa: B018 - raises ValueError when out of range
+            port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError:
             raise CallbackUrlError("callbackUrl has an invalid port") from None
         try:
             literal = ipaddress.ip_address(parts.hostname)
         except ValueError:
-            return parts
-        self.check_address(literal)
+            pass
+        else:
+            self.check_address(literal)
+        if not self.port_allowed(port):
+            ports = " or ".join(
+                str(DEFAULT_PORTS[s]) for s in sorted(self.allowed_schemes) if s in DEFAULT_PORTS
+            )
+            raise CallbackUrlError(f"callbackUrl must use port {ports}; {port} is not allowed")
         return parts
 
 

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     INVALID_ASSET_KEY = "INVALID_ASSET_KEY"
     # One code for an asset that was never uploaded, whether POST /export finds it out or the worker does.
     ASSET_MISSING = AssetMissingError.code
+    # An uploaded asset larger than maxUploadBytes (a PUT without `size` binds no length; the upload guard
+    # removes such files as they land, and POST /export refuses one it still finds).
+    ASSET_TOO_LARGE = "ASSET_TOO_LARGE"
     INVALID_CALLBACK_URL = "INVALID_CALLBACK_URL"
     # A captions file (SRT, WebVTT) that is malformed, empty or too large: POST /export reads it, and the
     # worker fails the job with the same code when the file changed after that.
@@ -64,6 +67,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 400,
     ErrorCode.INVALID_ASSET_KEY: 400,
     ErrorCode.ASSET_MISSING: 400,
+    ErrorCode.ASSET_TOO_LARGE: 400,
     ErrorCode.INVALID_CALLBACK_URL: 400,
     ErrorCode.INVALID_CAPTIONS: 400,
     ErrorCode.MISSING_SIGNATURE: 401,

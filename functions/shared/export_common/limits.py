@@ -22,6 +22,9 @@ DEFAULT_WORKER_MEMORY_MB: Final = 3008
 DEFAULT_JOB_TTL_DAYS: Final = 30
 """Job records expire this many days after their last change (JOB_TTL_DAYS)."""
 
+DEFAULT_PREVIOUS_SECRET_GRACE_SECONDS: Final = 24 * 3600
+"""After a rotation, the previous signing secret is accepted this long (PREVIOUS_SECRET_GRACE_SECONDS)."""
+
 DEFAULT_MAX_ATTEMPTS: Final = 3
 """Attempts (claims) of one job before it ends FAILED (MAX_ATTEMPTS)."""
 MAX_ATTEMPTS_LIMIT: Final = 100

@@ -49,14 +49,21 @@ module "export_service" {
   job_heartbeat_seconds = var.job_heartbeat_seconds
   job_lease_seconds     = var.job_lease_seconds
 
-  # Webhook receivers run on this host (tests, a developer's server): http to 127.0.0.0/8 is allowed,
+  # Webhook receivers run on this host (tests, a developer's server): http to 127.0.0.0/8 on unprivileged
+  # ports is allowed,
   # and the retry schedule is seconds, not hours (2, 4, 8, ... s, five attempts), so a retry test ends quickly.
   callback_allowed_schemes     = ["https", "http"]
   callback_allowed_networks    = ["127.0.0.0/8"]
+  callback_allowed_ports       = ["1024-65535"]
   callback_first_delay_seconds = 2
   callback_max_delay_seconds   = 30
   callback_max_attempts        = 5
   callback_watch_seconds       = 30
+
+  # Secrets: a rotated value is read within 2 s, and the previous signing secret stays valid 20 s after a
+  # rotation, so the end-to-end tests see a grace window begin and end (tests/e2e/test_secret_rotation.py).
+  secret_cache_seconds          = 2
+  previous_secret_grace_seconds = 20
 
   # Alarms notify nobody here (no topic) and evaluate every minute, so a test sees them change state soon.
   alarm_period_seconds = 60

@@ -80,6 +80,9 @@ module "export_service" {
   log_retention_days          = var.log_retention_days
   worker_reserved_concurrency = var.worker_reserved_concurrency
 
+  # A per-IP rate rule in front of the API, so one address cannot use up the shared stage throttle.
+  waf_enabled = var.waf_enabled
+
   api_zip_path     = var.api_zip_path
   worker_image_uri = local.worker_image_uri
   service_version  = local.service_version
@@ -88,10 +91,14 @@ module "export_service" {
   cors_allowed_origins       = var.cors_allowed_origins
   manage_api_gateway_account = var.manage_api_gateway_account
   signing_secret_version     = var.signing_secret_version
-  alarm_topic_arn            = var.alarm_topic_arn
+  webhook_secret_version     = var.webhook_secret_version
+  # the operators' role(s): the only principals besides each function's role that may read the secrets
+  secret_admin_principal_arns = var.secret_admin_principal_arns
+  alarm_topic_arn             = var.alarm_topic_arn
 
   # Webhooks: https to public addresses only (the module's rules), unless a tfvars file says otherwise
   # (the rehearsal's does).
   callback_allowed_schemes  = var.callback_allowed_schemes
   callback_allowed_networks = var.callback_allowed_networks
+  callback_allowed_ports    = var.callback_allowed_ports
 }

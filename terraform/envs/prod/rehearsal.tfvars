@@ -12,6 +12,12 @@ allowed_account_ids = ["000000000000"]
 worker_image_uri = "localhost/video-export-worker:dev"
 
 # The rehearsal's webhook receiver is tests/webhook_receiver.py on 127.0.0.1 over http (no public https
-# receiver exists here); prod's SSRF rules (https only, public addresses only) would refuse it with 400.
+# receiver exists here) on an ephemeral port; prod's SSRF rules (https on 443 to public addresses only)
+# would refuse it with 400.
 callback_allowed_schemes  = ["https", "http"]
 callback_allowed_networks = ["127.0.0.0/8"]
+callback_allowed_ports    = ["1024-65535"]
+
+# LocalStack's free edition has no WAFv2 ("not included in your current license plan"): the web ACL and its
+# association are validated and scanned (make tf-validate tf-scan) but not applied here.
+waf_enabled = false

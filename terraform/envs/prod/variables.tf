@@ -87,6 +87,24 @@ variable "signing_secret_version" {
   default     = null
 }
 
+variable "waf_enabled" {
+  description = "Whether the WAF web ACL (per-IP rate rule) guards the API stage. On in production; only the LocalStack rehearsal (rehearsal.tfvars) turns it off, as LocalStack's free edition has no WAFv2."
+  type        = bool
+  default     = true
+}
+
+variable "webhook_secret_version" {
+  description = "Generation of the webhook signing secret; set it above the module's 1, and increase it, to rotate it. null: the module's 1."
+  type        = number
+  default     = null
+}
+
+variable "secret_admin_principal_arns" {
+  description = "Operator roles (aws:PrincipalArn) that may read the signing and webhook secrets besides the functions, e.g. [\"arn:aws:iam::123456789012:role/video-export-operators\"]. null: the module's [] (the functions alone)."
+  type        = list(string)
+  default     = null
+}
+
 variable "alarm_topic_arn" {
   description = "SNS topic the alarms notify when they fire and when they clear (the operators' paging topic); null for none."
   type        = string
@@ -95,6 +113,12 @@ variable "alarm_topic_arn" {
 
 variable "callback_allowed_schemes" {
   description = "URL schemes a job's callbackUrl may use. null: the module's [\"https\"], production's rule; only the LocalStack rehearsal (rehearsal.tfvars) adds \"http\"."
+  type        = list(string)
+  default     = null
+}
+
+variable "callback_allowed_ports" {
+  description = "Ports a callbackUrl may use beyond 443 (and 80 with http). null: the module's [], production's rule; only the LocalStack rehearsal (rehearsal.tfvars) allows the receiver's ephemeral port."
   type        = list(string)
   default     = null
 }

@@ -31,12 +31,26 @@ data "aws_iam_policy_document" "write_own_logs" {
 }
 
 # The worker, the DLQ consumer and the webhook function read a job and update it (conditional writes:
-# the job's state, the FAILED mark, the `callback` map); they never create or delete items.
+# the job's state, the FAILED mark, the `callback` map); they never create or delete items. Each may touch
+# only the items of the key prefixes it owns (dynamodb:LeadingKeys, export_common.table): jobs (`job#`),
+# and for the worker the lease items of a fanned-out job's tasks (`task#`).
 data "aws_iam_policy_document" "read_and_update_jobs" {
+  for_each = {
+    worker    = ["${local.table_key_prefixes.job}*", "${local.table_key_prefixes.task}*"]
+    dlq       = ["${local.table_key_prefixes.job}*"]
+    callbacks = ["${local.table_key_prefixes.job}*"]
+  }
+
   statement {
     sid       = "JobsTable"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.jobs.arn]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = each.value
+    }
   }
 }
 
@@ -60,12 +74,18 @@ data "aws_iam_policy_document" "consume_queue" {
   }
 }
 
-# The API (request signatures) and the webhook function (webhook signatures).
-data "aws_iam_policy_document" "read_signing_secret" {
+# Each secret has one reader: the API (request signatures), the webhook function (webhook signatures).
+# DescribeSecret: the API checks that the previous version is still AWSPREVIOUS before accepting it.
+data "aws_iam_policy_document" "read_secret" {
+  for_each = {
+    signing = { sid = "ReadSigningSecret", arn = aws_secretsmanager_secret.signing.arn }
+    webhook = { sid = "ReadWebhookSecret", arn = aws_secretsmanager_secret.webhook.arn }
+  }
+
   statement {
-    sid       = "ReadSigningSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.signing.arn]
+    sid       = each.value.sid
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    resources = [each.value.arn]
   }
 }
 
@@ -82,15 +102,44 @@ resource "aws_iam_role" "api" {
 data "aws_iam_policy_document" "api" {
   source_policy_documents = [
     data.aws_iam_policy_document.write_own_logs["api"].json,
-    data.aws_iam_policy_document.read_signing_secret.json,
+    data.aws_iam_policy_document.read_secret["signing"].json,
   ]
 
-  # The only function that creates jobs. DeleteItem frees an Idempotency-Key reservation when the job
-  # could not be queued.
-  statement {
-    sid       = "JobsTable"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.jobs.arn]
+  # The only function that creates jobs, each action on the key prefixes it needs (dynamodb:LeadingKeys):
+  # it reads jobs, Idempotency-Key reservations and GET /health's probe key; writes jobs, reservations and
+  # replay records (`sig#`); updates only jobs (the FAILED mark when a job cannot be queued); deletes only
+  # a reservation (freed when its job could not be queued).
+  dynamic "statement" {
+    for_each = {
+      JobsTableRead = {
+        actions = ["dynamodb:GetItem"]
+        keys    = ["${local.table_key_prefixes.job}*", "${local.table_key_prefixes.idempotency}*", local.table_key_prefixes.health_probe]
+      }
+      JobsTableCreate = {
+        actions = ["dynamodb:PutItem"]
+        keys    = ["${local.table_key_prefixes.job}*", "${local.table_key_prefixes.idempotency}*", "${local.table_key_prefixes.signature}*"]
+      }
+      JobsTableUpdate = {
+        actions = ["dynamodb:UpdateItem"]
+        keys    = ["${local.table_key_prefixes.job}*"]
+      }
+      JobsTableFreeReservation = {
+        actions = ["dynamodb:DeleteItem"]
+        keys    = ["${local.table_key_prefixes.idempotency}*"]
+      }
+    }
+
+    content {
+      sid       = statement.key
+      actions   = statement.value.actions
+      resources = [aws_dynamodb_table.jobs.arn]
+
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = statement.value.keys
+      }
+    }
   }
 
   # GetQueueAttributes: the queue check of GET /health.
@@ -145,7 +194,7 @@ resource "aws_iam_role" "worker" {
 data "aws_iam_policy_document" "worker" {
   source_policy_documents = [
     data.aws_iam_policy_document.write_own_logs["worker"].json,
-    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.read_and_update_jobs["worker"].json,
     data.aws_iam_policy_document.consume_queue["worker"].json,
   ]
 
@@ -188,7 +237,7 @@ resource "aws_iam_role" "dlq" {
 data "aws_iam_policy_document" "dlq" {
   source_policy_documents = [
     data.aws_iam_policy_document.write_own_logs["dlq"].json,
-    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.read_and_update_jobs["dlq"].json,
     data.aws_iam_policy_document.consume_queue["dlq"].json,
   ]
 }
@@ -228,9 +277,9 @@ resource "aws_iam_role" "callbacks" {
 data "aws_iam_policy_document" "callbacks" {
   source_policy_documents = [
     data.aws_iam_policy_document.write_own_logs["callbacks"].json,
-    data.aws_iam_policy_document.read_and_update_jobs.json,
+    data.aws_iam_policy_document.read_and_update_jobs["callbacks"].json,
     data.aws_iam_policy_document.consume_queue["callbacks"].json,
-    data.aws_iam_policy_document.read_signing_secret.json,
+    data.aws_iam_policy_document.read_secret["webhook"].json,
   ]
 
   # The presigned download URL in a SUCCEEDED job's webhook acts with the signer's rights.

@@ -22,6 +22,15 @@ locals {
   exports_prefix = "exports/"
   # Chunks and audio tracks of fanned-out exports, in the exports bucket (export_common.fanout).
   work_prefix = "work/"
+  # Partition key prefixes of the jobs table (export_common.table), which the IAM policies scope each
+  # role's items to (dynamodb:LeadingKeys).
+  table_key_prefixes = {
+    job          = "job#"
+    task         = "task#"
+    idempotency  = "idem#"
+    signature    = "sig#"
+    health_probe = "health#probe"
+  }
 
   # Only what a message waits whose worker died before claiming its job (an event source mapping needs
   # at least the function timeout); from the claim on, the worker's heartbeat keeps each message's
@@ -54,14 +63,17 @@ locals {
     WORKER_MEMORY_MB         = tostring(var.worker_memory_size)
   }
   api_environment = merge(local.common_environment, {
-    JOB_QUEUE_URL               = aws_sqs_queue.jobs.url
-    SIGNING_SECRET_ARN          = aws_secretsmanager_secret.signing.arn
-    UPLOAD_URL_EXPIRY_SECONDS   = tostring(var.upload_url_expiry_seconds)
-    DOWNLOAD_URL_EXPIRY_SECONDS = tostring(var.download_url_expiry_seconds)
-    CALLBACK_QUEUE_URL          = aws_sqs_queue.callbacks.url
-    CALLBACK_ALLOWED_SCHEMES    = join(",", var.callback_allowed_schemes)
-    CALLBACK_ALLOWED_NETWORKS   = join(",", var.callback_allowed_networks)
-    CALLBACK_WATCH_SECONDS      = tostring(var.callback_watch_seconds)
+    JOB_QUEUE_URL                 = aws_sqs_queue.jobs.url
+    SIGNING_SECRET_ARN            = aws_secretsmanager_secret.signing.arn
+    SIGNING_SECRET_CACHE_SECONDS  = tostring(var.secret_cache_seconds)
+    PREVIOUS_SECRET_GRACE_SECONDS = tostring(var.previous_secret_grace_seconds)
+    UPLOAD_URL_EXPIRY_SECONDS     = tostring(var.upload_url_expiry_seconds)
+    DOWNLOAD_URL_EXPIRY_SECONDS   = tostring(var.download_url_expiry_seconds)
+    CALLBACK_QUEUE_URL            = aws_sqs_queue.callbacks.url
+    CALLBACK_ALLOWED_SCHEMES      = join(",", var.callback_allowed_schemes)
+    CALLBACK_ALLOWED_NETWORKS     = join(",", var.callback_allowed_networks)
+    CALLBACK_ALLOWED_PORTS        = join(",", var.callback_allowed_ports)
+    CALLBACK_WATCH_SECONDS        = tostring(var.callback_watch_seconds)
   })
   worker_environment = merge(local.common_environment, {
     JOB_LEASE_SECONDS     = tostring(local.job_lease_seconds)
@@ -80,7 +92,8 @@ locals {
     CALLBACK_QUEUE_URL = aws_sqs_queue.callbacks.url
   })
   callbacks_environment = merge(local.common_environment, {
-    SIGNING_SECRET_ARN           = aws_secretsmanager_secret.signing.arn
+    WEBHOOK_SECRET_ARN           = aws_secretsmanager_secret.webhook.arn
+    SIGNING_SECRET_CACHE_SECONDS = tostring(var.secret_cache_seconds)
     CALLBACK_QUEUE_URL           = aws_sqs_queue.callbacks.url
     DOWNLOAD_URL_EXPIRY_SECONDS  = tostring(var.download_url_expiry_seconds)
     CALLBACK_FIRST_DELAY_SECONDS = tostring(var.callback_first_delay_seconds)
@@ -92,6 +105,7 @@ locals {
     CALLBACK_MAX_RESPONSE_BYTES  = tostring(var.callback_max_response_bytes)
     CALLBACK_ALLOWED_SCHEMES     = join(",", var.callback_allowed_schemes)
     CALLBACK_ALLOWED_NETWORKS    = join(",", var.callback_allowed_networks)
+    CALLBACK_ALLOWED_PORTS       = join(",", var.callback_allowed_ports)
     CALLBACK_LEASE_SECONDS       = tostring(var.callback_function_timeout)
   })
 }

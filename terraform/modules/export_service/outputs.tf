@@ -19,17 +19,23 @@ output "service" {
     callbacks_queue_url = aws_sqs_queue.callbacks.url
     callbacks_dlq_url   = aws_sqs_queue.callbacks_dlq.url
 
-    # the HMAC signing secret's ARN (its value is never an output)
+    # the HMAC secrets' ARNs (their values are never outputs): requests, and completion webhooks
     export_signing_secret_arn = aws_secretsmanager_secret.signing.arn
+    export_webhook_secret_arn = aws_secretsmanager_secret.webhook.arn
+    # how long the previous signing secret stays valid after `make rotate-secret`
+    previous_secret_grace_seconds = var.previous_secret_grace_seconds
 
     # functions and their roles
     api_function_name       = aws_lambda_function.api.function_name
     worker_function_name    = aws_lambda_function.worker.function_name
     dlq_function_name       = aws_lambda_function.dlq.function_name
     callbacks_function_name = aws_lambda_function.callbacks.function_name
-    api_role_arn            = aws_iam_role.api.arn
-    worker_role_arn         = aws_iam_role.worker.arn
-    dlq_role_arn            = aws_iam_role.dlq.arn
+    # deletes uploads over max_upload_bytes as they land (assets bucket notification)
+    upload_guard_function_name = aws_lambda_function.upload_guard.function_name
+    api_role_arn               = aws_iam_role.api.arn
+    worker_role_arn            = aws_iam_role.worker.arn
+    dlq_role_arn               = aws_iam_role.dlq.arn
+    callbacks_role_arn         = aws_iam_role.callbacks.arn
 
     # monitoring: the dashboard, and the alarms by role
     dashboard_name = aws_cloudwatch_dashboard.this.dashboard_name

@@ -39,7 +39,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_21:Objects are short-lived, written once and expired by lifecycle rules; versioning would only keep deleted renders around.
   #checkov:skip=CKV_AWS_144:Assets and exports are transient and re-creatable from the request; cross-region replication is not worth its cost.
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is used on purpose: a KMS key would add a per-request cost and a kms:Decrypt grant to every presigned-URL client path.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes S3 event notifications; jobs are started by the API through SQS.
+  #checkov:skip=CKV2_AWS_62:Only the assets bucket has a consumer of its notifications (upload_guard.tf); the exports bucket is written by the worker alone.
   for_each = local.buckets
 
   bucket        = "${var.name_prefix}-${each.key}${var.bucket_name_suffix}"

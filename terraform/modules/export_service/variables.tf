@@ -549,9 +549,78 @@ variable "signing_secret_version" {
   }
 }
 
+variable "previous_secret_grace_seconds" {
+  description = "After a rotation (make rotate-secret), how long the API still accepts the previous signing secret, counted from the new version's creation (PREVIOUS_SECRET_GRACE_SECONDS): the time clients have to move. make revoke-previous-secret ends it at once. An integer from 0 to 2592000 (30 days)."
+  type        = number
+  default     = 86400
+
+  validation {
+    condition     = var.previous_secret_grace_seconds >= 0 && var.previous_secret_grace_seconds <= 2592000
+    error_message = "previous_secret_grace_seconds must be between 0 and 2592000."
+  }
+}
+
+variable "secret_cache_seconds" {
+  description = "How long the API and the callbacks function keep a secret they read (SIGNING_SECRET_CACHE_SECONDS): a rotated value is in use within this time. Nothing a caller sends forces an earlier read. An integer from 0 to 3600."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.secret_cache_seconds >= 0 && var.secret_cache_seconds <= 3600
+    error_message = "secret_cache_seconds must be between 0 and 3600."
+  }
+}
+
+variable "webhook_secret_version" {
+  description = "Generation of the webhook signing secret (its own secret: receivers verify webhooks with it, never with the request-signing secret). The value is generated once per generation and never stored in the Terraform state; increase this number to rotate it (every receiver then needs the new secret)."
+  type        = number
+  default     = 1
+  nullable    = false
+
+  validation {
+    condition     = var.webhook_secret_version >= 1 && floor(var.webhook_secret_version) == var.webhook_secret_version
+    error_message = "webhook_secret_version must be a whole number of at least 1."
+  }
+}
+
+variable "secret_admin_principal_arns" {
+  description = "IAM principals (role or user ARNs, as aws:PrincipalArn names them) that may read both secrets' values besides the function that uses each: the operators who hand the signing secret to Base44 and the webhook secret to receivers. [] leaves the values to the functions alone (an operator then changes the policy to read them)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
 ################################################################################
 # API Gateway
 ################################################################################
+
+variable "waf_enabled" {
+  description = "Whether a WAF web ACL guards the API stage (waf.tf): a per-IP rate rule (waf_rate_limit_per_ip) and AWS's known-bad-inputs rules. Costs a web ACL, two rules and a per-request fee. On in the prod root; LocalStack's free edition has no WAFv2."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit_per_ip" {
+  description = "Requests one IP address may send in waf_rate_window_seconds before WAF answers it 429 until its rate falls. Set it above the peak of your busiest signed caller (a Base44 backend) and below what the stage throttle allows in that window. An integer from 10 to 2000000000."
+  type        = number
+  default     = 1200
+
+  validation {
+    condition     = var.waf_rate_limit_per_ip >= 10 && var.waf_rate_limit_per_ip <= 2000000000
+    error_message = "waf_rate_limit_per_ip must be between 10 and 2000000000."
+  }
+}
+
+variable "waf_rate_window_seconds" {
+  description = "The window of waf_rate_limit_per_ip, in seconds: 60, 120, 300 or 600."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_window_seconds)
+    error_message = "waf_rate_window_seconds must be 60, 120, 300 or 600."
+  }
+}
 
 variable "api_stage_name" {
   description = "Stage of the REST API; the invoke URL ends with it."
@@ -641,6 +710,18 @@ variable "callback_allowed_networks" {
   validation {
     condition     = alltrue([for n in var.callback_allowed_networks : can(cidrhost(n, 0))])
     error_message = "callback_allowed_networks must hold CIDR blocks, e.g. 127.0.0.0/8."
+  }
+}
+
+variable "callback_allowed_ports" {
+  description = "Ports a callbackUrl may use beyond its scheme's own (CALLBACK_ALLOWED_PORTS): 443 for https and 80 where http is allowed are always accepted; entries are ports or ranges, \"8080\" or \"1024-65535\". [] in production; a local stack whose test receivers listen on ephemeral ports adds [\"1024-65535\"]."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for p in var.callback_allowed_ports : can(regex("^[0-9]{1,5}(-[0-9]{1,5})?$", p))])
+    error_message = "callback_allowed_ports must hold ports or ranges, e.g. 8080 or 1024-65535."
   }
 }
 

@@ -139,27 +139,95 @@ def test_expired_replay_record_counts_as_absent(stack: Stack) -> None:
     assert int(item["expiresAt"]) > time.time() + 500
 
 
-def test_previous_secret_version_is_accepted_after_rotation(stack: Stack) -> None:
-    arn = stack.settings.signing_secret_arn
-    stack.secrets.put_secret_value(
-        SecretId=arn, SecretString="new-secret"
-    )  # moves the old one to AWSPREVIOUS
-    stack.services.authenticator._secrets.refresh()
+def _rotate(stack: Stack, value: str) -> None:
+    """``put_secret_value``: ``value`` is AWSCURRENT, the old current AWSPREVIOUS; the cache is dropped."""
+    stack.secrets.put_secret_value(SecretId=stack.settings.signing_secret_arn, SecretString=value)
+    stack.services.authenticator._secrets._versions = None
+
+
+def test_previous_secret_version_is_accepted_within_its_grace(stack: Stack) -> None:
+    _rotate(stack, "new-secret")
     assert stack.call("GET", f"/export/{JOB}", secret=SECRET).status == 404
     assert stack.call("GET", f"/export/{JOB}", secret="new-secret").status == 404
     assert stack.call("GET", f"/export/{JOB}", secret="older").status == 401
 
 
-def test_rotation_is_picked_up_before_the_cache_expires(
+def test_previous_secret_is_refused_once_its_grace_is_over(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = stack.services.authenticator._secrets
+    _rotate(stack, "new-secret")
+    created = provider.versions().current_created_at
+    grace = stack.settings.previous_secret_grace_seconds
+    monkeypatch.setattr(provider, "_wall_clock", lambda: created + grace - 1)
+    assert stack.call("GET", f"/export/{JOB}", secret=SECRET).status == 404
+    # the cache still holds the previous value; the grace ends on the clock, not on the next fetch
+    monkeypatch.setattr(provider, "_wall_clock", lambda: created + grace)
+    reply = stack.call("GET", f"/export/{JOB}", secret=SECRET)
+    assert (reply.status, _error(reply)) == (401, "INVALID_SIGNATURE")
+    assert stack.call("GET", f"/export/{JOB}", secret="new-secret").status == 404
+
+
+def test_a_revoked_previous_secret_is_refused_at_once(stack: Stack) -> None:
+    _rotate(stack, "new-secret")
+    assert stack.call("GET", f"/export/{JOB}", secret=SECRET).status == 404  # cached as previous
+    arn = stack.settings.signing_secret_arn
+    stages = stack.secrets.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    previous = next(v for v, s in stages.items() if "AWSPREVIOUS" in s)
+    stack.secrets.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSPREVIOUS", RemoveFromVersionId=previous
+    )
+    # the cache still holds it, yet it is refused: a previous-secret signature is checked against its stage
+    reply = stack.call("GET", f"/export/{JOB}", secret=SECRET)
+    assert (reply.status, _error(reply)) == (401, "INVALID_SIGNATURE")
+    assert stack.call("GET", f"/export/{JOB}", secret="new-secret").status == 404
+
+
+def test_a_mismatch_never_refreshes_the_secret_before_the_cache_expires(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider = stack.services.authenticator._secrets
     assert stack.call("GET", f"/export/{JOB}").status == 404  # caches the first secret
     stack.secrets.put_secret_value(SecretId=stack.settings.signing_secret_arn, SecretString="rotated")
-    # within a few seconds of a fetch a mismatch does not refetch (garbage cannot hammer Secrets Manager)
-    assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 401
-    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - 10)
+    fetches = 0
+    fetch = provider._fetch
+
+    def counted() -> None:
+        nonlocal fetches
+        fetches += 1
+        fetch()
+
+    monkeypatch.setattr(provider, "_fetch", counted)
+    # however stale the cache is within its interval, garbage cannot make the API call Secrets Manager
+    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - (provider._ttl - 1))
+    for _ in range(5):
+        assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 401
+    assert fetches == 0
+    monkeypatch.setattr(provider, "_fetched_at", provider._fetched_at - provider._ttl)
     assert stack.call("GET", f"/export/{JOB}", secret="rotated").status == 404
+    assert fetches == 1
+
+
+def test_an_oversized_body_is_413_before_any_hmac(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import export_api.auth
+
+    calls = 0
+    real_verify = export_api.auth.verify
+
+    def counting_verify(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(export_api.auth, "verify", counting_verify)
+    body = b"x" * (stack.settings.max_body_bytes + 1)
+    forged = {TIMESTAMP_HEADER: str(int(time.time() * 1000)), SIGNATURE_HEADER: "0" * 64}
+    reply = stack.send(rest_event("POST", "/export", body=body.decode(), headers=forged))
+    assert (reply.status, _error(reply)) == (413, "PAYLOAD_TOO_LARGE")
+    assert calls == 0
+    # the distinct 401s stay for bodies within the limit
+    assert _error(stack.send(rest_event("POST", "/export", body="{}", headers=forged))) == "INVALID_SIGNATURE"
+    assert calls == 1
 
 
 def test_health_is_unsigned(stack: Stack) -> None:

@@ -15,7 +15,7 @@ from export_common.callbacks import (
 )
 
 PROD = CallbackPolicy()
-LOCAL = CallbackPolicy.from_lists(["https", "http"], ["127.0.0.0/8"])
+LOCAL = CallbackPolicy.from_lists(["https", "http"], ["127.0.0.0/8"], ["1024-65535"])
 
 
 @pytest.mark.parametrize(
@@ -89,6 +89,36 @@ def test_urls_the_production_policy_refuses(url: str, reason: str) -> None:
 def test_urls_accepted() -> None:
     assert PROD.check_url("https://hooks.example.com/export?tenant=1").hostname == "hooks.example.com"
     assert LOCAL.check_url("http://127.0.0.1:8080/hooks/export").port == 8080
+
+
+@pytest.mark.parametrize(
+    ("policy", "url", "accepted"),
+    [
+        (PROD, "https://hooks.example.com/x", True),
+        (PROD, "https://hooks.example.com:443/x", True),
+        (PROD, "https://hooks.example.com:22/x", False),
+        (PROD, "https://hooks.example.com:80/x", False),  # 80 only where http is allowed
+        (PROD, "https://hooks.example.com:8443/x", False),
+        (LOCAL, "http://hooks.example.com/x", True),
+        (LOCAL, "https://hooks.example.com:80/x", True),
+        (LOCAL, "http://127.0.0.1:8080/x", True),
+        (LOCAL, "http://hooks.example.com:22/x", False),
+        (LOCAL, "http://hooks.example.com:1023/x", False),
+    ],
+)
+def test_ports_are_the_schemes_own_plus_the_deployments_extra(
+    policy: CallbackPolicy, url: str, accepted: bool
+) -> None:
+    if accepted:
+        policy.check_url(url)
+    else:
+        with pytest.raises(CallbackUrlError, match="port"):
+            policy.check_url(url)
+
+
+def test_port_ranges_are_checked_when_read() -> None:
+    with pytest.raises(ValueError, match="port range"):
+        CallbackPolicy.from_lists(["https"], [], ["0-80"])
 
 
 def test_the_signed_path_is_the_url_path_as_written() -> None:

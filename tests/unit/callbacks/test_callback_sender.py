@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,8 +21,9 @@ from export_callbacks.sender import connect, post_webhook
 from export_common.callbacks import CallbackPolicy, IpAddress
 from tests.webhook_receiver import receiving
 
-LOCAL = CallbackPolicy.from_lists(["http"], ["127.0.0.0/8"])
-PROD = CallbackPolicy.from_lists(["https", "http"], [])
+# test receivers listen on ephemeral ports
+LOCAL = CallbackPolicy.from_lists(["http"], ["127.0.0.0/8"], ["1024-65535"])
+PROD = CallbackPolicy.from_lists(["https", "http"], [], ["1024-65535"])
 BODY = b'{"jobId":"j","status":"SUCCEEDED"}'
 
 
@@ -202,7 +204,7 @@ def test_https_goes_to_the_checked_address_and_verifies_the_host_name(
     with receiving([200], tls=server_context) as receiver:
         url = f"https://{url_host}:{_port(receiver.url)}/hooks/export"
         result = post_webhook(
-            url, BODY, {}, policy=CallbackPolicy.from_lists(["https"], ["127.0.0.0/8"]),
+            url, BODY, {}, policy=CallbackPolicy.from_lists(["https"], ["127.0.0.0/8"], ["1024-65535"]),
             timeout_seconds=5, max_response_bytes=1024,
             resolver=lambda host, port: [ipaddress.ip_address("127.0.0.1")], tls_context=client_context,
         )  # fmt: skip
@@ -211,3 +213,46 @@ def test_https_goes_to_the_checked_address_and_verifies_the_host_name(
     assert result.delivered is delivered, result
     if not delivered:
         assert result.error == "TLS failed: certificate not valid for the host"
+
+
+def test_name_resolution_counts_against_the_deadline() -> None:
+    # Given a resolver that hangs far past the attempt's deadline
+    def hanging(host: str, port: int) -> list[IpAddress]:
+        time.sleep(30)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    started = time.monotonic()
+    result = post_webhook(
+        "http://slow.hooks.invalid:8080/x", BODY, {}, policy=LOCAL, timeout_seconds=0.5,
+        max_response_bytes=1, resolver=hanging,
+    )  # fmt: skip
+    # Then the attempt ends at the deadline, as a failure without status
+    assert time.monotonic() - started < 2
+    assert (result.delivered, result.status) == (False, None)
+    assert result.error is not None and "timed out" in result.error
+
+
+@pytest.mark.parametrize(
+    "resolver",
+    [
+        lambda host, port: (_ for _ in ()).throw(socket.gaierror("no such name")),
+        lambda host, port: [],
+    ],
+)
+def test_errors_never_name_the_host(resolver: Callable[[str, int], list[IpAddress]]) -> None:
+    result = post_webhook(
+        "http://secret-tenant.hooks.invalid:8080/x", BODY, {}, policy=LOCAL, timeout_seconds=1,
+        max_response_bytes=1, resolver=resolver,
+    )  # fmt: skip
+    assert result.error is not None and "secret-tenant" not in result.error
+
+
+def test_an_unreachable_host_is_not_named_either() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = post_webhook(
+        f"http://secret-tenant.hooks.invalid:{port}/x", BODY, {}, policy=LOCAL, timeout_seconds=2,
+        max_response_bytes=1, resolver=lambda host, p: [ipaddress.ip_address("127.0.0.1")],
+    )  # fmt: skip
+    assert result.error == "could not connect: connection refused"

@@ -166,7 +166,7 @@ def _cli(
 ) -> subprocess.CompletedProcess[str]:
     body_file = tmp_path / "body.json"
     body_file.write_bytes(body.encode())
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPORT_SIGNING_SECRET": SECRET}
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPORT_WEBHOOK_SECRET": SECRET}
     return subprocess.run(
         [str(CLI), "verify-webhook", "--path", PATH, "--body", str(body_file), *args],
         capture_output=True, text=True, timeout=60, check=False, env={**environment, **(env or {})},
@@ -188,7 +188,7 @@ def test_cli_verify_webhook_exit_status(tmp_path: Path) -> None:
     run = _cli(*_header_args(_headers(NOW)), tmp_path=tmp_path)  # signed long ago
     assert run.returncode == 1 and "5 minutes" in run.stderr, run.stderr
 
-    run = _cli(*_header_args(fresh), env={"EXPORT_SIGNING_SECRET": "other"}, tmp_path=tmp_path)
+    run = _cli(*_header_args(fresh), env={"EXPORT_WEBHOOK_SECRET": "other"}, tmp_path=tmp_path)
     assert run.returncode == 1, run.stderr
 
     run = _cli(tmp_path=tmp_path)
@@ -199,11 +199,11 @@ def test_cli_verify_webhook_usage_errors_exit_2(tmp_path: Path) -> None:
     fresh = _header_args(_headers(int(time.time() * 1000)))
     run = _cli(*fresh, "--header", "no-colon", tmp_path=tmp_path)
     assert run.returncode == 2 and "NAME:VALUE" in run.stderr, run.stderr
-    run = _cli(*fresh, env={"EXPORT_SIGNING_SECRET": ""}, tmp_path=tmp_path)
-    assert run.returncode == 2 and "EXPORT_SIGNING_SECRET is not set" in run.stderr, run.stderr
+    run = _cli(*fresh, env={"EXPORT_WEBHOOK_SECRET": ""}, tmp_path=tmp_path)
+    assert run.returncode == 2 and "EXPORT_WEBHOOK_SECRET is not set" in run.stderr, run.stderr
     run = subprocess.run(
         [str(CLI), "verify-webhook", "--path", "https://app.example/hooks", "--body", "-", *fresh],
         input=BODY, capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": os.environ.get("PATH", ""), "EXPORT_SIGNING_SECRET": SECRET},
+        env={"PATH": os.environ.get("PATH", ""), "EXPORT_WEBHOOK_SECRET": SECRET},
     )  # fmt: skip
     assert run.returncode == 2 and "path must be" in run.stderr, run.stderr
