@@ -45,6 +45,10 @@ class PosterShot:
     path: Path
 
 
+# An input of a command without picture: its demuxer drops every packet but audio before it is queued
+# (`-vn -sn -dn`; the bytes are still read), the audio task's and an m4a's video sources cost less.
+_AUDIO_ONLY_INPUT: dict[str, None] = {"vn": None, "sn": None, "dn": None}
+
 # The poster's JPEG quality (ffmpeg's -q:v, 2 = best .. 31): the look of the frame, at a few hundred KB.
 POSTER_JPEG_QUALITY = "3"
 
@@ -121,6 +125,7 @@ def compile_plan(
             protocol_whitelist="file",
             format_whitelist=DEMUXER_ALLOW_LIST,
             threads=DECODER_THREADS,
+            **({} if video else _AUDIO_ONLY_INPUT),
             **({"ss": _num(spec.seek)} if spec.seek else {}),
             **({"t": _num(spec.duration)} if spec.duration is not None else {}),
             **({"stream_loop": -1} if spec.loop else {}),

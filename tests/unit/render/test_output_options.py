@@ -151,6 +151,8 @@ def test_an_m4a_compiles_no_picture() -> None:
     assert "-c:v" not in argv and "-r" not in argv
     graph = _option(argv, "-filter_complex")
     assert ":v]" not in graph and "scale" not in graph
+    # every input drops its picture, subtitle and data packets in the demuxer
+    assert argv.count("-vn") == argv.count("-sn") == argv.count("-dn") == argv.count("-i") - 1
 
 
 # ------------------------------------------------------------------------------------------ real renders
