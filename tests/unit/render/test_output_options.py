@@ -132,7 +132,10 @@ def test_draft_and_high_change_only_the_table_s_settings() -> None:
         if settings.scaler:
             assert graph == f"sws_flags={settings.scaler};" + _option(standard, "-filter_complex")
         assert (_option(argv, "-s") if "-s" in argv else None) is None  # the size never changes
-    assert _option(_argv(request, quality=Quality.DRAFT), "-aac_coder") == "fast"
+    draft = _argv(request, quality=Quality.DRAFT)
+    assert _option(draft, "-aac_coder") == "fast"
+    for key, value in QUALITY_SETTINGS[Quality.DRAFT].audio.items():
+        assert _option(draft, f"-{key}") == value and f"-{key}" not in standard  # draft's alone
 
 
 def test_a_poster_is_a_second_output_of_the_same_graph() -> None:
