@@ -8,6 +8,7 @@ scripts/local_stack/README.md.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -193,12 +194,18 @@ def small_upload_limit(stack: Stack) -> Iterator[int]:
     """A test deployment of the API and the upload guard with a 1 MiB upload limit (restored afterwards)."""
     limit = 1024 * 1024
     lambdas = stack.client("lambda")
-    names = [stack.outputs["api_function_name"], stack.outputs["upload_guard_function_name"]]
+    guard = stack.outputs["upload_guard_function_name"]
+    names = [stack.outputs["api_function_name"], guard]
     saved = {name: lambdas.get_function_configuration(FunctionName=name)["Environment"] for name in names}
 
     def configure(name: str, variables: dict[str, str]) -> None:
         lambdas.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
         lambdas.get_waiter("function_updated_v2").wait(FunctionName=name)
+        if name == guard:
+            # One synchronous call with nothing to do starts an environment with the new settings: an
+            # S3 notification arriving while none is ready yet is retried by LocalStack a minute later.
+            ready = lambdas.invoke(FunctionName=name, Payload=json.dumps({"Records": []}).encode())
+            assert "FunctionError" not in ready, ready["Payload"].read()
 
     for name in names:
         configure(name, {**saved[name]["Variables"], "MAX_UPLOAD_BYTES": str(limit)})

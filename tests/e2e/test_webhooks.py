@@ -118,7 +118,9 @@ def test_a_failing_receiver_is_retried_until_it_answers(stack: Stack, tmp_path: 
         "status": "FAILED",
         "error": payloads[0]["error"],
         "errorCode": "INVALID_MEDIA",
+        "usage": payloads[0]["usage"],
     }
+    assert payloads[0]["usage"]["tasks"] == 1  # what the failed render spent, as every ended job reports
     assert len({d.headers[DELIVERY_ID_HEADER] for d in deliveries}) == 1
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(deliveries)]
     TIMINGS["webhook retry gaps (schedule 2 s, 4 s)"] = ", ".join(f"{g:.1f} s" for g in gaps)
