@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fan-out benchmark: 10-minute 720p exports, single pass against 20 chunks + audio + join.
+"""Fan-out benchmark: 10-minute 720p exports, single pass against 20 chunks (each with its sound) + join.
 
 Two cases: 15 trimmed clips of three short sources (`short`), and a 10-minute cut of a 60-minute 1080p
 recording (`long`: 20 cuts of 30 s spread over the hour, with its own sound).
@@ -7,7 +7,7 @@ recording (`long`: 20 cuts of 30 s spread over the hour, with its own sound).
 Parallel Lambdas cannot be shown on a 2-core machine, so every task runs here one at a time, each
 timed alone, and the parallel wall time is projected from the parts:
 
-    projected fan-out = max(slowest chunk, audio task) + join + orchestration overhead
+    projected fan-out = slowest chunk (its frames, then its sound) + join + orchestration overhead
 
 and every task reads its sources as the worker does (``export_worker.sources.TaskSources``: each
 mp4's index, then only the byte ranges its planned render reads, into a sparse file), here from the
@@ -24,8 +24,12 @@ The timeline: 15 trimmed 40 s clips from three sources of different sizes and fr
 Sources are generated once with ffmpeg's lavfi into a cache folder (`--cache`).
 
 The cost model prints Lambda GB-seconds per export minute at the worker's memory size (the Terraform
-module's default): the fan-out bills every chunk, the audio task and the join, the single pass one
-render. Seconds are this machine's; a Lambda of that memory has about 1.7 vCPUs.
+module's default): the fan-out bills every chunk and the join, the single pass one render. Seconds are
+this machine's; a Lambda of that memory has about 1.7 vCPUs.
+
+For comparison it also runs the audio task the fan-out had before its chunks encoded their own sound
+(the whole timeline's audio in one task, `fanout.render_audio_track`), and prints it beside the slowest
+chunk and the chunks' sound.
 
     .venv/bin/python benchmarks/bench_fanout.py [--cache DIR] [--no-overhead] [--minutes N] [--case C]
 """
@@ -39,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -238,7 +242,7 @@ def run_task(
             if index is None or span.start is None or span.end is None:
                 spans_bytes += source.stat().st_size
             else:
-                spans_bytes += index.bytes_shown(span.start, span.end)
+                spans_bytes += index.bytes_shown(span.start, span.end, span.kinds)
     return Task(name, result.render_seconds, sources.reads.bytes_read, sources.reads.requests, spans_bytes)
 
 
@@ -288,25 +292,27 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
         )  # fmt: skip
         _print_task("single pass", single)
         chunks: list[Task] = []
+        sound_seconds: list[float] = []
         for window in windows:
             path = out / f"{window.index}.mp4"
             chunks.append(
                 run_task(
                     f"chunk-{window.index}", request, cache, fanout.used_asset_keys(request, window),
-                    partial(_render_chunk, request, window, path),
+                    partial(_render_chunk, request, window, path, sound_seconds=sound_seconds),
                 )
             )  # fmt: skip
             _print_task(f"  chunk {window.index:2d} ({window.frames} frames)", chunks[-1])
-        audio = run_task(
+            print(f"{'':24}(of which its sound {sound_seconds[-1]:.1f} s)")
+        former = run_task(
             "audio", request, cache, fanout.used_asset_keys(request),
             lambda assets, read: fanout.render_audio_track(
                 request, assets, out / "audio.m4a", read_spans=read
             ),
         )  # fmt: skip
-        _print_task("audio task", audio)
+        _print_task("former audio task", former)
         joined = fanout.join_chunks(
-            [out / f"{w.index}.mp4" for w in windows], out / "audio.m4a", out / "fanned.mp4",
-            fps=FPS, expected_frames=total,
+            [out / f"{w.index}.mp4" for w in windows], [out / f"{w.index}.aac" for w in windows],
+            out / "fanned.mp4", fps=FPS, expected_frames=total, audio_seconds=composition.duration,
         )  # fmt: skip
         print(
             f"join:                   {joined.render_seconds:7.1f} s (its reads of the chunks: not counted)"
@@ -317,14 +323,14 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
             print("the fanned-out export lost frames: the benchmark is void")
             return False
 
-    tasks = [*chunks, audio]
+    tasks = chunks
     read = sum(t.bytes_read for t in tasks)
     needed = sum(c.spans_bytes for c in chunks)
     verdict = "meets" if read / needed <= TARGET_READ_RATIO else "misses"
     print(
-        f"bytes read by all tasks {read / 1e6:.1f} MB (chunks {sum(c.bytes_read for c in chunks) / 1e6:.1f}, "
-        f"audio {audio.bytes_read / 1e6:.1f}); bytes needed (the source spans the windows cover, all tracks) "
-        f"{needed / 1e6:.1f} MB"
+        f"bytes read by all tasks {read / 1e6:.1f} MB; bytes needed (the packets of the source spans the "
+        f"windows cover, each span's tracks) {needed / 1e6:.1f} MB; the former audio task read "
+        f"{former.bytes_read / 1e6:.1f} MB more"
     )
     print(
         f"ratio bytes read / bytes needed: {read / needed:.2f} ({verdict} the target <= {TARGET_READ_RATIO})"
@@ -334,13 +340,13 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
         f"{len(tasks) * _whole(cache, request) / 1e6:.0f} MB)"
     )
     slowest = max(chunks, key=lambda t: t.seconds)
-    projected = max(slowest.seconds, audio.seconds) + joined.render_seconds + (latency or 0.0)
+    projected = slowest.seconds + joined.render_seconds + (latency or 0.0)
     print(
         f"projected fan-out wall time (reads at {S3_MB_PER_SECOND:g} MB/s and "
         f"{S3_FIRST_BYTE_SECONDS:g} s per "
-        f"round of {FETCH_CONCURRENCY} GETs): {projected:.1f} s = max(slowest chunk {slowest.seconds:.1f} "
-        f"[read {slowest.read_seconds:.1f}], audio {audio.seconds:.1f} [read {audio.read_seconds:.1f}]) "
-        f"+ join {joined.render_seconds:.1f}" + (f" + overhead {latency:.2f}" if latency is not None else "")
+        f"round of {FETCH_CONCURRENCY} GETs): {projected:.1f} s = slowest chunk {slowest.seconds:.1f} "
+        f"[read {slowest.read_seconds:.1f}] + join {joined.render_seconds:.1f}"
+        + (f" + overhead {latency:.2f}" if latency is not None else "")
     )
     ratio = projected / single.seconds
     verdict = "meets" if ratio <= TARGET_RATIO else "misses"
@@ -349,8 +355,13 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
         f"({verdict} the target <= {TARGET_RATIO}); "
         f"single pass {single.seconds:.1f} s [read {single.read_seconds:.1f}]"
     )
-    print(f"audio task / slowest chunk: {audio.seconds / slowest.seconds:.2f} (render alone: "
-          f"{audio.render_seconds / max(c.render_seconds for c in chunks):.2f})")  # fmt: skip
+    print(
+        f"sound per chunk {min(sound_seconds):.1f}-{max(sound_seconds):.1f} s (median "
+        f"{sorted(sound_seconds)[len(sound_seconds) // 2]:.1f}), of its chunk's render "
+        f"{max(s / c.render_seconds for s, c in zip(sound_seconds, chunks, strict=True)):.0%} at most; the "
+        f"former audio task {former.seconds:.1f} s [read {former.read_seconds:.1f}] = "
+        f"{former.seconds / slowest.seconds:.2f} of the slowest chunk"
+    )
     memory_gb = worker_memory_mb() / 1024
     minutes = composition.duration / 60
     single_cost = memory_gb * single.seconds / minutes
@@ -358,14 +369,14 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
     print(
         f"cost at {worker_memory_mb()} MB per worker (Terraform default worker_memory_size), reads included: "
         f"single pass {single_cost:.1f} GB-s per export minute, fan-out {fan_cost:.1f} GB-s per export "
-        f"minute ({fan_cost / single_cost:.2f}x: {len(windows)} chunks + audio + join, each billed alone)"
+        f"minute ({fan_cost / single_cost:.2f}x: {len(windows)} chunks + join, each billed alone)"
     )
     print_cost_model(
         request,
         windows,
         single_seconds=single.render_seconds,
         chunk_seconds=[c.render_seconds for c in chunks],
-        audio_seconds=audio.render_seconds,
+        sound_seconds=sound_seconds,
         join_seconds=joined.render_seconds,
         latency=latency,
     )
@@ -378,8 +389,16 @@ def _render_chunk(
     path: Path,
     assets: Path,
     read: Callable[[Sequence[ranges.SourceSpan]], None],
+    *,
+    sound_seconds: list[float],
 ) -> RenderResult:
-    return fanout.render_video_chunk(request, assets, window, path, read_spans=read)
+    """What `fanout.render_chunk` runs, its two parts timed apart: the frames, then the sound."""
+    video = fanout.render_video_chunk(request, assets, window, path, read_spans=read)
+    sound = fanout.render_audio_window(
+        request, assets, window, fanout.audio_part_path_of(path), read_spans=read
+    )
+    sound_seconds.append(sound.render_seconds)
+    return replace(video, render_seconds=video.render_seconds + sound.render_seconds)
 
 
 def _print_task(label: str, task: Task) -> None:
@@ -433,7 +452,7 @@ def print_cost_model(
     *,
     single_seconds: float,
     chunk_seconds: list[float],
-    audio_seconds: float,
+    sound_seconds: list[float],
     join_seconds: float,
     latency: float | None,
 ) -> None:
@@ -444,10 +463,13 @@ def print_cost_model(
     seconds = composition.duration
     megapixel_frames = output_frames(composition) * composition.width * composition.height / 1e6
     measured = {
-        "audio_seconds_per_output_second": (audio_seconds - c.task_start_seconds) / seconds,
+        "audio_seconds_per_output_second": (
+            sum(sound_seconds) - len(sound_seconds) * c.chunk_sound_start_seconds
+        )
+        / seconds,
         "join_seconds_per_output_second": (join_seconds - c.task_start_seconds) / seconds,
         "video_seconds_per_megapixel_frame[standard]": (
-            sum(chunk_seconds) - len(chunk_seconds) * c.task_start_seconds
+            sum(chunk_seconds) - sum(sound_seconds) - len(chunk_seconds) * c.task_start_seconds
         )
         / megapixel_frames,
     }
@@ -465,7 +487,7 @@ def print_cost_model(
     memory = worker_memory_mb()
     one_pass = cost.estimate(cost.work_of(request, ()), memory_mb=memory).render_seconds
     fanned = cost.estimate(cost.work_of(request, windows), memory_mb=memory).render_seconds
-    used = sum(chunk_seconds) + audio_seconds + join_seconds
+    used = sum(chunk_seconds) + join_seconds
     print(
         f"  quote error: single pass {cost.relative_error(one_pass, single_seconds):+.0%} "
         f"({one_pass:.1f} s quoted, {single_seconds:.1f} s rendered); fan-out render seconds "

@@ -75,7 +75,8 @@ def plan_export_chunks(
     min_chunk_seconds: float = limits.FANOUT_MIN_CHUNK_SECONDS,
 ) -> tuple[ChunkWindow, ...]:
     """The chunks of an export request (`plan_chunks` on its composition); `()` for an audio-only
-    format, whose one audio pass is what a fan-out would render as its audio task anyway."""
+    format: its one audio pass (mix and AAC encode, about 0.04 s per output second) is short beside
+    any fan-out's start-up and join."""
     if not request.output.format.has_video:
         return ()
     return plan_chunks(

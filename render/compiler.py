@@ -46,7 +46,7 @@ class PosterShot:
 
 
 # An input of a command without picture: its demuxer drops every packet but audio before it is queued
-# (`-vn -sn -dn`; the bytes are still read), the audio task's and an m4a's video sources cost less.
+# (`-vn -sn -dn`; the bytes are still read), a chunk's sound's and an m4a's video sources cost less.
 _AUDIO_ONLY_INPUT: dict[str, None] = {"vn": None, "sn": None, "dn": None}
 
 # The poster's JPEG quality (ffmpeg's -q:v, 2 = best .. 31): the look of the frame, at a few hundred KB.
@@ -109,6 +109,7 @@ def compile_plan(
     video_options: Mapping[str, str] | None = None,
     quality: Quality = Quality.STANDARD,
     poster: PosterShot | None = None,
+    container: Mapping[str, str] = CONTAINER_OPTIONS,
 ) -> CompiledCommand:
     """Return the argv (progress on stdout via `-progress pipe:1`) and the text files it reads.
 
@@ -116,6 +117,7 @@ def compile_plan(
     export has no video); `video_options` adds encoder options (a chunk's keyframe rules) after those
     of `quality` (`render.encoding.QUALITY_SETTINGS`). `poster` splits the finished picture and writes
     one of its frames as a JPEG, a second output of the same graph (nothing is decoded twice).
+    `container` replaces the mp4 muxer's options (a chunk's sound is written as ADTS, to splice).
     Text is drawn by libass from ASS files (`render.ass`), returned in `files`.
     """
     files: dict[Path, str] = {}
@@ -161,7 +163,7 @@ def compile_plan(
     if audio:
         outputs.append(_sound(plan, streams))
         options |= audio_options(quality)
-    options |= CONTAINER_OPTIONS
+    options |= container
     if video:
         options["r"] = _num(plan.fps)
     out = ffmpeg.output(*outputs, f"file:{output_path}", **options, t=_num(plan.duration))
@@ -451,17 +453,29 @@ def _atempo_chain(speed: float) -> list[float]:
 
 
 def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
+    """One track: its source's stretch at the output rate and speed, volume and fades, placed on the
+    output by a delay. A window's track (`planned.at_sample` set) starts `skip_samples` into itself and
+    keeps the timeline's timestamps in its fades, so its samples are the whole timeline's."""
     clip = planned.clip
     lead, tail = planned.lead, planned.tail
     length = lead + clip.duration + tail  # timeline seconds the track plays
+    windowed = planned.at_sample is not None
+    silence = ms_samples(planned.lead_silence)  # the lead silence, as the delay below rounds it
+    cut = max(0, planned.skip_samples - silence)  # samples of sound skipped
+    seeked = cut / AUDIO_SAMPLE_RATE if planned.seeked else 0.0  # ... by the input, before this
     stream = (
-        stream.filter("atrim", duration=_num(length * clip.speed))
+        stream.filter("atrim", duration=_num((length - seeked) * clip.speed))
         .filter("asetpts", "PTS-STARTPTS")
         .filter("aresample", AUDIO_SAMPLE_RATE)
         .filter("aformat", sample_fmts="fltp", channel_layouts=AUDIO_CHANNEL_LAYOUT)
     )
     for factor in _atempo_chain(clip.speed):
         stream = stream.filter("atempo", _num(factor))
+    if cut and not planned.seeked:
+        # after the speed change, whose output depends on where it starts
+        stream = stream.filter("atrim", start_sample=cut)
+    if cut:
+        stream = _restamp(stream, cut)
     if clip.volume != 1:
         stream = stream.filter("volume", _num(clip.volume))
     if clip.fade_in > 0:
@@ -470,8 +484,12 @@ def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
         stream = stream.filter(
             "afade", t="out", st=_num(lead + clip.duration - clip.fade_out), d=_num(clip.fade_out)
         )
-    if planned.lead_silence > 0:
+    if not windowed and planned.lead_silence > 0:
         stream = stream.filter("adelay", delays=round(planned.lead_silence * 1000), all=1)
+    elif silence > planned.skip_samples:
+        stream = stream.filter("adelay", delays=f"{silence - planned.skip_samples}S", all=1)
+    if planned.skip_samples and (planned.crossfade_in or planned.crossfade_out):
+        stream = _restamp(stream, planned.skip_samples)
     # Equal power (quarter sine) across a transition's span: the two sides' powers sum to one.
     if planned.crossfade_in > 0:
         stream = stream.filter("afade", t="in", st=0, d=_num(planned.crossfade_in), curve="qsin")
@@ -484,7 +502,21 @@ def _audio_track(stream: Any, planned: PlannedAudio) -> Any:
             d=_num(planned.crossfade_out),
             curve="qsin",
         )
+    if planned.at_sample is not None:
+        if planned.at_sample > 0:
+            stream = stream.filter("adelay", delays=f"{planned.at_sample}S", all=1)
+        return stream
     start = clip.start - lead - planned.lead_silence
     if start > 0:
         stream = stream.filter("adelay", delays=round(start * 1000), all=1)
     return stream
+
+
+def _restamp(stream: Any, samples: int) -> Any:
+    """Timestamps from `samples` on: the fades after it count from the track's start, not the cut."""
+    return stream.filter("asetpts", f"PTS-STARTPTS+{samples}/SR/TB")
+
+
+def ms_samples(seconds: float) -> int:
+    """Output samples of a delay of `seconds`, as `adelay` in whole milliseconds places it."""
+    return round(seconds * 1000) * AUDIO_SAMPLE_RATE // 1000

@@ -1,18 +1,19 @@
 """The cost model of an export: what `POST /export/quote` answers before anything renders.
 
 One place for the coefficients: `make bench` measures the render's seconds per megapixel-frame of each
-quality and the task start-up, `make bench-fanout` the audio pass, the join and the queue-to-start
+quality and the task start-up, `make bench-fanout` the sound, the join and the queue-to-start
 latency, and both print the figures beside the ones below (update these from their output). Pure
 (stdlib only): the API ships it without the renderer.
 
-The model, per task (a single pass is one task; a fan-out is its chunks, one audio task and the join):
+The model, per task (a single pass is one task; a fan-out is its chunks and the join):
 * render seconds = picture work + sound work + `task_start_seconds` (probes, ffmpeg's start), where the
   picture is frames x megapixels x `video_seconds_per_megapixel_frame[quality]` and the sound is output
-  seconds x `audio_seconds_per_output_second`; the join is output seconds x `join_seconds_per_output_second`;
+  seconds x `audio_seconds_per_output_second`; a chunk's sound is its own seconds' (a second ffmpeg run:
+  `chunk_sound_start_seconds` more); the join is output seconds x `join_seconds_per_output_second`;
 * a task's duration (what Lambda bills) = its render seconds + `task_io_seconds` (downloads, upload);
 * GB-seconds = the worker's memory (GB) x the sum of the task durations;
-* wall seconds: a single pass's task; a fan-out's slowest chunk or audio task, plus the queue-to-start
-  latency and the join.
+* wall seconds: a single pass's task; a fan-out's slowest chunk, plus the queue-to-start latency and the
+  join.
 
 What it does not see: the sources (a timeline of many small overlays or 4K sources costs more per
 output frame than the bench's), and a busy machine. `usage` on the ended job reports what was spent.
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 class CostCoefficients:
     video_seconds_per_megapixel_frame: Mapping[Quality, float]
     audio_seconds_per_output_second: float
+    chunk_sound_start_seconds: float
     join_seconds_per_output_second: float
     task_start_seconds: float
     task_io_seconds: float
@@ -52,6 +54,7 @@ COEFFICIENTS: Final = CostCoefficients(
         Quality.HIGH: 0.068,
     },
     audio_seconds_per_output_second=0.038,
+    chunk_sound_start_seconds=0.3,
     join_seconds_per_output_second=0.0075,
     task_start_seconds=1.2,
     task_io_seconds=0.2,
@@ -93,11 +96,17 @@ def estimate(work: Work, *, memory_mb: int, coefficients: CostCoefficients = COE
         renders = [c.task_start_seconds + work.frames * per_frame + sound]
         wall = renders[0] + c.task_io_seconds
     else:
-        chunks = [c.task_start_seconds + frames * per_frame for frames in work.chunk_frames]
-        audio = c.task_start_seconds + sound
+        seconds_per_frame = work.duration_seconds / max(1, work.frames)
+        chunks = [
+            c.task_start_seconds
+            + frames * per_frame
+            + c.chunk_sound_start_seconds
+            + frames * seconds_per_frame * c.audio_seconds_per_output_second
+            for frames in work.chunk_frames
+        ]
         join = c.task_start_seconds + work.duration_seconds * c.join_seconds_per_output_second
-        renders = [*chunks, audio, join]
-        wall = max(*chunks, audio) + c.queue_to_start_seconds + join + 2 * c.task_io_seconds
+        renders = [*chunks, join]
+        wall = max(chunks) + c.queue_to_start_seconds + join + 2 * c.task_io_seconds
     render_seconds = sum(renders)
     task_seconds = render_seconds + len(renders) * c.task_io_seconds
     return Estimate(

@@ -1,12 +1,14 @@
-"""Fan-out rendering: one long export cut into video chunks, one audio track, and a join by stream copy.
+"""Fan-out rendering: one long export cut into chunks of video and sound, and a join by stream copy.
 
 A chunk is a half-open range of **output frames**. It is rendered from the same planner as the single
 pass, on the composition restricted to its window (only the clips on screen in it, start times shifted,
 in-points moved), video only, with the single pass's encoder settings and a keyframe (IDR, closed GOP)
 on its first frame, so the chunks join with ffmpeg's concat demuxer and `-c copy`, frame-exactly.
-The audio of the whole timeline is rendered once, apart: audio cut per chunk clicks and drifts at
-the joins. The join concatenates the chunks, muxes the audio (both stream copy) and checks that no
-frame was lost.
+The same task then encodes the timeline's sound under its frames (`render.audio_windows`: windows on
+AAC frame boundaries, encoded with an overlap, so their frames splice without a seam). The join
+concatenates the chunks' video and their sound, muxes both (stream copy) and checks that no frame of
+either was lost. (A job split by an earlier version has one audio task for the whole timeline instead:
+`render_audio_track`, joined from its m4a.)
 
 Pure library like the rest of `render/`: files in, files out, no AWS.
 """
@@ -21,12 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from render import limits
+from render import audio_windows, limits
+from render.audio_windows import AudioWindow, audio_window, sound_clips_near, window_plan
 from render.chunking import ChunkWindow, plan_chunks
-from render.compiler import GLOBAL_ARGS, PosterShot
+from render.compiler import GLOBAL_ARGS, PosterShot, compile_plan
 from render.composition import Clip, ClipKind, Composition
 from render.confinement import tool_environment
-from render.encoding import CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
+from render.encoding import AUDIO_SAMPLE_RATE, CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
 from render.errors import RenderFailedError
 from render.executor import run_ffmpeg
 from render.frames import EPSILON, frame_at, output_frames
@@ -44,6 +47,7 @@ from render.pipeline import (
 )
 from render.planner import plan_render
 from render.probe import MediaInfo
+from render.ranges import plan_spans
 
 # The cut itself (`plan_chunks`) lives in the pure `render.chunking`, which the API's quote imports too;
 # it is named here as well, beside what renders the chunks.
@@ -54,6 +58,8 @@ __all__ = [
     "output_frames",
     "plan_chunks",
     "render_audio_track",
+    "render_audio_window",
+    "render_chunk",
     "render_video_chunk",
     "used_asset_keys",
     "window_composition",
@@ -61,11 +67,23 @@ __all__ = [
 
 
 def used_asset_keys(request: ExportRequest, window: ChunkWindow | None = None) -> list[str]:
-    """s3Keys a task needs, in first-use order: the visuals on screen in `window` (a video chunk), or,
-    with no window, the assets that may play sound (the audio task)."""
+    """s3Keys a task needs, in first-use order: the visuals on screen in `window` and the sounds under it
+    (a chunk), or, with no window, every asset that may play sound (an earlier version's audio task)."""
     composition = request.to_composition()
-    clips = sound_clips(composition) if window is None else _clips_in(composition, window)
-    return list(dict.fromkeys(c.source_key for c in clips if c.source_key is not None))
+    if window is None:
+        return audio_windows.window_keys(sound_clips(composition))
+    sounds = sound_clips_near(composition, chunk_audio_window(composition, window))
+    return audio_windows.window_keys([*_clips_in(composition, window), *sounds])
+
+
+def chunk_audio_window(composition: Composition, window: ChunkWindow) -> AudioWindow:
+    """The samples of the timeline's audio that the chunk `window` encodes and keeps."""
+    return audio_window(
+        window,
+        fps=composition.fps,
+        duration=composition.duration,
+        total_frames=output_frames(composition),
+    )
 
 
 def _clips_in(composition: Composition, window: ChunkWindow) -> list[Clip]:
@@ -203,6 +221,114 @@ def render_video_chunk(
     )
 
 
+def render_chunk(
+    request: ExportRequest,
+    assets_dir: Path,
+    window: ChunkWindow,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
+) -> RenderResult:
+    """A chunk task: the frames of `window` (`render_video_chunk`), then the sound under them
+    (`render_audio_window`) beside it (`RenderResult.audio_path`). `assets_dir` needs
+    `used_asset_keys(request, window)`; the sound's progress reports the chunk done."""
+    started = time.monotonic()
+    video = render_video_chunk(
+        request,
+        assets_dir,
+        window,
+        output_path,
+        on_progress=on_progress,
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        scratch_dir=scratch_dir,
+        read_spans=read_spans,
+    )
+    sound = render_audio_window(
+        request,
+        assets_dir,
+        window,
+        audio_part_path_of(output_path),
+        on_progress=None if on_progress is None else (lambda _fraction: on_progress(1.0)),
+        timeout_seconds=max(1.0, timeout_seconds - (time.monotonic() - started)),
+        ffmpeg=ffmpeg,
+        ffprobe=ffprobe,
+        scratch_dir=scratch_dir,
+        read_spans=read_spans,
+    )
+    return replace(
+        video,
+        audio_path=sound.audio_path,
+        size_bytes=video.size_bytes + sound.size_bytes,
+        render_seconds=time.monotonic() - started,
+    )
+
+
+def audio_part_path_of(output_path: Path) -> Path:
+    """Where a chunk rendered to `output_path` writes its sound (ADTS)."""
+    return output_path.with_suffix(".aac")
+
+
+def render_audio_window(
+    request: ExportRequest,
+    assets_dir: Path,
+    window: ChunkWindow,
+    output_path: Path,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
+    ffmpeg: str = "ffmpeg",
+    ffprobe: str = "ffprobe",
+    scratch_dir: Path | None = None,
+    read_spans: SpanReader | None = None,
+) -> RenderResult:
+    """The sound under the chunk `window`: its audio window (`render.audio_windows`) of the timeline's
+    mix, encoded with the single pass's settings, and its kept AAC frames written to `output_path`
+    (ADTS) for the join to splice. No picture is probed for, decoded or encoded."""
+    started = time.monotonic()
+    assets_dir = assets_dir.resolve()
+    composition = request.to_composition()
+    sound_window = chunk_audio_window(composition, window)
+    near = sound_clips_near(composition, sound_window)
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=audio_windows.window_keys(near))
+    sounding = replace(composition, clips=tuple(near))
+    whole = plan_render(sounding, media, assets_dir, frames=output_frames(composition))
+    plan = window_plan(whole, sound_window)
+    if read_spans is not None:
+        read_spans(plan_spans(plan, video=False))
+    output_path = output_path.resolve()
+    with tempfile.TemporaryDirectory(prefix="sound-", dir=scratch_dir) as tmp:
+        encoded = Path(tmp) / "window.aac"
+        command = compile_plan(
+            plan,
+            encoded,
+            workdir=Path(tmp),
+            ffmpeg_bin=ffmpeg,
+            video=False,
+            quality=request.output.quality,
+            container={"f": "adts"},
+        )
+        remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
+        run_ffmpeg(
+            command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
+        )
+        audio_windows.keep_window_frames(encoded, sound_window, output_path)
+    return RenderResult(
+        duration_seconds=(sound_window.end - sound_window.first) / AUDIO_SAMPLE_RATE,
+        width=0,
+        height=0,
+        size_bytes=output_path.stat().st_size,
+        render_seconds=time.monotonic() - started,
+        audio_path=output_path,
+    )
+
+
 def render_audio_track(
     request: ExportRequest,
     assets_dir: Path,
@@ -232,21 +358,24 @@ def render_audio_track(
 
 def join_chunks(
     chunk_paths: Sequence[Path],
-    audio_path: Path,
+    audio: Path | Sequence[Path],
     output_path: Path,
     *,
     fps: float,
     expected_frames: int | None = None,
+    audio_seconds: float | None = None,
     timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
     scratch_dir: Path | None = None,
 ) -> RenderResult:
-    """Join chunks (in order) and the audio track into the final mp4, by stream copy (+faststart).
+    """Join chunks (in order) and their sound into the final mp4, by stream copy (+faststart).
 
-    Raises RenderFailedError when the chunks do not hold `expected_frames` (the windows' frames
-    together: a truncated or foreign chunk) or the joined video lost any of them, so a bad join never
-    becomes a SUCCEEDED export.
+    `audio` is the chunks' sound parts in order (ADTS, spliced frame by frame; `audio_seconds`, the
+    timeline's length, checks that none is missing) or, from a job split by an earlier version, one
+    m4a of the whole timeline. Raises RenderFailedError when the chunks do not hold `expected_frames`
+    (the windows' frames together: a truncated or foreign chunk), the joined video lost any of them or
+    the sound's frames do not add up, so a bad join never becomes a SUCCEEDED export.
     """
     started = time.monotonic()
     if not chunk_paths:
@@ -260,10 +389,20 @@ def join_chunks(
         listing.write_text(
             "".join(f"file '{_concat_quote(path.resolve())}'\n" for path in chunk_paths), encoding="utf-8"
         )
+        if isinstance(audio, Path):
+            sound = ["-protocol_whitelist", "file", "-i", f"file:{audio.resolve()}"]
+        else:
+            spliced = Path(tmp) / "sound.aac"
+            frames = None if audio_seconds is None else audio_windows.spliced_frames(audio_seconds)
+            audio_windows.splice(audio, spliced, expected_frames=frames)
+            sound = [
+                "-itsoffset", audio_windows.priming_offset_seconds(),
+                "-protocol_whitelist", "file", "-f", "aac", "-i", f"file:{spliced}",
+            ]  # fmt: skip
         argv = [
             ffmpeg, *GLOBAL_ARGS,
             "-f", "concat", "-safe", "0", "-protocol_whitelist", "file", "-i", f"file:{listing}",
-            "-protocol_whitelist", "file", "-i", f"file:{audio_path.resolve()}",
+            *sound,
             "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
             "-movflags", CONTAINER_OPTIONS["movflags"], "-f", CONTAINER_OPTIONS["f"],
             f"file:{output_path}",

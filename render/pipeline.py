@@ -35,6 +35,7 @@ class RenderResult:
     size_bytes: int
     render_seconds: float
     poster_path: Path | None = None  # the JPEG of `output.poster`, when this render wrote it
+    audio_path: Path | None = None  # a fan-out chunk's sound, written beside its video (ADTS)
 
 
 # ffprobe runs are mostly process start-up and file reads: a few at once hide that latency.
@@ -177,7 +178,8 @@ def render_audio(
     read_spans: SpanReader | None = None,
 ) -> RenderResult:
     """Render the whole timeline's audio, once, to an AAC-only mp4 (`.m4a`) at `output_path`: an m4a
-    export, or a fan-out's audio task. No picture is probed for, decoded, drawn or encoded.
+    export, or the audio task of a fan-out split by an earlier version. No picture is probed for,
+    decoded, drawn or encoded.
 
     Exactly the output's duration, silence where nothing plays, the single pass's audio settings.
     `assets_dir` needs only `sound_asset_keys(request)`. Raises the `render.errors` of `render_export`.

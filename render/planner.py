@@ -115,6 +115,14 @@ class PlannedAudio:
     tail: float = 0.0
     crossfade_in: float = 0.0
     crossfade_out: float = 0.0
+    # Only in a window of the timeline (``render.audio_windows``): the track enters the plan's output at
+    # sample `at_sample` (None: at its clip's place on the timeline) with its first `skip_samples`
+    # (of the track's own time, lead silence included) cut off; `seeked`: the input's in-point was moved
+    # past the cut source seconds already, else the track drops them itself, once at its speed (a
+    # looping input, or a speed change: atempo's output depends on where it starts).
+    at_sample: int | None = None
+    skip_samples: int = 0
+    seeked: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Fan-out through the real local stack: a long export split across worker Lambdas and joined once.
 
 The local root fans out above 40 s into at most 6 chunks (terraform/envs/local), so a timeline a little
-over the deployed threshold becomes at least 4 chunks and an audio task. Exactness is checked against a
+over the deployed threshold becomes at least 4 chunks, each with its sound. Exactness is checked against a
 single pass of the same timeline, rendered here with the same renderer; the faults are injected as the
 fault suite does (the Lambda environments are local processes).
 """
@@ -131,7 +131,7 @@ def test_a_fanned_out_export_matches_the_single_pass(
     assert final["status"] == "SUCCEEDED", final
     job = stack.item(f"job#{job_id}")
     assert job is not None and int(job["chunks"]) == len(windows) and int(job["joinClaims"]) == 1
-    assert len(stack.task_records(job_id)) == len(windows) + 1
+    assert len(stack.task_records(job_id)) == len(windows)
     _report_overhead(stack, job_id, "exactness export")
     fanned = _download(stack, job_id, tmp_path / "fanned.mp4")
     assets = tmp_path / "assets"
@@ -163,7 +163,7 @@ def test_a_fanned_out_export_matches_the_single_pass(
 
 
 def _chunk_ffmpeg(asset_key: str) -> tuple[Process, int] | None:
-    """A chunk render's ffmpeg (its output is ``<index>.mp4``; the audio task's is ``audio.m4a``)."""
+    """A chunk's video render's ffmpeg (its output is ``<index>.mp4``; its sound's is ``window.aac``)."""
     for process in _processes():
         if not process.argv or Path(process.argv[0]).name != "ffmpeg":
             continue
@@ -258,7 +258,7 @@ def test_duplicated_chunk_messages_do_not_join_twice(
         TaskMessage(job_id=job_id, attempt=attempt, task=TaskKind.CHUNK, index=w.index,
                     start_frame=w.start_frame, end_frame=w.end_frame, sent_at_ms=now_ms)
         for w in _windows(request, fanout_settings)
-    ] + [TaskMessage(job_id=job_id, attempt=attempt, task=TaskKind.AUDIO, sent_at_ms=now_ms)]  # fmt: skip
+    ]  # fmt: skip
     sqs = stack.client("sqs")
     for message in duplicates:
         sqs.send_message(

@@ -27,6 +27,7 @@ __all__ = [
     "WORK_KEY_PREFIX",
     "audio_key",
     "chunk_key",
+    "chunk_sound_key",
     "content_type_of",
     "job_prefixes",
     "new_asset_key",
@@ -37,7 +38,7 @@ __all__ = [
 
 OUTPUT_KEY_PREFIX: Final = "exports/"
 WORK_KEY_PREFIX: Final = "work/"
-"""Chunks and the audio track of fanned-out jobs, in the exports bucket (a short lifecycle rule)."""
+"""The parts of fanned-out jobs (chunks and their sound), in the exports bucket (a short lifecycle rule)."""
 DEFAULT_WORK_EXPIRATION_DAYS: Final = 1
 HEALTH_PROBE_KEY: Final = f"{ASSET_KEY_PREFIX}health-probe"
 """Read (never written) by ``GET /health`` to see that the assets bucket answers."""
@@ -49,7 +50,7 @@ def new_asset_key(ext: str) -> str:
 
 
 # What each key's extension is served as (the upload's ContentType and the presigned GET's).
-CONTENT_TYPES: Final = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".jpg": "image/jpeg"}
+CONTENT_TYPES: Final = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".aac": "audio/aac", ".jpg": "image/jpeg"}
 
 
 def output_key(job_id: str, extension: str = "mp4") -> str:
@@ -78,7 +79,13 @@ def chunk_key(job_id: str, index: int) -> str:
     return f"{WORK_KEY_PREFIX}{job_id}/{index}.mp4"
 
 
+def chunk_sound_key(job_id: str, index: int) -> str:
+    """A chunk's sound (ADTS), beside its video: the join splices them."""
+    return f"{WORK_KEY_PREFIX}{job_id}/{index}.aac"
+
+
 def audio_key(job_id: str) -> str:
+    """The whole timeline's audio of a job split by an earlier version (its audio task's output)."""
     return f"{WORK_KEY_PREFIX}{job_id}/audio.m4a"
 
 

@@ -1,8 +1,9 @@
 """The job queue's message bodies: a job message (``export_common.jobs.JobMessage``) or a fan-out task.
 
-The worker that claims a long job splits it: one task message per video chunk and one for the audio
-of the whole timeline, all carrying the job's attempt (``export_worker.fanout``). The table writes of
-the fan-out are ``export_common.table.FanoutRepository``; its S3 keys ``export_common.keys``.
+The worker that claims a long job splits it: one task message per chunk (its frames and the sound under
+them), all carrying the job's attempt (``export_worker.fanout``). A job split by an earlier version also
+has one task for the audio of the whole timeline, which the worker still renders and joins. The table
+writes of the fan-out are ``export_common.table.FanoutRepository``; its S3 keys ``export_common.keys``.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def parse_queue_message(body: str) -> QueueMessage:
     return model.model_validate_json(body)
 
 
-def task_names(chunks: int) -> set[str]:
-    """Every task of a job split into ``chunks`` chunks: the set ``doneTasks`` must reach."""
-    return {f"chunk-{i}" for i in range(chunks)} | {AUDIO_TASK}
+def task_names(chunks: int, *, audio_task: bool = False) -> set[str]:
+    """Every task of a job split into ``chunks`` chunks: the set ``doneTasks`` must reach (with
+    `audio_task`, a split of an earlier version, which had one)."""
+    return {f"chunk-{i}" for i in range(chunks)} | ({AUDIO_TASK} if audio_task else set())

@@ -596,7 +596,7 @@ class FanoutRepository:
             "updatedAt = :now REMOVE doneTasks, joinLeaseUntil",
             {
                 ":n": chunks,
-                ":tasks": chunks + 1,
+                ":tasks": chunks,
                 ":frames": total_frames,
                 ":zeros": {str(i): 0 for i in range(chunks)},
             },

@@ -34,6 +34,8 @@ class RenderOutcome(Protocol):
     def render_seconds(self) -> float: ...
     @property
     def poster_path(self) -> Path | None: ...  # output.poster's JPEG, when this render wrote it
+    @property
+    def audio_path(self) -> Path | None: ...  # a chunk's sound, beside its video
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class RenderEngine(Protocol):
         ...
 
     def task_asset_keys(self, request: ExportRequest, window: ChunkWindow | None) -> list[str]:
-        """The assets a fan-out task reads: a chunk's visuals in ``window``, or (None) what may sound."""
+        """The assets a fan-out task reads: what a chunk shows in ``window`` and sounds under it, or
+        (None) what may sound anywhere (an earlier version's audio task)."""
         ...
 
     def render(
@@ -72,16 +75,35 @@ class RenderEngine(Protocol):
     ) -> RenderOutcome: ...
 
     def render_chunk(
-        self, request: ExportRequest, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
-    ) -> RenderOutcome: ...
+        self,
+        request: ExportRequest,
+        assets_dir: Path,
+        window: ChunkWindow,
+        output_path: Path,
+        run: RenderRun,
+        *,
+        sound: bool = True,
+    ) -> RenderOutcome:
+        """The chunk's frames to ``output_path`` and, with ``sound``, the sound under them beside it
+        (``audio_path``); without, video only (a chunk of an earlier version's split)."""
+        ...
 
     def render_audio(
         self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
     ) -> RenderOutcome: ...
 
     def join(
-        self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun
-    ) -> RenderOutcome: ...
+        self,
+        chunk_paths: Sequence[Path],
+        audio: Path | Sequence[Path],
+        output_path: Path,
+        *,
+        fps: float,
+        duration: float,
+        run: RenderRun,
+    ) -> RenderOutcome:
+        """The chunks and their sound parts (or one whole-timeline m4a) into the export."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -125,11 +147,19 @@ class FfmpegEngine:
         return render_export(request, assets_dir, output_path, **self._render_options(run))
 
     def render_chunk(
-        self, request: ExportRequest, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
+        self,
+        request: ExportRequest,
+        assets_dir: Path,
+        window: ChunkWindow,
+        output_path: Path,
+        run: RenderRun,
+        *,
+        sound: bool = True,
     ) -> RenderOutcome:
-        from render.fanout import render_video_chunk  # noqa: PLC0415
+        from render.fanout import render_chunk, render_video_chunk  # noqa: PLC0415
 
-        return render_video_chunk(request, assets_dir, window, output_path, **self._render_options(run))
+        render = render_chunk if sound else render_video_chunk
+        return render(request, assets_dir, window, output_path, **self._render_options(run))
 
     def render_audio(
         self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
@@ -139,8 +169,17 @@ class FfmpegEngine:
         return render_audio_track(request, assets_dir, output_path, **self._render_options(run))
 
     def join(
-        self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun
+        self,
+        chunk_paths: Sequence[Path],
+        audio: Path | Sequence[Path],
+        output_path: Path,
+        *,
+        fps: float,
+        duration: float,
+        run: RenderRun,
     ) -> RenderOutcome:
         from render.fanout import join_chunks  # noqa: PLC0415
 
-        return join_chunks(chunk_paths, audio_path, output_path, fps=fps, **self._options(run))
+        return join_chunks(
+            chunk_paths, audio, output_path, fps=fps, audio_seconds=duration, **self._options(run)
+        )

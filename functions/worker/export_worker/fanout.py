@@ -2,15 +2,16 @@
 
 Built on the attempt core (``export_worker.attempt``), beside the single-pass flow, which it never
 imports. The split is what a job delivery does instead of a render when the engine's ``plan`` cuts the
-output in more than one window (``export_worker.process`` decides): it records the chunk count on the job
-(``FanoutRepository.start``) and sends one task message per chunk and one for the audio, all under the
-job's attempt. A task is claimed with a lease of its own and beats like a job (a dead task worker's
-message comes back after one lease and renders again, into the same deterministic key). The task's
-heartbeat also keeps the job's lease alive, so a duplicate job message finds the job busy instead of
-splitting it again. A finished task adds its name to ``doneTasks`` (refused if there already: duplicates
-and redeliveries count once); the delivery whose add completes the set, or a redelivery that finds it
-complete, claims the join with a lease, so one joiner runs at a time and a dead joiner is replaced. A task
-that fails for good fails the job with its own error code, through ``end_job`` like every final state.
+output in more than one window (``export_worker.process`` decides): it records the chunk count on the
+job (``FanoutRepository.start``) and sends one task message per chunk, all under the job's attempt; a
+chunk renders its frames and the sound under them. A task is claimed with a lease of its own and beats
+like a job (a dead task worker's message comes back after one lease and renders again, into the same
+deterministic key). The task's heartbeat also keeps the job's lease alive, so a duplicate job message
+finds the job busy instead of splitting it again. A finished task adds its name to ``doneTasks``
+(refused if there already: duplicates and redeliveries count once); the delivery whose add completes the
+set, or a redelivery that finds it complete, claims the join with a lease, so one joiner runs at a time
+and a dead joiner is replaced. A task that fails for good fails the job with its own error code, through
+``end_job`` like every final state.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from botocore.exceptions import ClientError
 
 from export_common.errors import ErrorCode
 from export_common.jobs import Job, JobError, JobOutput, JobStatus
-from export_common.keys import audio_key, chunk_key, output_key, poster_key, work_poster_key
+from export_common.keys import (
+    audio_key,
+    chunk_key,
+    chunk_sound_key,
+    output_key,
+    poster_key,
+    work_poster_key,
+)
 from export_common.limits import is_missing_object
 from export_common.messages import TaskKind, TaskMessage
 from export_common.table import FanoutRepository, TaskClaim
@@ -95,14 +103,20 @@ def plan(request: ExportRequest, deps: WorkerDeps) -> tuple[ChunkWindow, ...]:
 
 
 def task_window(task: TaskMessage) -> ChunkWindow | None:
-    """The output frames a chunk task renders; None for the audio task."""
+    """The output frames a chunk task renders; None for an earlier version's audio task."""
     if task.index is None or task.start_frame is None or task.end_frame is None:
         return None
     return ChunkWindow(index=task.index, start_frame=task.start_frame, end_frame=task.end_frame)
 
 
+def has_audio_task(job: Job) -> bool:
+    """A job split by an earlier version: an audio task renders the whole timeline's sound, and its
+    chunks only their frames."""
+    return job.fanout_tasks is not None and job.chunks is not None and job.fanout_tasks > job.chunks
+
+
 def task_bodies(job_id: str, attempt: int, windows: Sequence[ChunkWindow], *, sent_at_ms: int) -> list[str]:
-    """The split's messages: every chunk, then the audio of the whole timeline."""
+    """The split's messages: one per chunk."""
     chunks = [
         TaskMessage(
             job_id=job_id,
@@ -115,8 +129,7 @@ def task_bodies(job_id: str, attempt: int, windows: Sequence[ChunkWindow], *, se
         )
         for w in windows
     ]
-    audio = TaskMessage(job_id=job_id, attempt=attempt, task=TaskKind.AUDIO, sent_at_ms=sent_at_ms)
-    return [m.model_dump_json(by_alias=True, exclude_none=True) for m in (*chunks, audio)]
+    return [m.model_dump_json(by_alias=True, exclude_none=True) for m in chunks]
 
 
 # --------------------------------------------------------------------------------------------- split
@@ -188,6 +201,9 @@ def process_task(task: TaskMessage, delivery: Delivery, deps: WorkerDeps) -> Rec
     if job.attempt != task.attempt:
         # the job was released and split again (or never split by this attempt): not this task's job
         return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="task of a superseded attempt")
+    if task.task is TaskKind.AUDIO and not has_audio_task(job):
+        # only a split of an earlier version has an audio task; counted, it would complete the set early
+        return RecordResult(Outcome.SKIPPED, job_id=job_id, reason="the split has no audio task")
     if task.name in (job.done_tasks or ()):
         if job.fanout_tasks is not None and len(job.done_tasks or ()) >= job.fanout_tasks:
             return _join(job, delivery, deps)  # the joiner may have died: its redelivery joins
@@ -276,6 +292,7 @@ def _run_task(
         with job_work_dir(deps.settings.work_dir) as work, heartbeat:
             reads = _render_task(
                 task,
+                sound=not has_audio_task(job),
                 request=request,
                 render_timeout=render_timeout,
                 work=work,
@@ -353,13 +370,15 @@ def _retry_task(
 def _render_task(
     task: TaskMessage,
     *,
+    sound: bool,
     request: ExportRequest,
     render_timeout: float,
     work: Path,
     deps: WorkerDeps,
     lost: threading.Event,
 ) -> Reads:
-    """Renders and uploads one task; returns what it read of its sources (its own counter)."""
+    """Renders and uploads one task (a chunk: with its `sound`, unless an audio task renders it); returns
+    what it read of its sources (its own counter)."""
     settings = deps.settings
     engine = deps.engine
     window = task_window(task)
@@ -367,7 +386,7 @@ def _render_task(
     with UsageMeter(task.job_id, deps) as meter:
         refs = asset_refs(request, engine.task_asset_keys(request, window))
         fps = request.to_composition().fps
-        # the audio task's output (AAC) is small beside the headroom kept anyway
+        # sound (AAC) is small beside the headroom kept anyway
         output_seconds = window.frames / fps if window is not None else 0.0
         sources = open_sources(deps.s3, settings, refs, assets_dir, output_seconds=output_seconds)
         reporter: ProgressReporter | None = None
@@ -390,12 +409,19 @@ def _render_task(
         with meter.rendering():
             if window is not None:
                 output, key = work / f"{window.index}.mp4", chunk_key(task.job_id, window.index)
-                rendered = engine.render_chunk(request, assets_dir, window, output, run)
+                rendered = engine.render_chunk(request, assets_dir, window, output, run, sound=sound)
             else:
                 output, key = work / "audio.m4a", audio_key(task.job_id)
                 rendered = engine.render_audio(request, assets_dir, output, run)
         check_owned(lost, reporter)
         size = upload_output(deps.s3, output, settings.exports_bucket_name, key)
+        if rendered.audio_path is not None and window is not None:
+            size += upload_output(
+                deps.s3,
+                rendered.audio_path,
+                settings.exports_bucket_name,
+                chunk_sound_key(task.job_id, window.index),
+            )
         if rendered.poster_path is not None:
             # the chunk that holds the poster's frame drew it; the join copies it beside the export
             upload_output(
@@ -417,7 +443,7 @@ def _render_task(
 
 # --------------------------------------------------------------------------------------------- join
 def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
-    """Claims the join (one joiner at a time), joins the chunks and the audio, and ends the job."""
+    """Claims the join (one joiner at a time), joins the chunks and their sound, and ends the job."""
     job_id, attempt = job.job_id, job.attempt
     settings = deps.settings
     fan = FanoutRepository(deps.repo)
@@ -445,7 +471,13 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
     try:
         with job_work_dir(settings.work_dir) as work, heartbeat:
             output, joined = _join_and_upload(
-                job_id, chunks, request=request, work=work, delivery=delivery, deps=deps
+                job_id,
+                chunks,
+                audio_task=has_audio_task(job),
+                request=request,
+                work=work,
+                delivery=delivery,
+                deps=deps,
             )
             check_owned(heartbeat.lost)
     except LeaseLostError:
@@ -479,20 +511,37 @@ def _download(s3: S3Client, bucket: str, key: str, target: Path) -> Path:
 
 
 def _join_and_upload(
-    job_id: str, chunks: int, *, request: ExportRequest, work: Path, delivery: Delivery, deps: WorkerDeps
+    job_id: str,
+    chunks: int,
+    *,
+    audio_task: bool,
+    request: ExportRequest,
+    work: Path,
+    delivery: Delivery,
+    deps: WorkerDeps,
 ) -> tuple[JobOutput, RenderOutcome]:
     settings = deps.settings
     bucket = settings.exports_bucket_name
     with UsageMeter(job_id, deps) as meter:
         paths = [_download(deps.s3, bucket, chunk_key(job_id, i), work / f"{i}.mp4") for i in range(chunks)]
-        audio = _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
+        audio: Path | list[Path] = (
+            _download(deps.s3, bucket, audio_key(job_id), work / "audio.m4a")
+            if audio_task
+            else [
+                _download(deps.s3, bucket, chunk_sound_key(job_id, i), work / f"{i}.aac")
+                for i in range(chunks)
+            ]
+        )
         output_path = work / "out.mp4"
         run = RenderRun(
             timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
             scratch_dir=work,
         )
+        composition = request.to_composition()
         with meter.rendering():
-            joined = deps.engine.join(paths, audio, output_path, fps=request.to_composition().fps, run=run)
+            joined = deps.engine.join(
+                paths, audio, output_path, fps=composition.fps, duration=composition.duration, run=run
+            )
         poster = None
         if request.output.poster is not None:
             poster = poster_key(job_id)

@@ -39,7 +39,7 @@ class WorkerMetric(StrEnum):
     OUTPUT_SECONDS = "OutputSeconds"
     # the same ratio per job, so that its percentiles show the slow renders a fleet-wide sum hides
     RENDER_SECONDS_PER_OUTPUT_SECOND = "RenderSecondsPerOutputSecond"
-    # fan-out: long jobs split into chunk and audio tasks, and tasks finished
+    # fan-out: long jobs split into chunk tasks, and tasks finished
     JOBS_FANNED_OUT = "JobsFannedOut"
     FANOUT_TASKS_DONE = "FanoutTasksDone"
 

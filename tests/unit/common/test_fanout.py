@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from export_common.jobs import JobMessage
-from export_common.keys import audio_key, chunk_key
+from export_common.keys import audio_key, chunk_key, chunk_sound_key
 from export_common.messages import AUDIO_TASK, TaskKind, TaskMessage, is_task_body, task_names
 from export_common.table import FanoutRepository, JobRepository
 
@@ -18,7 +18,7 @@ CHUNKS = 4
 
 
 def _split_job(table: Any, job_id: str = "j1") -> tuple[JobRepository, FanoutRepository, int]:
-    """Given a claimed job split into CHUNKS chunks of 10 frames (and the audio task)."""
+    """Given a claimed job split into CHUNKS chunks of 10 frames."""
     repo = JobRepository(table)
     repo.create(job_id, json.dumps({"timeline": {"editorData": []}}), "hash")
     claimed = repo.claim(job_id, lease_seconds=60)
@@ -63,28 +63,29 @@ def test_task_messages_parse_by_kind_and_refuse_what_does_not_fit() -> None:
 
 def test_work_keys_are_deterministic_per_job_and_index() -> None:
     assert chunk_key("j1", 3) == "work/j1/3.mp4" == chunk_key("j1", 3)
-    assert audio_key("j1") == "work/j1/audio.m4a"
-    assert task_names(2) == {"chunk-0", "chunk-1", "audio"}
+    assert chunk_sound_key("j1", 3) == "work/j1/3.aac"
+    assert audio_key("j1") == "work/j1/audio.m4a"  # an earlier version's audio task
+    assert task_names(2) == {"chunk-0", "chunk-1"}
+    assert task_names(2, audio_task=True) == {"chunk-0", "chunk-1", "audio"}
 
 
 def test_each_task_counts_once_and_only_the_completing_add_sees_the_set_complete(jobs_table: Any) -> None:
     _, fan, attempt = _split_job(jobs_table)
     results = []
-    for name in ["chunk-0", "chunk-1", "chunk-0", "audio", "chunk-2", "audio"]:
+    for name in ["chunk-0", "chunk-1", "chunk-0", "chunk-2", "chunk-1"]:
         finished = fan.finish_task("j1", attempt, name)
         assert finished is not None
-        results.append((name, finished.counted, finished.done))
+        results.append((name, finished.counted, finished.done, finished.complete))
     # the duplicates were refused by the condition and did not move the count
     assert results == [
-        ("chunk-0", True, 1),
-        ("chunk-1", True, 2),
-        ("chunk-0", False, 2),
-        ("audio", True, 3),
-        ("chunk-2", True, 4),
-        ("audio", False, 4),
+        ("chunk-0", True, 1, False),
+        ("chunk-1", True, 2, False),
+        ("chunk-0", False, 2, False),
+        ("chunk-2", True, 3, False),
+        ("chunk-1", False, 3, False),
     ]
     last = fan.finish_task("j1", attempt, "chunk-3")
-    assert last is not None and last.counted and last.complete and last.total == CHUNKS + 1
+    assert last is not None and last.counted and last.complete and last.total == CHUNKS
 
 
 def test_every_delivery_that_sees_the_set_complete_races_for_one_join_claim(jobs_table: Any) -> None:

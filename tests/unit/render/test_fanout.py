@@ -141,6 +141,26 @@ def melies_request() -> ExportRequest:
     return _request([v1, a2, a1], version=1, selectedActionId=None)
 
 
+def faded_request() -> ExportRequest:
+    """Sound whose fades and speed run across the chunk edges (3, 6 and 9 s): the music fades in over
+    0-4 s and out over 8-12 s, a clip at 1.25x speed fades in over 2-3.5 s and out over 8.5-10 s."""
+    return _request(
+        [
+            [_action("video", 2, 10, src="id30.mp4", trimStart=0.5, speed=1.25, fadeIn=1.5, fadeOut=1.5)],
+            [_action("audio", 0, 12, src="tone.wav", trimStart=1, volume=0.8, fadeIn=4, fadeOut=4)],
+        ]
+    )
+
+
+def renders_request(name: str) -> ExportRequest:
+    return {
+        "generic": generic_request,
+        "melies": melies_request,
+        "transition": _transitions_timeline,
+        "faded": faded_request,
+    }[name]()
+
+
 @dataclass(frozen=True)
 class Renders:
     single: Path
@@ -152,16 +172,19 @@ class Renders:
 def _render_both(request: ExportRequest, assets: Path, out: Path, windows: Sequence[ChunkWindow]) -> Renders:
     single = out / "single.mp4"
     render_export(request, assets, single)
-    chunks = []
+    chunks, sounds = [], []
     for window in windows:
         path = out / f"{window.index}.mp4"
-        fanout.render_video_chunk(request, assets, window, path)
+        result = fanout.render_chunk(request, assets, window, path)
+        assert result.audio_path == fanout.audio_part_path_of(path)
         chunks.append(path)
-    audio = out / "audio.m4a"
-    fanout.render_audio_track(request, assets, audio)
+        sounds.append(result.audio_path)
     fanned = out / "fanned.mp4"
-    total = frames.output_frames(request.to_composition())
-    fanout.join_chunks(chunks, audio, fanned, fps=FPS, expected_frames=total)
+    composition = request.to_composition()
+    total = frames.output_frames(composition)
+    fanout.join_chunks(
+        chunks, sounds, fanned, fps=FPS, expected_frames=total, audio_seconds=composition.duration
+    )
     return Renders(single, fanned, tuple(windows), tuple(chunks))
 
 
@@ -235,14 +258,29 @@ def test_chunks_are_no_shorter_than_the_minimum() -> None:
     assert all(w.frames / 30 >= limits.FANOUT_MIN_CHUNK_SECONDS for w in windows)
 
 
-def test_a_chunk_downloads_only_what_it_shows() -> None:
+def test_a_chunk_downloads_only_what_it_shows_and_sounds() -> None:
     request = generic_request()
-    assert fanout.used_asset_keys(request, ChunkWindow(0, 0, 30)) == ["assets/logo.png", "assets/id30.mp4"]
+    # 0-1 s: the logo and the first clip on screen; that clip's sound and the tone under them
+    assert fanout.used_asset_keys(request, ChunkWindow(0, 0, 30)) == [
+        "assets/logo.png",
+        "assets/id30.mp4",
+        "assets/tone.wav",
+    ]
+    # 10-11 s: the muted 25 fps clip is seen, not heard; the clip at 11 s is heard in the window's
+    # encoder overlap (two AAC frames past its end)
     assert fanout.used_asset_keys(request, ChunkWindow(1, 300, 330)) == [
         "assets/logo.png",
         "assets/id25.mp4",
+        "assets/id30.mp4",
+        "assets/tone.wav",
     ]
-    # the audio task: everything that may sound, never a still or a muted clip's only use
+    # 7-8 s: nothing sounds but the tone
+    assert fanout.used_asset_keys(request, ChunkWindow(1, 210, 240)) == [
+        "assets/id25.mp4",
+        "assets/logo.png",
+        "assets/tone.wav",
+    ]
+    # an earlier version's audio task: everything that may sound, never a still or a muted clip's only use
     assert fanout.used_asset_keys(request) == ["assets/id30.mp4", "assets/tone.wav"]
 
 
@@ -390,6 +428,15 @@ def transition(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Render
 
 
 @pytest.fixture(scope="module")
+def faded(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
+    request = faded_request()
+    windows = chunking.plan_chunks(
+        request.to_composition(), threshold_seconds=1, max_chunks=4, min_chunk_seconds=1
+    )
+    return _render_both(request, assets, tmp_path_factory.mktemp("faded"), windows)
+
+
+@pytest.fixture(scope="module")
 def captions(assets: Path, tmp_path_factory: pytest.TempPathFactory) -> Renders:
     """The transitions timeline under captions from an SRT file (action from 1 s, trimStart 0.5: cues at
     3.3-4.5 s and 6.7-7.9 s, across the chunk edges at 3.5 s and 7 s, the second over the wipe), encoded
@@ -439,3 +486,30 @@ def _caption_ink(frame: bytes) -> int:
     return sum(
         1 for y in range(0, 24) for x in range(W) if sum(frame[(y * W + x) * 3 : (y * W + x) * 3 + 3]) > 600
     )
+
+
+@pytest.mark.parametrize("name", ["generic", "melies", "transition", "faded"])
+def test_fanned_out_sound_is_the_single_pass_sound_within_coding_noise(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    """Each chunk mixes the sound under its frames from the whole timeline's plan: sample for sample
+    the single pass's mix, so the two exports differ by what two AAC codings of one signal differ by,
+    and no more at the splices than anywhere else."""
+    renders: Renders = request.getfixturevalue(name)
+    duration = frames.output_frames(renders_request(name).to_composition()) / FPS
+    single = audio_levels.samples(renders.single, 0, duration)
+    fanned = audio_levels.samples(renders.fanned, 0, duration)
+    assert len(single) == len(fanned)
+    block = audio_levels.RATE // 50  # 20 ms
+    cuts = [w.start_frame / FPS for w in renders.windows[1:]]
+    at_cuts, elsewhere = 0.0, 0.0
+    for at in range(0, len(single) - block, block):
+        a, b = single[at : at + block], fanned[at : at + block]
+        level = math.sqrt(sum(x * x for x in a) / block)
+        difference = math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) / block)
+        share = difference / max(level, 0.05)
+        near = any(abs(at / audio_levels.RATE - cut) < 0.05 for cut in cuts)
+        at_cuts, elsewhere = (max(at_cuts, share), elsewhere) if near else (at_cuts, max(elsewhere, share))
+    print(f"{name}: worst 20 ms difference {at_cuts:.4f} of the level at the splices, {elsewhere:.4f} else")
+    assert elsewhere < 0.1
+    assert at_cuts < max(1.5 * elsewhere, 0.02)

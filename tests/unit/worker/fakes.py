@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ class FakeOutcome:
     size_bytes: int
     render_seconds: float = 0.5
     poster_path: Path | None = None
+    audio_path: Path | None = None
 
 
 @dataclass
@@ -67,21 +68,42 @@ class FakeEngine:
         return self._render("render", output_path, run, request.to_composition().duration, poster=poster)
 
     def render_chunk(
-        self, request: Any, assets_dir: Path, window: ChunkWindow, output_path: Path, run: RenderRun
+        self,
+        request: Any,
+        assets_dir: Path,
+        window: ChunkWindow,
+        output_path: Path,
+        run: RenderRun,
+        *,
+        sound: bool = True,
     ) -> FakeOutcome:
         fps = request.to_composition().fps
         frame = request.poster_frame()
         poster = frame is not None and window.start_frame <= frame < window.end_frame
         seconds = (window.end_frame - window.start_frame) / fps
-        return self._render(f"chunk-{window.index}", output_path, run, seconds, poster=poster)
+        outcome = self._render(f"chunk-{window.index}", output_path, run, seconds, poster=poster)
+        if not sound:
+            return outcome
+        audio_path = output_path.with_suffix(".aac")
+        audio_path.write_bytes(f"sound of chunk-{window.index}\n".encode())
+        return replace(outcome, audio_path=audio_path)
 
     def render_audio(self, request: Any, assets_dir: Path, output_path: Path, run: RenderRun) -> FakeOutcome:
         return self._render("audio", output_path, run, request.to_composition().duration)
 
     def join(
-        self, chunk_paths: Sequence[Path], audio_path: Path, output_path: Path, *, fps: float, run: RenderRun
+        self,
+        chunk_paths: Sequence[Path],
+        audio: Path | Sequence[Path],
+        output_path: Path,
+        *,
+        fps: float,
+        duration: float,
+        run: RenderRun,
     ) -> FakeOutcome:
-        assert all(p.exists() for p in chunk_paths) and audio_path.exists()
+        sounds = [audio] if isinstance(audio, Path) else list(audio)
+        assert all(p.exists() for p in [*chunk_paths, *sounds])
+        assert isinstance(audio, Path) or len(sounds) == len(chunk_paths)
         return self._render("join", output_path, run, float(len(chunk_paths)))
 
 

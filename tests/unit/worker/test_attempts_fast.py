@@ -14,14 +14,17 @@ import pytest
 
 from export_common.errors import ErrorCode
 from export_common.jobs import JobStatus, job_message_body
-from export_common.keys import audio_key, chunk_key, output_key
-from export_common.messages import TaskMessage
-from export_common.table import FanoutRepository
+from export_common.keys import audio_key, chunk_key, chunk_sound_key, output_key
+from export_common.messages import TaskKind, TaskMessage
+from export_common.table import FanoutRepository, job_key
 from export_worker import handler
 from export_worker.dlq import process_dead_letter
 from export_worker.engine import RenderRun
+from export_worker.fanout import task_bodies
 from export_worker.settings import WorkerSettings
+from render.chunking import plan_chunks
 from render.errors import RenderResourcesError
+from render.model import ExportRequest
 from tests.unit.worker.conftest import MAX_ATTEMPTS, Bench, CountingEngine, FakeContext, make_bench
 from tests.unit.worker.fakes import FakeEngine, ManualClock, wait_for
 
@@ -200,19 +203,51 @@ def test_a_long_job_is_split_rendered_by_task_and_joined_once(
     job_id = fast.create_job(fast.request(fast.upload(), seconds=4))
     assert fast.deliver(FakeContext()) == (1, [])  # the split
     job = fast.job(job_id)
-    assert job.status is JobStatus.RUNNING and job.chunks == 4 and job.fanout_tasks == 5
+    assert job.status is JobStatus.RUNNING and job.chunks == 4 and job.fanout_tasks == 4
     messages = fast.receive()
     tasks = [TaskMessage.model_validate_json(m["Body"]) for m in messages]
     fast.last_messages = messages
     fast.make_visible()  # peeked at: back in the queue for the workers
-    assert sorted(t.name for t in tasks) == ["audio", "chunk-0", "chunk-1", "chunk-2", "chunk-3"]
+    assert sorted(t.name for t in tasks) == ["chunk-0", "chunk-1", "chunk-2", "chunk-3"]
     assert {t.attempt for t in tasks} == {job.attempt}
     _drain(fast)
     job = fast.job(job_id)
     assert job.status is JobStatus.SUCCEEDED and job.join_claims == 1
     assert sorted(engine.calls) == sorted([*(t.name for t in tasks), "join"])
-    keys = set(fast.exports())
-    assert {output_key(job_id), audio_key(job_id), *(chunk_key(job_id, i) for i in range(4))} == keys
+    # each chunk uploaded its frames and the sound under them
+    parts = {*(chunk_key(job_id, i) for i in range(4)), *(chunk_sound_key(job_id, i) for i in range(4))}
+    assert {output_key(job_id), *parts} == set(fast.exports())
+
+
+def test_a_job_split_by_the_earlier_version_with_an_audio_task_still_finishes(
+    fast: Bench, clock: ManualClock, engine: FakeEngine
+) -> None:
+    """A deploy while a long job is in flight: its split (chunks plus one audio task, recorded as
+    ``fanoutTasks`` = chunks + 1) renders video-only chunks and the whole timeline's audio, and the join
+    takes the audio task's m4a."""
+    _fan_out(fast, clock)
+    request = fast.request(fast.upload(), seconds=4)
+    job_id = fast.create_job(request, send=False)
+    job = fast.repo.claim(job_id, lease_seconds=LEASE, now=clock(), max_attempts=MAX_ATTEMPTS)
+    assert job is not None
+    composition = ExportRequest.model_validate(request).to_composition()
+    windows = plan_chunks(composition, threshold_seconds=2, max_chunks=4, min_chunk_seconds=1)
+    assert len(windows) == 4
+    assert FanoutRepository(fast.repo).start(
+        job_id, job.attempt, chunks=4, total_frames=windows[-1].end_frame
+    )
+    fast.repo.table.update_item(
+        Key=job_key(job_id), UpdateExpression="SET fanoutTasks = :n", ExpressionAttributeValues={":n": 5}
+    )
+    for body in task_bodies(job_id, job.attempt, windows, sent_at_ms=0):
+        fast.send(body)
+    audio = TaskMessage(job_id=job_id, attempt=job.attempt, task=TaskKind.AUDIO, sent_at_ms=0)
+    fast.send(audio.model_dump_json(by_alias=True, exclude_none=True))
+    _drain(fast)
+    assert fast.job(job_id).status is JobStatus.SUCCEEDED
+    assert sorted(engine.calls) == ["audio", "chunk-0", "chunk-1", "chunk-2", "chunk-3", "join"]
+    parts = {audio_key(job_id), *(chunk_key(job_id, i) for i in range(4))}
+    assert {output_key(job_id), *parts} == set(fast.exports())  # no chunk rendered sound of its own
 
 
 def test_the_join_is_claimed_once_until_its_lease_runs_out(fast: Bench, clock: ManualClock) -> None:
@@ -222,10 +257,10 @@ def test_the_join_is_claimed_once_until_its_lease_runs_out(fast: Bench, clock: M
     fan = FanoutRepository(fast.repo)
     assert fan.start(job_id, job.attempt, chunks=2, total_frames=20)
     assert fan.claim_join(job_id, job.attempt, lease_seconds=LEASE, now=clock()) is None  # tasks not done
-    for name in ("chunk-0", "chunk-1", "audio"):
+    for name in ("chunk-0", "chunk-1"):
         finished = fan.finish_task(job_id, job.attempt, name)
         assert finished is not None and finished.counted
-    again = fan.finish_task(job_id, job.attempt, "audio")
+    again = fan.finish_task(job_id, job.attempt, "chunk-1")
     assert again is not None and not again.counted and again.complete  # a duplicate counts once
     assert fan.claim_join(job_id, job.attempt, lease_seconds=LEASE, now=clock()) == 1
     assert fan.claim_join(job_id, job.attempt, lease_seconds=LEASE, now=clock()) is None  # held

@@ -1,6 +1,6 @@
 """Fan-out through the worker's handler on moto, with real ffmpeg and the real ``render.fanout``.
 
-A 4-second timeline with a threshold of 2 s fans out into 4 chunks of 10 frames plus the audio task;
+A 4-second timeline with a threshold of 2 s fans out into 4 chunks of 10 frames, each with its sound;
 the bench's event-source stand-in delivers the split's messages like SQS would.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from export_common.jobs import JobStatus
-from export_common.keys import audio_key, chunk_key, output_key
+from export_common.keys import chunk_key, chunk_sound_key, output_key
 from export_common.messages import TaskMessage
 from export_common.table import FanoutRepository
 from export_worker import handler
@@ -36,7 +36,7 @@ CHUNKS = 4
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """4 s of test pattern with a tone, so every chunk shows (and the audio task hears) the source."""
+    """4 s of test pattern with a tone, so every chunk shows and hears the source."""
     path = tmp_path_factory.mktemp("fanout") / "long.mp4"
     return lavfi_clip(path, f"testsrc=s={W}x{H}:r={FPS}:d={SECONDS}", seconds=SECONDS).read_bytes()
 
@@ -101,13 +101,13 @@ def test_a_long_job_fans_out_and_one_join_writes_every_frame(
     _fan_out(bench)
     job_id = _long_job(bench, long_clip)
 
-    # the first delivery only splits: 4 chunk messages and the audio task are queued, nothing rendered
+    # the first delivery only splits: 4 chunk messages are queued, nothing rendered
     assert bench.deliver(FakeContext())[0] == 1
     job = bench.job(job_id)
-    assert job.status is JobStatus.RUNNING and job.chunks == CHUNKS and job.fanout_tasks == CHUNKS + 1
+    assert job.status is JobStatus.RUNNING and job.chunks == CHUNKS and job.fanout_tasks == CHUNKS
     assert bench.renderer.calls == 0
     bodies = [TaskMessage.model_validate_json(body) for body in _peek(bench)]
-    assert sorted(b.name for b in bodies) == ["audio", "chunk-0", "chunk-1", "chunk-2", "chunk-3"]
+    assert sorted(b.name for b in bodies) == ["chunk-0", "chunk-1", "chunk-2", "chunk-3"]
     windows = sorted((b.start_frame, b.end_frame) for b in bodies if b.index is not None)
     assert windows == [(0, 10), (10, 20), (20, 30), (30, 40)]
 
@@ -117,7 +117,11 @@ def test_a_long_job_fans_out_and_one_join_writes_every_frame(
     assert job.join_claims == 1 and job.progress == 1 and job.output is not None
     assert job.output.key == output_key(job_id) and abs(job.output.duration_seconds - SECONDS) < 1 / FPS
     keys = set(bench.exports())
-    assert {output_key(job_id), audio_key(job_id), *(chunk_key(job_id, i) for i in range(CHUNKS))} <= keys
+    parts = {
+        *(chunk_key(job_id, i) for i in range(CHUNKS)),
+        *(chunk_sound_key(job_id, i) for i in range(CHUNKS)),
+    }
+    assert {output_key(job_id), *parts} <= keys
     target = tmp_path / "out.mp4"
     bench.s3.download_file(EXPORTS_BUCKET, output_key(job_id), str(target))
     assert frame_count(target) == SECONDS * FPS
@@ -155,12 +159,19 @@ class _Failing:
     times: int = 1
 
     def render_chunk(
-        self, request: Any, assets_dir: Path, window: ChunkWindow, output: Path, run: RenderRun
+        self,
+        request: Any,
+        assets_dir: Path,
+        window: ChunkWindow,
+        output: Path,
+        run: RenderRun,
+        *,
+        sound: bool = True,
     ) -> Any:
         if window.index == self.index and self.times > 0:
             self.times -= 1
             raise self.error
-        return self.inner.render_chunk(request, assets_dir, window, output, run)
+        return self.inner.render_chunk(request, assets_dir, window, output, run, sound=sound)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

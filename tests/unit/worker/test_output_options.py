@@ -68,4 +68,4 @@ def test_a_fanned_out_poster_comes_from_its_chunk_and_usage_sums_every_task(
     target = tmp_path / "poster.jpg"
     bench.s3.download_file(EXPORTS_BUCKET, poster_key(job_id), str(target))
     assert frame_count(target) == 1
-    assert job.usage.tasks == CHUNKS + 2  # the chunks, the audio and the join (the split renders nothing)
+    assert job.usage.tasks == CHUNKS + 1  # the chunks and the join (the split renders nothing)
