@@ -109,5 +109,5 @@ bench: venv image ## Render benchmark on the host's ffmpeg and in the worker ima
 	@benchmarks/bench_in_image.sh $(BENCH_ARGS)
 	@$(PY) benchmarks/bench_api.py
 
-bench-fanout: venv ## Fan-out benchmark: two 10 min 720p exports (short sources; a cut of a 60 min 1080p source), single pass vs 20 chunks + audio + join, reads included (BENCH_ARGS="--case long")
+bench-fanout: venv ## Fan-out benchmark: two 10 min 720p exports (short sources; a cut of a 60 min 1080p source), single pass vs 20 chunks (each with its sound) + join, reads included (BENCH_ARGS="--case long")
 	@$(PY) benchmarks/bench_fanout.py $(BENCH_ARGS)

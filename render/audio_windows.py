@@ -33,7 +33,7 @@ from render.composition import Clip, Composition
 from render.encoding import AUDIO_SAMPLE_RATE
 from render.errors import RenderFailedError
 from render.pipeline import sound_clips
-from render.planner import InputSpec, RenderPlan
+from render.planner import READ_MARGIN_SECONDS, InputSpec, RenderPlan
 
 FRAME_SAMPLES = 1024  # samples per AAC-LC frame
 PRIMING_SAMPLES = 1024  # the delay ffmpeg's AAC encoder puts before the first sample
@@ -136,6 +136,11 @@ def window_plan(plan: RenderPlan, window: AudioWindow) -> RenderPlan:
         skip = max(0, first - at)
         spec = plan.inputs[track.input_index]
         cut = max(0, skip - silence) / AUDIO_SAMPLE_RATE * clip.speed  # source seconds skipped
+        # the source read from the in-point up to the window's end: no further
+        plays = end - max(first, at)
+        used = max(0, skip + plays - silence) / AUDIO_SAMPLE_RATE * clip.speed + READ_MARGIN_SECONDS
+        if spec.duration is not None:
+            spec = replace(spec, duration=min(spec.duration, used))
         seeked = bool(cut) and not spec.loop and clip.speed == 1
         if seeked:
             spec = replace(

@@ -27,7 +27,7 @@ from render.frames import EPSILON, FrameRange, frame_at, transition_frames
 from render.probe import MediaInfo
 
 # Read a little more than needed from each source so the trim filter, not the demuxer, makes the cut.
-_READ_MARGIN_SECONDS = 0.25
+READ_MARGIN_SECONDS = 0.25
 # Parts of one clip closer than this in its source share one input (see `_base_segments`).
 SHARED_INPUT_GAP_SECONDS = 10.0
 
@@ -329,7 +329,7 @@ def _planned_audio(
     spec = InputSpec(
         path,
         seek=clip.trim_start - lead * clip.speed,
-        duration=(lead + clip.duration + tail) * clip.speed + _READ_MARGIN_SECONDS,
+        duration=(lead + clip.duration + tail) * clip.speed + READ_MARGIN_SECONDS,
     )
     return PlannedAudio(clip, inputs.add(spec), lead, silence, tail, fade_in, fade_out)
 
@@ -470,7 +470,7 @@ def _base_segments(
         spec = InputSpec(
             head.visual.path,
             seek=head.seek,
-            duration=tail.seek + tail.seconds - head.seek + _READ_MARGIN_SECONDS,
+            duration=tail.seek + tail.seconds - head.seek + READ_MARGIN_SECONDS,
         )
         index = inputs.add(spec)
         for read in group:
@@ -525,7 +525,7 @@ def _planned_transition(span: _Span, composition: Composition, inputs: _Inputs) 
         if info.duration is not None:  # no media past the source's end: its last frame is held
             available = math.ceil((info.duration - seek) / clip.speed * fps - EPSILON)
             frames = max(1, min(frames, available))
-        spec = InputSpec(path, seek=seek, duration=frames / fps * clip.speed + _READ_MARGIN_SECONDS)
+        spec = InputSpec(path, seek=seek, duration=frames / fps * clip.speed + READ_MARGIN_SECONDS)
         frame = Box(0, 0, composition.width, composition.height)
         bars = _has_bars(clip, info, frame, needs_scale=visual.needs_scale)
         sides.append(
@@ -547,7 +547,7 @@ def _planned_transition(span: _Span, composition: Composition, inputs: _Inputs) 
 def _timed_input(path: Path, clip: Clip, info: MediaInfo) -> InputSpec:
     """The source window a clip reads; a looping clip that outlasts its source starts at its in-point
     modulo the source length (one that fits reads like any other, and may share an input)."""
-    read = clip.source_duration + _READ_MARGIN_SECONDS
+    read = clip.source_duration + READ_MARGIN_SECONDS
     if clip.loop and info.duration and clip.trim_start + clip.source_duration > info.duration:
         return InputSpec(path, seek=clip.trim_start % info.duration, duration=read, loop=True)
     return InputSpec(path, seek=clip.trim_start, duration=read)

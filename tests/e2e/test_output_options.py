@@ -69,7 +69,7 @@ def _check_quote(name: str, quote: dict[str, Any], final: dict[str, Any]) -> Non
                 usage,
             )
     chunks = quote["chunks"]
-    assert usage["tasks"] == (1 if chunks == 1 else chunks + 2)  # chunks, audio and join
+    assert usage["tasks"] == (1 if chunks == 1 else chunks + 1)  # the chunks and the join
     assert abs(final["output"]["durationSeconds"] - quote["durationSeconds"]) <= 1 / quote["fps"] + 0.05
     assert (final["output"]["width"], final["output"]["height"]) == (quote["width"], quote["height"])
 

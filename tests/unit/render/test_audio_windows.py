@@ -18,7 +18,7 @@ from render.composition import Clip, ClipKind, Composition, Transition
 from render.encoding import AUDIO_SAMPLE_RATE
 from render.errors import RenderFailedError
 from render.frames import output_frames
-from render.planner import InputSpec, PlannedAudio, RenderPlan
+from render.planner import READ_MARGIN_SECONDS, InputSpec, PlannedAudio, RenderPlan
 from tests.markers import requires_ffmpeg
 
 RATE = AUDIO_SAMPLE_RATE
@@ -100,7 +100,10 @@ def test_a_window_plan_cuts_each_track_where_the_window_starts() -> None:
     )
     sought = windowed.inputs[by_name["plain"].input_index]
     assert sought.seek == pytest.approx(2 + skip / RATE)
-    assert sought.duration == pytest.approx(30.25 - skip / RATE)
+    # ... and read to the window's end, not the clip's
+    assert sought.duration == pytest.approx(
+        (window.encode_end - window.encode_first) / RATE + READ_MARGIN_SECONDS
+    )
     # a looping input and a speed change are cut once decoded: their inputs are not sought
     assert not by_name["loop"].seeked and windowed.inputs[by_name["loop"].input_index].seek == 0
     assert not by_name["fast"].seeked and windowed.inputs[by_name["fast"].input_index].seek == 0
