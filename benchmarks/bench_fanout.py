@@ -28,7 +28,7 @@ module's default): the fan-out bills every chunk and the join, the single pass o
 this machine's; a Lambda of that memory has about 1.7 vCPUs.
 
 For comparison it also runs the audio task the fan-out had before its chunks encoded their own sound
-(the whole timeline's audio in one task, `fanout.render_audio_track`), and prints it beside the slowest
+(the whole timeline's audio in one task, `render.pipeline.render_audio`), and prints it beside the slowest
 chunk and the chunks' sound.
 
     .venv/bin/python benchmarks/bench_fanout.py [--cache DIR] [--no-overhead] [--minutes N] [--case C]
@@ -58,7 +58,7 @@ from render import chunking, cost, fanout, limits, ranges  # noqa: E402
 from render.encoding import Quality  # noqa: E402
 from render.frames import output_frames  # noqa: E402
 from render.model import ExportRequest  # noqa: E402
-from render.pipeline import RenderResult, render_export  # noqa: E402
+from render.pipeline import RenderResult, render_audio, render_export  # noqa: E402
 
 MINUTES = 10
 MAX_MINUTES = 10  # the music's length
@@ -305,7 +305,7 @@ def run_case(label: str, request: ExportRequest, cache: Path, latency: float | N
             print(f"{'':24}(of which its sound {sound_seconds[-1]:.1f} s)")
         former = run_task(
             "audio", request, cache, fanout.used_asset_keys(request),
-            lambda assets, read: fanout.render_audio_track(
+            lambda assets, read: render_audio(
                 request, assets, out / "audio.m4a", read_spans=read
             ),
         )  # fmt: skip

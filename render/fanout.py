@@ -8,7 +8,7 @@ The same task then encodes the timeline's sound under its frames (`render.audio_
 AAC frame boundaries, encoded with an overlap, so their frames splice without a seam). The join
 concatenates the chunks' video and their sound, muxes both (stream copy) and checks that no frame of
 either was lost. (A job split by an earlier version has one audio task for the whole timeline instead:
-`render_audio_track`, joined from its m4a.)
+`render.pipeline.render_audio`, joined from its m4a.)
 
 Pure library like the rest of `render/`: files in, files out, no AWS.
 """
@@ -40,7 +40,6 @@ from render.pipeline import (
     composition_with_captions,
     poster_path_of,
     probe_assets,
-    render_audio,
     result_of,
     run_plan,
     sound_clips,
@@ -57,7 +56,6 @@ __all__ = [
     "join_chunks",
     "output_frames",
     "plan_chunks",
-    "render_audio_track",
     "render_audio_window",
     "render_chunk",
     "render_video_chunk",
@@ -329,33 +327,6 @@ def render_audio_window(
     )
 
 
-def render_audio_track(
-    request: ExportRequest,
-    assets_dir: Path,
-    output_path: Path,
-    *,
-    on_progress: Callable[[float], None] | None = None,
-    timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
-    ffmpeg: str = "ffmpeg",
-    ffprobe: str = "ffprobe",
-    scratch_dir: Path | None = None,
-    read_spans: SpanReader | None = None,
-) -> RenderResult:
-    """The audio task: the whole timeline's audio, once, to an AAC-only mp4 (`render.pipeline.render_audio`,
-    which an m4a export renders too). `assets_dir` needs only `used_asset_keys(request)`."""
-    return render_audio(
-        request,
-        assets_dir,
-        output_path,
-        on_progress=on_progress,
-        timeout_seconds=timeout_seconds,
-        ffmpeg=ffmpeg,
-        ffprobe=ffprobe,
-        scratch_dir=scratch_dir,
-        read_spans=read_spans,
-    )
-
-
 def join_chunks(
     chunk_paths: Sequence[Path],
     audio: Path | Sequence[Path],
@@ -364,6 +335,7 @@ def join_chunks(
     fps: float,
     expected_frames: int | None = None,
     audio_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
     timeout_seconds: float = limits.RENDER_TIMEOUT_SECONDS,
     ffmpeg: str = "ffmpeg",
     ffprobe: str = "ffprobe",
@@ -373,7 +345,8 @@ def join_chunks(
 
     `audio` is the chunks' sound parts in order (ADTS, spliced frame by frame; `audio_seconds`, the
     timeline's length, checks that none is missing) or, from a job split by an earlier version, one
-    m4a of the whole timeline. Raises RenderFailedError when the chunks do not hold `expected_frames`
+    m4a of the whole timeline. `on_progress` gets the fraction joined (raising there stops ffmpeg: a
+    cancel). Raises RenderFailedError when the chunks do not hold `expected_frames`
     (the windows' frames together: a truncated or foreign chunk), the joined video lost any of them or
     the sound's frames do not add up, so a bad join never becomes a SUCCEEDED export.
     """
@@ -407,7 +380,9 @@ def join_chunks(
             "-movflags", CONTAINER_OPTIONS["movflags"], "-f", CONTAINER_OPTIONS["f"],
             f"file:{output_path}",
         ]  # fmt: skip
-        run_ffmpeg(argv, total_seconds=expected / fps, timeout_seconds=timeout_seconds)
+        run_ffmpeg(
+            argv, total_seconds=expected / fps, on_progress=on_progress, timeout_seconds=timeout_seconds
+        )
     joined = count_frames(output_path, ffprobe=ffprobe)
     if joined != expected:
         raise RenderFailedError(

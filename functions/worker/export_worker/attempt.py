@@ -322,6 +322,12 @@ def lost_or_cancelled(job_id: str, attempt: int, deps: WorkerDeps) -> RecordResu
     return superseded(job_id, attempt)
 
 
+def delete_job_files(job_id: str, deps: WorkerDeps) -> int:
+    """Deletes what the job wrote in the exports bucket (its export, its fan-out parts); returns how many
+    objects. Raises when S3 refuses one."""
+    return delete_prefixes(deps.s3, deps.settings.exports_bucket_name, job_prefixes(job_id))
+
+
 def finish_cancel(job: Job, deps: WorkerDeps, *, attempt: int | None = None) -> RecordResult:
     """A cancelled job (``DELETE /export/{jobId}``): deletes what any attempt wrote (its export and its
     fan-out parts) and, when it is still CANCELLING, ends it CANCELLED with its webhook.
@@ -330,7 +336,7 @@ def finish_cancel(job: Job, deps: WorkerDeps, *, attempt: int | None = None) -> 
     another task ended the job is deleted by its own task. A failed delete raises, so the message comes
     back and the cancel is finished by its next delivery.
     """
-    deleted = delete_prefixes(deps.s3, deps.settings.exports_bucket_name, job_prefixes(job.job_id))
+    deleted = delete_job_files(job.job_id, deps)
     if job.status is not JobStatus.CANCELLING:
         logger.info("job already cancelled; its files removed", extra={"deleted": deleted})
         return RecordResult(Outcome.SKIPPED, job_id=job.job_id, attempt=attempt, reason="cancelled")

@@ -5,8 +5,8 @@ job message reaches the DLQ only when SQS's receive limit, a safety net far abov
 ran out first: a worker that cannot start at all, for example. Messages reaching the DLQ are handled
 here: a job still QUEUED or RUNNING with an expired lease ends FAILED; a job RUNNING under a live
 lease is left to its owner and the DLQ message comes back later (it is reported failed). A CANCELLING job
-nobody holds any more ends CANCELLED (this consumer has no S3 rights: the files of a worker that died in
-the middle of a cancel are left to the buckets' lifecycle rules).
+nobody holds any more ends CANCELLED, once what it wrote is deleted (``delete_job_files``: the export and
+the fan-out parts a worker that died in the middle of the cancel left).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ def process_dead_letter(
     max_receive_count: int,
     clock: Callable[[], float] = time.time,
     callbacks: CallbackNotifier | None = None,
+    delete_job_files: Callable[[str], int] | None = None,
 ) -> RecordResult:
-    """One dead letter; ``callbacks`` queues the webhook of a job it ends."""
+    """One dead letter; ``callbacks`` queues the webhook of a job it ends, ``delete_job_files`` removes what
+    a cancelled job wrote (it raises when S3 refuses: the dead letter comes back)."""
     try:
         job_id = parse_queue_message(body).job_id
     except ValidationError:
@@ -56,6 +58,9 @@ def process_dead_letter(
     if job.lease_is_live(now) or (job.status is JobStatus.CANCELLING and (job.lease_until or 0) >= int(now)):
         raise ItemFailedError(RecordResult(Outcome.RETRY, job_id=job_id, reason=JOB_BUSY))
     if job.status is JobStatus.CANCELLING:
+        deleted = delete_job_files(job_id) if delete_job_files is not None else 0
+        if deleted:
+            logger.info("cancelled job's files deleted from the DLQ", extra={"deleted": deleted})
         cancelled = Cancellation(from_status=JobStatus.CANCELLING)
         if end_job(repo, job_id, cancelled, attempt=None, callbacks=callbacks):
             logger.warning("cancelled job ended from the DLQ", extra={"attempts": job.attempt})

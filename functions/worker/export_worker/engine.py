@@ -164,9 +164,9 @@ class FfmpegEngine:
     def render_audio(
         self, request: ExportRequest, assets_dir: Path, output_path: Path, run: RenderRun
     ) -> RenderOutcome:
-        from render.fanout import render_audio_track  # noqa: PLC0415
+        from render.pipeline import render_audio  # noqa: PLC0415
 
-        return render_audio_track(request, assets_dir, output_path, **self._render_options(run))
+        return render_audio(request, assets_dir, output_path, **self._render_options(run))
 
     def join(
         self,
@@ -181,5 +181,11 @@ class FfmpegEngine:
         from render.fanout import join_chunks  # noqa: PLC0415
 
         return join_chunks(
-            chunk_paths, audio, output_path, fps=fps, audio_seconds=duration, **self._options(run)
+            chunk_paths,
+            audio,
+            output_path,
+            fps=fps,
+            audio_seconds=duration,
+            on_progress=run.on_progress,
+            **self._options(run),
         )

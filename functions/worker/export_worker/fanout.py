@@ -473,6 +473,7 @@ def _join(job: Job, delivery: Delivery, deps: WorkerDeps) -> RecordResult:
             output, joined = _join_and_upload(
                 job_id,
                 chunks,
+                lost=heartbeat.lost,
                 audio_task=has_audio_task(job),
                 request=request,
                 work=work,
@@ -514,12 +515,15 @@ def _join_and_upload(
     job_id: str,
     chunks: int,
     *,
+    lost: threading.Event,
     audio_task: bool,
     request: ExportRequest,
     work: Path,
     delivery: Delivery,
     deps: WorkerDeps,
 ) -> tuple[JobOutput, RenderOutcome]:
+    """Downloads the parts, joins them and uploads the export; a cancel (the join's lease refused) stops
+    the join's ffmpeg at its next progress report."""
     settings = deps.settings
     bucket = settings.exports_bucket_name
     with UsageMeter(job_id, deps) as meter:
@@ -533,9 +537,11 @@ def _join_and_upload(
             ]
         )
         output_path = work / "out.mp4"
+        check_owned(lost)
         run = RenderRun(
             timeout_seconds=max(1.0, delivery.remaining_seconds() - settings.upload_margin_seconds),
             scratch_dir=work,
+            on_progress=progress_callback(lost, None),
         )
         composition = request.to_composition()
         with meter.rendering():

@@ -23,7 +23,7 @@ from export_common import aws
 from export_common.callbacks import CallbackNotifier
 from export_common.messages import parse_queue_message
 from export_common.table import JobRepository
-from export_worker.attempt import Delivery, ItemFailedError, WorkerDeps
+from export_worker.attempt import Delivery, ItemFailedError, WorkerDeps, delete_job_files
 from export_worker.dlq import process_dead_letter
 from export_worker.engine import FfmpegEngine, RenderEngine
 from export_worker.failures import PoisonMessageError
@@ -172,6 +172,7 @@ def dlq_record_handler(record: SQSRecord) -> None:
                 max_receive_count=deps.settings.max_receive_count,
                 clock=deps.clock,
                 callbacks=deps.callbacks,
+                delete_job_files=lambda job_id: delete_job_files(job_id, deps),
             )
         except ItemFailedError as failure:
             logger.info("job still leased; DLQ message comes back", extra={"reason": failure.result.reason})

@@ -1,8 +1,9 @@
 # Cancelled exports (DELETE /export/{jobId}): the worker that stops a cancelled job deletes what the job
 # wrote, its export under exports/<jobId> and a fanned-out job's parts under work/<jobId>/
-# (export_common.keys.job_prefixes). Listing is limited to those two prefixes.
+# (export_common.keys.job_prefixes); so does the DLQ consumer when it ends a cancelled job whose worker
+# died mid-cancel. Listing is limited to those two prefixes.
 
-data "aws_iam_policy_document" "worker_cancel" {
+data "aws_iam_policy_document" "cancel_cleanup" {
   statement {
     sid       = "FindCancelledJobFiles"
     actions   = ["s3:ListBucket"]
@@ -24,8 +25,18 @@ data "aws_iam_policy_document" "worker_cancel" {
   }
 }
 
-resource "aws_iam_role_policy" "worker_cancel" {
+resource "aws_iam_role_policy" "cancel_cleanup" {
+  for_each = {
+    worker = aws_iam_role.worker.id
+    dlq    = aws_iam_role.dlq.id
+  }
+
   name   = "cancel-cleanup"
-  role   = aws_iam_role.worker.id
-  policy = data.aws_iam_policy_document.worker_cancel.json
+  role   = each.value
+  policy = data.aws_iam_policy_document.cancel_cleanup.json
+}
+
+moved {
+  from = aws_iam_role_policy.worker_cancel
+  to   = aws_iam_role_policy.cancel_cleanup["worker"]
 }

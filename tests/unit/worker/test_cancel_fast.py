@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from export_common.jobs import Cancellation, JobStatus, job_message_body
-from export_common.keys import chunk_key, output_key
+from export_common.keys import chunk_key, chunk_sound_key, output_key
 from export_worker import handler
-from export_worker.attempt import Outcome
+from export_worker.attempt import Outcome, delete_job_files
 from export_worker.dlq import process_dead_letter
 from export_worker.engine import RenderRun
 from export_worker.settings import WorkerSettings
@@ -156,6 +157,33 @@ def test_a_fanned_out_job_cancelled_mid_chunks_starts_no_further_task(
     assert fast.queue_depth(fast.queue_url) == 0
 
 
+def test_a_join_cancelled_mid_run_stops_at_its_next_heartbeat(
+    fast: Bench, clock: ManualClock, engine: FakeEngine
+) -> None:
+    """The join's ffmpeg reports progress like a render: the joiner's heartbeat is refused once the job
+    is CANCELLING, and the join stops there instead of running to its end."""
+    _fan_out(fast, clock)
+    job_id = fast.create_job(fast.request(fast.upload(), seconds=4))
+    stopped: list[bool] = []
+
+    def during(kind: str, run: RenderRun) -> None:
+        if kind == "join":
+            assert fast.repo.request_cancel(job_id)
+            clock.advance(BEAT)  # one heartbeat later
+            stopped.append(run.on_progress is not None)
+            if run.on_progress is not None:
+                wait_for(lambda: _stopped(run))
+
+    engine.during = during
+    for _ in range(10):
+        if fast.deliver(FakeContext())[0] == 0:
+            break
+    assert engine.calls.count("join") == 1 and stopped == [True]
+    assert fast.job(job_id).status is JobStatus.CANCELLED
+    assert fast.exports() == []  # the chunks and their sound are deleted, no export was written
+    assert fast.callback_job_ids() == [job_id]
+
+
 def test_a_chunk_uploaded_after_another_task_ended_the_cancel_is_deleted_by_its_own_task(
     fast: Bench, clock: ManualClock, engine: FakeEngine
 ) -> None:
@@ -178,14 +206,22 @@ def test_a_chunk_uploaded_after_another_task_ended_the_cancel_is_deleted_by_its_
     assert fast.exports() == []
 
 
-def test_the_dlq_ends_a_cancelling_job_nobody_holds(fast: Bench, clock: ManualClock) -> None:
+def test_the_dlq_ends_a_cancelling_job_nobody_holds_and_deletes_what_it_wrote(
+    fast: Bench, clock: ManualClock
+) -> None:
     job_id = fast.create_job(send=False)
     assert fast.repo.claim(job_id, lease_seconds=120, now=clock(), max_attempts=3)
+    # its worker died mid-cancel, leaving a chunk and the export behind
+    for key in (chunk_key(job_id, 0), chunk_sound_key(job_id, 0), output_key(job_id)):
+        fast.s3.put_object(Bucket=EXPORTS_BUCKET, Key=key, Body=b"x")
     assert fast.repo.request_cancel(job_id)
     body = job_message_body(job_id)
+    delete = partial(delete_job_files, deps=handler.get_deps())
     with pytest.raises(Exception, match="job busy"):  # its worker may still be cleaning up
-        process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock)
+        process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock, delete_job_files=delete)
+    assert len(fast.exports()) == 3
     clock.advance(121)
-    result = process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock)
+    result = process_dead_letter(body, fast.repo, max_receive_count=6, clock=clock, delete_job_files=delete)
     assert result.outcome is Outcome.CANCELLED
     assert fast.job(job_id).status is JobStatus.CANCELLED
+    assert fast.exports() == []
