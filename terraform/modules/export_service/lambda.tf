@@ -119,7 +119,7 @@ resource "aws_lambda_function" "dlq" {
   #checkov:skip=CKV_AWS_272:Container images cannot use Lambda code signing; the image is pushed with an immutable tag to a private ECR repository.
   #checkov:skip=CKV_AWS_115:Its event source mapping caps it at 2 concurrent invocations (scaling_config); a reservation would take from the account pool for a function that is idle nearly always.
   function_name = local.dlq_function_name
-  description   = "Video-export DLQ consumer: marks jobs FAILED whose message was dead-lettered."
+  description   = "Video-export DLQ consumer: ends jobs whose message was dead-lettered (FAILED; a cancelled one CANCELLED, its files deleted)."
   role          = aws_iam_role.dlq.arn
   package_type  = "Image"
   image_uri     = var.worker_image_uri
