@@ -78,8 +78,8 @@ data "aws_iam_policy_document" "consume_queue" {
 # DescribeSecret: the API checks that the previous version is still AWSPREVIOUS before accepting it.
 data "aws_iam_policy_document" "read_secret" {
   for_each = {
-    signing = { sid = "ReadSigningSecret", arn = aws_secretsmanager_secret.signing.arn }
-    webhook = { sid = "ReadWebhookSecret", arn = aws_secretsmanager_secret.webhook.arn }
+    signing = { sid = "ReadSigningSecret", arn = aws_secretsmanager_secret.this["signing"].arn }
+    webhook = { sid = "ReadWebhookSecret", arn = aws_secretsmanager_secret.this["webhook"].arn }
   }
 
   statement {

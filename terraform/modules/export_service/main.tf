@@ -64,7 +64,7 @@ locals {
   }
   api_environment = merge(local.common_environment, {
     JOB_QUEUE_URL                 = aws_sqs_queue.jobs.url
-    SIGNING_SECRET_ARN            = aws_secretsmanager_secret.signing.arn
+    SIGNING_SECRET_ARN            = aws_secretsmanager_secret.this["signing"].arn
     SIGNING_SECRET_CACHE_SECONDS  = tostring(var.secret_cache_seconds)
     PREVIOUS_SECRET_GRACE_SECONDS = tostring(var.previous_secret_grace_seconds)
     UPLOAD_URL_EXPIRY_SECONDS     = tostring(var.upload_url_expiry_seconds)
@@ -92,7 +92,7 @@ locals {
     CALLBACK_QUEUE_URL = aws_sqs_queue.callbacks.url
   })
   callbacks_environment = merge(local.common_environment, {
-    WEBHOOK_SECRET_ARN           = aws_secretsmanager_secret.webhook.arn
+    WEBHOOK_SECRET_ARN           = aws_secretsmanager_secret.this["webhook"].arn
     SIGNING_SECRET_CACHE_SECONDS = tostring(var.secret_cache_seconds)
     CALLBACK_QUEUE_URL           = aws_sqs_queue.callbacks.url
     DOWNLOAD_URL_EXPIRY_SECONDS  = tostring(var.download_url_expiry_seconds)

@@ -20,8 +20,8 @@ output "service" {
     callbacks_dlq_url   = aws_sqs_queue.callbacks_dlq.url
 
     # the HMAC secrets' ARNs (their values are never outputs): requests, and completion webhooks
-    export_signing_secret_arn = aws_secretsmanager_secret.signing.arn
-    export_webhook_secret_arn = aws_secretsmanager_secret.webhook.arn
+    export_signing_secret_arn = aws_secretsmanager_secret.this["signing"].arn
+    export_webhook_secret_arn = aws_secretsmanager_secret.this["webhook"].arn
     # how long the previous signing secret stays valid after `make rotate-secret`
     previous_secret_grace_seconds = var.previous_secret_grace_seconds
 

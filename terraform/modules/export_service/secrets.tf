@@ -9,32 +9,49 @@
 # new generation from Terraform.
 
 locals {
-  # Who may read each secret's value: its function's role and the administrators (secret_admin_principal_arns).
-  secret_readers = {
-    signing = aws_iam_role.api.arn
-    webhook = aws_iam_role.callbacks.arn
+  # Each secret: its name, what it signs, who may read its value (its function's role, and the
+  # administrators of secret_admin_principal_arns) and the generation Terraform writes.
+  secrets = {
+    signing = {
+      name        = "signing-secret"
+      description = "HMAC-SHA256 secret that signs requests to the video-export API."
+      reader      = aws_iam_role.api.arn
+      generation  = var.signing_secret_version
+    }
+    webhook = {
+      name        = "webhook-secret"
+      description = "HMAC-SHA256 secret that signs the video-export service's completion webhooks."
+      reader      = aws_iam_role.callbacks.arn
+      generation  = var.webhook_secret_version
+    }
   }
 }
 
-resource "aws_secretsmanager_secret" "signing" {
+resource "aws_secretsmanager_secret" "this" {
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS managed key aws/secretsmanager; the resource policy below limits who may read it.
-  #checkov:skip=CKV2_AWS_57:Rotating the HMAC secret needs every client to move to the new value; it is rotated on purpose (make rotate-secret, with a grace window), not on a schedule.
-  name                    = "${var.name_prefix}/signing-secret"
-  description             = "HMAC-SHA256 secret that signs requests to the video-export API."
+  #checkov:skip=CKV2_AWS_57:Rotating an HMAC secret needs every client (or webhook receiver) to move to the new value; it is rotated on purpose (make rotate-secret, with a grace window), not on a schedule.
+  for_each = local.secrets
+
+  name                    = "${var.name_prefix}/${each.value.name}"
+  description             = each.value.description
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = var.tags
 }
 
-ephemeral "aws_secretsmanager_random_password" "signing" {
+ephemeral "aws_secretsmanager_random_password" "this" {
+  for_each = local.secrets
+
   password_length     = var.signing_secret_length
   exclude_punctuation = true
   include_space       = false
 }
 
-resource "aws_secretsmanager_secret_version" "signing" {
-  secret_id                = aws_secretsmanager_secret.signing.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.signing.random_password
-  secret_string_wo_version = var.signing_secret_version
+resource "aws_secretsmanager_secret_version" "this" {
+  for_each = local.secrets
+
+  secret_id                = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.this[each.key].random_password
+  secret_string_wo_version = each.value.generation
 
   # `make rotate-secret` and `make revoke-previous-secret` move the version stages outside Terraform.
   lifecycle {
@@ -42,36 +59,31 @@ resource "aws_secretsmanager_secret_version" "signing" {
   }
 }
 
-resource "aws_secretsmanager_secret" "webhook" {
-  #checkov:skip=CKV_AWS_149:Encrypted with the AWS managed key aws/secretsmanager; the resource policy below limits who may read it.
-  #checkov:skip=CKV2_AWS_57:Rotating the webhook secret needs every receiver to move to the new value; it is rotated on purpose (make rotate-secret SECRET=webhook), not on a schedule.
-  name                    = "${var.name_prefix}/webhook-secret"
-  description             = "HMAC-SHA256 secret that signs the video-export service's completion webhooks."
-  recovery_window_in_days = var.secret_recovery_window_days
-  tags                    = var.tags
+moved {
+  from = aws_secretsmanager_secret.signing
+  to   = aws_secretsmanager_secret.this["signing"]
 }
 
-ephemeral "aws_secretsmanager_random_password" "webhook" {
-  password_length     = var.signing_secret_length
-  exclude_punctuation = true
-  include_space       = false
+moved {
+  from = aws_secretsmanager_secret.webhook
+  to   = aws_secretsmanager_secret.this["webhook"]
 }
 
-resource "aws_secretsmanager_secret_version" "webhook" {
-  secret_id                = aws_secretsmanager_secret.webhook.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.webhook.random_password
-  secret_string_wo_version = var.webhook_secret_version
+moved {
+  from = aws_secretsmanager_secret_version.signing
+  to   = aws_secretsmanager_secret_version.this["signing"]
+}
 
-  lifecycle {
-    ignore_changes = [version_stages]
-  }
+moved {
+  from = aws_secretsmanager_secret_version.webhook
+  to   = aws_secretsmanager_secret_version.this["webhook"]
 }
 
 # Nothing but the secret's reading role and the administrators may read its value, whatever identity
 # policies in the account grant (an explicit deny wins). Managing the secret (describe, put a new value,
 # move stages, change this policy) stays with the account's identity policies.
 data "aws_iam_policy_document" "secret_readers" {
-  for_each = local.secret_readers
+  for_each = local.secrets
 
   statement {
     sid       = "OnlyItsReaderAndAdministratorsReadTheValue"
@@ -87,17 +99,14 @@ data "aws_iam_policy_document" "secret_readers" {
     condition {
       test     = "StringNotEquals"
       variable = "aws:PrincipalArn"
-      values   = concat([each.value], var.secret_admin_principal_arns)
+      values   = concat([each.value.reader], var.secret_admin_principal_arns)
     }
   }
 }
 
 resource "aws_secretsmanager_secret_policy" "this" {
-  for_each = {
-    signing = aws_secretsmanager_secret.signing.arn
-    webhook = aws_secretsmanager_secret.webhook.arn
-  }
+  for_each = local.secrets
 
-  secret_arn = each.value
+  secret_arn = aws_secretsmanager_secret.this[each.key].arn
   policy     = data.aws_iam_policy_document.secret_readers[each.key].json
 }
