@@ -53,11 +53,6 @@ class AudioWindow:
     encode_end: int
 
     @property
-    def seconds(self) -> float:
-        """The length of what the window's encoder is fed."""
-        return (self.encode_end - self.encode_first) / AUDIO_SAMPLE_RATE
-
-    @property
     def kept_frames(self) -> tuple[int, int]:
         """The frames [j0, j1) of the window's encode that the join keeps: those whose samples lie in
         [first, end), and for the first window the priming frame before them."""
