@@ -23,7 +23,7 @@ Pure: plans, sample arithmetic and ADTS frames; ffmpeg runs in `render.fanout`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -213,8 +213,3 @@ def priming_offset_seconds() -> str:
     """The `-itsoffset` that marks a spliced stream's priming frame as the encoder delay to skip (the
     mp4 muxer writes it as the edit list a single encode has)."""
     return f"-{PRIMING_SAMPLES / AUDIO_SAMPLE_RATE:.9f}"
-
-
-def window_keys(clips: Iterable[Clip]) -> list[str]:
-    """s3Keys of `clips`, in first-use order."""
-    return list(dict.fromkeys(c.source_key for c in clips if c.source_key is not None))

@@ -26,7 +26,7 @@ from pathlib import Path
 from render import audio_windows, limits
 from render.audio_windows import AudioWindow, audio_window, sound_clips_near, window_plan
 from render.chunking import ChunkWindow, plan_chunks
-from render.compiler import GLOBAL_ARGS, PosterShot, compile_plan
+from render.compiler import GLOBAL_ARGS, PosterShot
 from render.composition import Clip, ClipKind, Composition
 from render.confinement import tool_environment
 from render.encoding import AUDIO_SAMPLE_RATE, CHUNK_VIDEO_OPTIONS, CONTAINER_OPTIONS
@@ -37,7 +37,9 @@ from render.model import ExportRequest
 from render.pipeline import (
     RenderResult,
     SpanReader,
+    asset_keys_of,
     composition_with_captions,
+    execute_plan,
     poster_path_of,
     probe_assets,
     result_of,
@@ -46,7 +48,6 @@ from render.pipeline import (
 )
 from render.planner import plan_render
 from render.probe import MediaInfo
-from render.ranges import plan_spans
 
 # The cut itself (`plan_chunks`) lives in the pure `render.chunking`, which the API's quote imports too;
 # it is named here as well, beside what renders the chunks.
@@ -69,9 +70,9 @@ def used_asset_keys(request: ExportRequest, window: ChunkWindow | None = None) -
     (a chunk), or, with no window, every asset that may play sound (an earlier version's audio task)."""
     composition = request.to_composition()
     if window is None:
-        return audio_windows.window_keys(sound_clips(composition))
+        return asset_keys_of(sound_clips(composition))
     sounds = sound_clips_near(composition, chunk_audio_window(composition, window))
-    return audio_windows.window_keys([*_clips_in(composition, window), *sounds])
+    return asset_keys_of([*_clips_in(composition, window), *sounds])
 
 
 def chunk_audio_window(composition: Composition, window: ChunkWindow) -> AudioWindow:
@@ -189,7 +190,9 @@ def render_video_chunk(
     started = time.monotonic()
     assets_dir = assets_dir.resolve()
     composition = composition_with_captions(request, assets_dir)
-    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=used_asset_keys(request, window))
+    # the visuals only: the sound under the chunk is probed by `render_audio_window`
+    visuals = asset_keys_of(_clips_in(composition, window))
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=visuals)
     chunk = window_composition(composition, window, media)
     # One frame past the window when the output goes on: an overlay is drawn on the base's last frame
     # only once the base has another (or has ended), so the chunk's last frame is planned as the single
@@ -294,27 +297,25 @@ def render_audio_window(
     composition = request.to_composition()
     sound_window = chunk_audio_window(composition, window)
     near = sound_clips_near(composition, sound_window)
-    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=audio_windows.window_keys(near))
+    media = probe_assets(request, assets_dir, ffprobe=ffprobe, keys=asset_keys_of(near))
     sounding = replace(composition, clips=tuple(near))
     whole = plan_render(sounding, media, assets_dir, frames=output_frames(composition))
     plan = window_plan(whole, sound_window)
-    if read_spans is not None:
-        read_spans(plan_spans(plan, video=False))
     output_path = output_path.resolve()
     with tempfile.TemporaryDirectory(prefix="sound-", dir=scratch_dir) as tmp:
         encoded = Path(tmp) / "window.aac"
-        command = compile_plan(
+        execute_plan(
             plan,
             encoded,
-            workdir=Path(tmp),
-            ffmpeg_bin=ffmpeg,
+            started=started,
+            on_progress=on_progress,
+            timeout_seconds=timeout_seconds,
+            ffmpeg=ffmpeg,
+            scratch_dir=scratch_dir,
             video=False,
             quality=request.output.quality,
+            read_spans=read_spans,
             container={"f": "adts"},
-        )
-        remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
-        run_ffmpeg(
-            command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
         )
         audio_windows.keep_window_frames(encoded, sound_window, output_path)
     return RenderResult(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +13,7 @@ from render import limits
 from render.captions import read_from_dir, with_captions
 from render.compiler import CompiledCommand, PosterShot, compile_plan
 from render.composition import Clip, ClipKind, Composition
-from render.encoding import Quality
+from render.encoding import CONTAINER_OPTIONS, Quality
 from render.errors import AssetMissingError, InvalidMediaError, RenderFailedError
 from render.executor import run_ffmpeg
 from render.frames import output_frames
@@ -160,9 +160,14 @@ def sound_clips(composition: Composition) -> list[Clip]:
     ]
 
 
+def asset_keys_of(clips: Iterable[Clip]) -> list[str]:
+    """s3Keys of `clips`' assets, in first-use order."""
+    return list(dict.fromkeys(c.source_key for c in clips if c.source_key))
+
+
 def sound_asset_keys(request: ExportRequest) -> list[str]:
     """s3Keys of the assets that may play sound, in first-use order (what an audio render reads)."""
-    return list(dict.fromkeys(c.source_key for c in sound_clips(request.to_composition()) if c.source_key))
+    return asset_keys_of(sound_clips(request.to_composition()))
 
 
 def render_audio(
@@ -228,6 +233,48 @@ def run_plan(
     """Compile and run `plan` (streams and options as `compile_plan`); `started` is when the task began
     (`time.monotonic()`), so the time limit and `render_seconds` include probing and `read_spans`."""
     output_path = output_path.resolve()
+    execute_plan(
+        plan,
+        output_path,
+        started=started,
+        on_progress=on_progress,
+        timeout_seconds=timeout_seconds,
+        ffmpeg=ffmpeg,
+        scratch_dir=scratch_dir,
+        video=video,
+        audio=audio,
+        video_options=video_options,
+        quality=quality,
+        poster=poster,
+        read_spans=read_spans,
+    )
+    result = result_of(output_path, started=started)
+    if poster is None:
+        return result
+    if not poster.path.is_file():
+        raise RenderFailedError("the poster frame was not written")
+    return replace(result, poster_path=poster.path)
+
+
+def execute_plan(
+    plan: RenderPlan,
+    output_path: Path,
+    *,
+    started: float,
+    on_progress: Callable[[float], None] | None,
+    timeout_seconds: float,
+    ffmpeg: str,
+    scratch_dir: Path | None,
+    video: bool = True,
+    audio: bool = True,
+    video_options: Mapping[str, str] | None = None,
+    quality: Quality = Quality.STANDARD,
+    poster: PosterShot | None = None,
+    read_spans: SpanReader | None = None,
+    container: Mapping[str, str] = CONTAINER_OPTIONS,
+) -> None:
+    """`run_plan` up to its output: the spans read, the command compiled (any `container`) and run
+    within what is left of the time limit. What the output is, the caller reads."""
     if read_spans is not None:
         read_spans(plan_spans(plan, video=video, audio=audio))
     with tempfile.TemporaryDirectory(prefix="render-", dir=scratch_dir) as tmp:
@@ -241,18 +288,13 @@ def run_plan(
             video_options=video_options,
             quality=quality,
             poster=poster,
+            container=container,
         )
         write_files(command)
         remaining = max(1.0, timeout_seconds - (time.monotonic() - started))
         run_ffmpeg(
             command.argv, total_seconds=plan.duration, on_progress=on_progress, timeout_seconds=remaining
         )
-    result = result_of(output_path, started=started)
-    if poster is None:
-        return result
-    if not poster.path.is_file():
-        raise RenderFailedError("the poster frame was not written")
-    return replace(result, poster_path=poster.path)
 
 
 def result_of(output_path: Path, *, started: float) -> RenderResult:
